@@ -1,2 +1,128 @@
-//! placeholder replaced below
-fn main() {}
+//! Core hot paths: load (verify + parse + compile), one evaluation, evaluate-all.
+//!
+//! Flag set (shared with other engines' benchmarks so figures compare): every flag has one
+//! rule `environment in [production, staging]` ∧ `country in [5 values]` ∧ `age >= 18`
+//! serving a 50/50 rollout by targeting key (even flags, boolean) or a 33/33/34 split over three
+//! string variants (odd flags); 100 and 1000 flags; a pool of 1024 users.
+//!
+//! Run: `cargo bench -p burgee-core --bench evaluate`
+
+use std::hint::black_box;
+
+use burgee_core::{Context, LoadOptions, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey, sign_envelope};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use ed25519_dalek::SigningKey;
+use serde_json::{Value, json};
+
+const NOW: u64 = 1_800_000_000_000;
+
+fn flag(i: usize) -> Value {
+    let when = json!({"all": [
+        {"attribute": "environment", "op": "in", "values": ["production", "staging"]},
+        {"attribute": "country", "op": "in", "values": ["DE", "FR", "NL", "US", "GB"]},
+        {"attribute": "age", "op": "gte", "value": 18}
+    ]});
+    if i % 2 == 0 {
+        json!({"key": format!("flag-{i}"), "type": "boolean", "variants": {"on": true, "off": false},
+            "enabled": true, "off_variant": "off",
+            "rules": [{"id": "r1", "when": when, "serve": {"rollout": {"weights": [
+                {"variant": "on", "weight": 5000}, {"variant": "off", "weight": 5000}]}}}],
+            "default": {"variant": "off"}})
+    } else {
+        json!({"key": format!("flag-{i}"), "type": "string",
+            "variants": {"control": "control", "a": "variant-a", "b": "variant-b"},
+            "enabled": true, "off_variant": "control",
+            "rules": [{"id": "r1", "when": when, "serve": {"rollout": {"weights": [
+                {"variant": "control", "weight": 3300}, {"variant": "a", "weight": 3300},
+                {"variant": "b", "weight": 3400}]}}}],
+            "default": {"variant": "control"}})
+    }
+}
+
+fn envelope(n: usize, key: &SigningKey) -> Vec<u8> {
+    let doc = json!({"format": 1, "project": "bench", "environment": "production", "version": 1,
+        "issued_at": NOW - 1000, "expires_at": NOW + 86_400_000, "salt": "0123456789abcdef",
+        "flags": (0..n).map(flag).collect::<Vec<_>>()});
+    let payload = serde_json::to_vec(&doc).unwrap();
+    serde_json::to_vec(&sign_envelope(SNAPSHOT_PAYLOAD_TYPE, &payload, key)).unwrap()
+}
+
+fn users() -> Vec<Context> {
+    let envs = ["production", "staging", "development"];
+    let countries = ["DE", "FR", "NL", "US", "GB", "IT", "ES", "JP"];
+    (0..1024u32)
+        .map(|i| {
+            // A fixed LCG keeps the pool identical across runs without a rand dependency.
+            let r = i.wrapping_mul(2_654_435_761).rotate_left(7);
+            Context::new(format!("user-{i}"))
+                .with("environment", envs[(r % 3) as usize])
+                .with("country", countries[((r >> 4) % 8) as usize])
+                .with("age", f64::from(10 + (r >> 8) % 60))
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let key = SigningKey::from_bytes(&[42u8; 32]);
+    let trusted = [TrustedKey::from_bytes(key.verifying_key().as_bytes()).unwrap()];
+    let pool = users();
+
+    c.bench_function("bucket (SHA-256)", |b| {
+        b.iter(|| burgee_core::bucket(black_box("0123456789abcdef"), black_box("flag-17"), black_box("user-1023")));
+    });
+
+    for n in [100usize, 1000] {
+        let env = envelope(n, &key);
+        let opts = LoadOptions::new(&trusted, "production", NOW);
+        c.bench_function(&format!("load/{n}_flags ({} KiB)", env.len() / 1024), |b| {
+            b.iter(|| Snapshot::load(black_box(&env), &opts).unwrap());
+        });
+        let snap = Snapshot::load(&env, &opts).unwrap();
+        let keys: Vec<String> = (0..n).map(|i| format!("flag-{i}")).collect();
+
+        c.bench_function(&format!("evaluate/one/{n}_flags"), |b| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = i.wrapping_add(1);
+                let d = snap.evaluate(&keys[i % n], &pool[i % 1024], NOW);
+                black_box(d.variant);
+            });
+        });
+        c.bench_function(&format!("evaluate/one_typed_bool/{n}_flags"), |b| {
+            let mut i = 0usize;
+            b.iter(|| {
+                i = i.wrapping_add(2);
+                black_box(snap.get_bool(&keys[i % n], &pool[i % 1024], NOW, false).value);
+            });
+        });
+        c.bench_function(&format!("evaluate/fresh_context/{n}_flags"), |b| {
+            let mut i = 0usize;
+            b.iter_batched(
+                || {
+                    i = i.wrapping_add(1);
+                    i
+                },
+                |i| {
+                    let ctx = Context::new(format!("user-{}", i % 1024))
+                        .with("environment", "production")
+                        .with("country", "DE")
+                        .with("age", 30.0);
+                    black_box(snap.evaluate(&keys[i % n], &ctx, NOW).variant);
+                },
+                BatchSize::SmallInput,
+            );
+        });
+        if n == 100 {
+            c.bench_function("evaluate/all/100_flags", |b| {
+                let mut i = 0usize;
+                b.iter(|| {
+                    i = i.wrapping_add(1);
+                    black_box(snap.evaluate_all(&pool[i % 1024], NOW).len());
+                });
+            });
+        }
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -22,18 +22,39 @@ pub const BUCKETS: u32 = 10_000;
 /// ```
 #[inline]
 pub fn bucket(salt: &str, seed: &str, value: &str) -> u32 {
-    let mut h = Sha256::new();
-    for part in [salt, seed, value] {
-        // A part longer than 4 GiB cannot occur (snapshots and contexts are size-limited);
-        // saturating keeps the function total.
-        let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
-        h.update(len.to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    let digest = h.finalize();
+    let parts = [salt.as_bytes(), seed.as_bytes(), value.as_bytes()];
+    let total: usize = parts.iter().map(|p| p.len() + 4).sum();
+    // Typical inputs fit one stack buffer and hash in a single call; longer ones stream.
+    let mut buf = [0u8; 128];
+    let digest = if let Some(out) = buf.get_mut(..total) {
+        let mut at = 0;
+        for part in parts {
+            for chunk in [&len_prefix(part)[..], part] {
+                if let Some(dst) = out.get_mut(at..at + chunk.len()) {
+                    dst.copy_from_slice(chunk);
+                }
+                at += chunk.len();
+            }
+        }
+        Sha256::digest(out)
+    } else {
+        let mut h = Sha256::new();
+        for part in parts {
+            h.update(len_prefix(part));
+            h.update(part);
+        }
+        h.finalize()
+    };
     let mut first = [0u8; 8];
     first.copy_from_slice(digest.get(..8).unwrap_or(&[0u8; 8]));
     let n = u64::from_be_bytes(first) % u64::from(BUCKETS);
     // n < 10000, always fits.
     u32::try_from(n).unwrap_or(0)
+}
+
+/// `u32be(len(part))`. A part longer than 4 GiB cannot occur (snapshots and contexts are
+/// size-limited); saturating keeps the function total.
+#[inline]
+fn len_prefix(part: &[u8]) -> [u8; 4] {
+    u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes()
 }

@@ -25,13 +25,43 @@ pub(crate) enum AttrRef {
     TargetingKey,
     /// `$now`: the evaluation time in ms since epoch.
     Now,
-    Named(Box<str>),
+    Named {
+        name: Box<str>,
+        /// `context::str_hash(name)`, computed once here.
+        hash: u64,
+    },
+}
+
+/// A hash set of strings keyed by `context::str_hash`, so a context's precomputed value hash
+/// makes a lookup one probe and one comparison.
+#[derive(Clone, Default)]
+pub(crate) struct StringSet(hashbrown::HashTable<Box<str>>);
+
+impl StringSet {
+    fn insert(&mut self, s: Box<str>) {
+        let h = crate::context::str_hash(&s);
+        if self.0.find(h, |e| *e == s).is_none() {
+            self.0.insert_unique(h, s, |e| crate::context::str_hash(e));
+        }
+    }
+
+    /// `hash` must be `context::str_hash(s)`.
+    #[inline]
+    pub(crate) fn contains(&self, s: &str, hash: u64) -> bool {
+        self.0.find(hash, |e| crate::context::short_eq(e, s)).is_some()
+    }
+}
+
+impl core::fmt::Debug for StringSet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_set().entries(self.0.iter()).finish()
+    }
 }
 
 /// A set of scalar operands for `in` / `not_in`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ScalarSet {
-    pub strings: HashSet<Box<str>>,
+    pub strings: StringSet,
     /// `f64::to_bits` of each number (with `-0.0` normalised to `0.0`).
     pub numbers: HashSet<u64>,
     pub bools: [bool; 2],
@@ -687,7 +717,10 @@ fn attr_ref(name: &str, path: &str) -> Result<AttrRef, LoadError> {
             path,
             format!("\"{n}\": names starting with $ are reserved (only $now exists)"),
         )),
-        n => Ok(AttrRef::Named(n.into())),
+        n => Ok(AttrRef::Named {
+            name: n.into(),
+            hash: crate::context::str_hash(n),
+        }),
     }
 }
 

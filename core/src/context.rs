@@ -63,8 +63,9 @@ impl From<Vec<String>> for AttributeValue {
 
 /// An evaluation context: who is being evaluated.
 ///
-/// Build it once and reuse it across evaluations; lookups are a binary search over the
-/// attribute names, with no allocation.
+/// Build it once and reuse it across evaluations; a lookup is a binary search over precomputed
+/// name hashes (the snapshot hashes its attribute names once, at compile time), with no
+/// allocation and one string comparison.
 ///
 /// ```
 /// use burgee_core::Context;
@@ -74,17 +75,64 @@ impl From<Vec<String>> for AttributeValue {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
     targeting_key: Option<Box<str>>,
-    /// Sorted by name, names unique.
-    attributes: Vec<(Box<str>, AttributeValue)>,
+    /// `str_hash` of the targeting key (0 without one).
+    targeting_key_hash: u64,
+    /// Sorted by `(str_hash(name), name)`, names unique.
+    attributes: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Entry {
+    hash: u64,
+    name: Box<str>,
+    value: AttributeValue,
+    /// `str_hash` of a `String` value (0 for other types), so set lookups hash nothing.
+    value_hash: u64,
+}
+
+/// String equality for the short strings of targeting (attribute names, set members, keys):
+/// compares 8 bytes at a time inline instead of calling `memcmp`, which dominated evaluation
+/// profiles.
+#[inline(always)]
+pub(crate) fn short_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        let (mut wx, mut wy) = ([0u8; 8], [0u8; 8]);
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        if u64::from_ne_bytes(wx) != u64::from_ne_bytes(wy) {
+            return false;
+        }
+    }
+    ca.remainder().iter().zip(cb.remainder()).all(|(x, y)| x == y)
+}
+
+fn value_hash(value: &AttributeValue) -> u64 {
+    match value {
+        AttributeValue::String(s) => str_hash(s),
+        _ => 0,
+    }
+}
+
+/// Hash of an attribute name or string value, fixed across processes so snapshots can
+/// precompute it for names and sets (foldhash with a constant seed; a lookup aid, not a
+/// security boundary: snapshot sets are authored, not attacker-chosen).
+#[inline]
+pub(crate) fn str_hash(name: &str) -> u64 {
+    use core::hash::BuildHasher as _;
+    foldhash::fast::FixedState::with_seed(0x6275_7267_6565_0001).hash_one(name)
 }
 
 impl Context {
     /// A context with a targeting key and no attributes.
     pub fn new(targeting_key: impl Into<String>) -> Self {
-        Context {
-            targeting_key: Some(targeting_key.into().into_boxed_str()),
-            attributes: Vec::new(),
-        }
+        let mut ctx = Context::default();
+        ctx.set_targeting_key(targeting_key.into().into_boxed_str());
+        ctx
     }
 
     /// A context without a targeting key (anonymous); rollouts by targeting key then fail with
@@ -105,18 +153,54 @@ impl Context {
     pub fn set(&mut self, name: &str, value: AttributeValue) {
         if name == TARGETING_KEY {
             if let AttributeValue::String(s) = value {
-                self.targeting_key = Some(s);
+                self.set_targeting_key(s);
                 return;
             }
         }
-        match self.attributes.binary_search_by(|(n, _)| (**n).cmp(name)) {
+        let hash = str_hash(name);
+        let vh = value_hash(&value);
+        match self.position(hash, name) {
             Ok(i) => {
                 if let Some(slot) = self.attributes.get_mut(i) {
-                    slot.1 = value;
+                    slot.value = value;
+                    slot.value_hash = vh;
                 }
             }
-            Err(i) => self.attributes.insert(i, (name.into(), value)),
+            Err(i) => self.attributes.insert(
+                i,
+                Entry {
+                    hash,
+                    name: name.into(),
+                    value,
+                    value_hash: vh,
+                },
+            ),
         }
+    }
+
+    fn set_targeting_key(&mut self, key: Box<str>) {
+        self.targeting_key_hash = str_hash(&key);
+        self.targeting_key = Some(key);
+    }
+
+    /// The targeting key with its `str_hash`.
+    #[inline]
+    pub(crate) fn targeting_key_hashed(&self) -> Option<(&str, u64)> {
+        self.targeting_key.as_deref().map(|k| (k, self.targeting_key_hash))
+    }
+
+    #[inline]
+    fn position(&self, hash: u64, name: &str) -> Result<usize, usize> {
+        self.attributes
+            .binary_search_by(|e| {
+                e.hash.cmp(&hash).then_with(|| {
+                    if short_eq(&e.name, name) {
+                        core::cmp::Ordering::Equal
+                    } else {
+                        (*e.name).cmp(name)
+                    }
+                })
+            })
     }
 
     /// The targeting key, if any.
@@ -128,11 +212,17 @@ impl Context {
     /// [`Context::targeting_key`]).
     #[inline]
     pub fn get(&self, name: &str) -> Option<&AttributeValue> {
-        self.attributes
-            .binary_search_by(|(n, _)| (**n).cmp(name))
+        self.get_hashed(str_hash(name), name).map(|(v, _)| v)
+    }
+
+    /// [`Context::get`] with the name's [`str_hash`] already computed; also returns the
+    /// value's `str_hash` (0 unless it is a string).
+    #[inline]
+    pub(crate) fn get_hashed(&self, hash: u64, name: &str) -> Option<(&AttributeValue, u64)> {
+        self.position(hash, name)
             .ok()
             .and_then(|i| self.attributes.get(i))
-            .map(|(_, v)| v)
+            .map(|e| (&e.value, e.value_hash))
     }
 
     /// Builds a context from a JSON object: `{"targetingKey": "u1", "country": "DE", "age": 31,
@@ -150,7 +240,7 @@ impl Context {
         for (name, v) in map {
             if name == TARGETING_KEY {
                 match v {
-                    Value::String(s) => ctx.targeting_key = Some(s.as_str().into()),
+                    Value::String(s) => ctx.set_targeting_key(s.as_str().into()),
                     _ => {
                         return Err(ContextError(format!(
                             "\"{TARGETING_KEY}\" must be a string"
@@ -228,8 +318,8 @@ impl Serialize for Context {
         if let Some(k) = &self.targeting_key {
             map.serialize_entry(TARGETING_KEY, k)?;
         }
-        for (name, value) in &self.attributes {
-            map.serialize_entry(name, value)?;
+        for e in &self.attributes {
+            map.serialize_entry(&*e.name, &e.value)?;
         }
         map.end()
     }

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 use crate::compile::{
     AttrRef, Clause, Cmp, Cond, Flag, Scalar, Serve, Snapshot, StrOp, Test, number_key,
 };
-use crate::context::{AttributeValue, Context};
+use crate::context::{AttributeValue, Context, str_hash};
 use crate::error::ErrorCode;
 use crate::model::ValueType;
 use crate::value::{FlagValue, MetadataValue, date_str_ms};
@@ -398,7 +398,7 @@ impl Snapshot {
                         code: ErrorCode::TargetingKeyMissing,
                         message: format!("flag \"{}\" rolls out by targeting key and the context has none", flag.key),
                     })?,
-                    AttrRef::Named(name) => match ctx.get(name) {
+                    AttrRef::Named { name, hash } => match ctx.get_hashed(*hash, name).map(|(v, _)| v) {
                         Some(AttributeValue::String(s)) => s,
                         Some(AttributeValue::Number(n)) if is_safe_integer(*n) => {
                             // Integers bucket by their decimal form, e.g. 42 → "42".
@@ -466,9 +466,11 @@ impl Snapshot {
         #[allow(clippy::cast_precision_loss)] // ms since epoch stays far below 2^53
         let now_value = AttributeValue::Number(now as f64);
         let attr = match &c.attr {
-            AttrRef::TargetingKey => ctx.targeting_key().map(Attr::Str),
-            AttrRef::Now => Some(Attr::Value(&now_value)),
-            AttrRef::Named(name) => ctx.get(name).map(Attr::Value),
+            AttrRef::TargetingKey => ctx.targeting_key_hashed().map(|(k, h)| Attr::Str(k, h)),
+            AttrRef::Now => Some(Attr::Value(&now_value, 0)),
+            AttrRef::Named { name, hash } => {
+                ctx.get_hashed(*hash, name).map(|(v, h)| Attr::Value(v, h))
+            }
         };
         // A missing attribute never matches, whatever the operator (negated ones included).
         let Some(attr) = attr else { return false };
@@ -476,7 +478,14 @@ impl Snapshot {
             Test::Exists => true,
             Test::Equals(s) => attr.any_scalar(|a| scalar_eq(s, a, c.ignore_case)),
             Test::In(set) => attr.any_scalar(|a| match a {
-                ScalarRef::Str(s) => fold(s, c.ignore_case, |s| set.strings.contains(s)),
+                ScalarRef::Str(s, hash) => {
+                    if c.ignore_case {
+                        let lower = s.to_lowercase();
+                        set.strings.contains(&lower, str_hash(&lower))
+                    } else {
+                        set.strings.contains(s, hash.unwrap_or_else(|| str_hash(s)))
+                    }
+                }
                 ScalarRef::Num(n) => set.numbers.contains(&number_key(n)),
                 ScalarRef::Bool(b) => set.bools.get(usize::from(b)).copied().unwrap_or(false),
             }),
@@ -538,7 +547,7 @@ fn fold(s: &str, ignore_case: bool, f: impl FnOnce(&str) -> bool) -> bool {
 
 fn scalar_eq(s: &Scalar, a: ScalarRef<'_>, ignore_case: bool) -> bool {
     match (s, a) {
-        (Scalar::String(want), ScalarRef::Str(got)) => fold(got, ignore_case, |g| g == &**want),
+        (Scalar::String(want), ScalarRef::Str(got, _)) => fold(got, ignore_case, |g| g == &**want),
         (Scalar::Number(want), ScalarRef::Num(got)) => *want == got,
         (Scalar::Bool(want), ScalarRef::Bool(got)) => *want == got,
         _ => false,
@@ -547,54 +556,58 @@ fn scalar_eq(s: &Scalar, a: ScalarRef<'_>, ignore_case: bool) -> bool {
 
 #[derive(Clone, Copy)]
 enum ScalarRef<'a> {
-    Str(&'a str),
+    /// A string and its `str_hash` when already known.
+    Str(&'a str, Option<u64>),
     Num(f64),
     Bool(bool),
 }
 
 /// A looked-up attribute.
+/// Each carries the `str_hash` of a string value (0 for other types).
 enum Attr<'a> {
-    Str(&'a str),
-    Value(&'a AttributeValue),
+    Str(&'a str, u64),
+    Value(&'a AttributeValue, u64),
 }
 
 impl Attr<'_> {
     /// True if `f` holds for the scalar, or for any element of a list.
     fn any_scalar(&self, mut f: impl FnMut(ScalarRef<'_>) -> bool) -> bool {
         match self {
-            Attr::Str(s) => f(ScalarRef::Str(s)),
-            Attr::Value(AttributeValue::String(s)) => f(ScalarRef::Str(s)),
-            Attr::Value(AttributeValue::Number(n)) => f(ScalarRef::Num(*n)),
-            Attr::Value(AttributeValue::Bool(b)) => f(ScalarRef::Bool(*b)),
-            Attr::Value(AttributeValue::List(items)) => items.iter().any(|s| f(ScalarRef::Str(s))),
+            Attr::Str(s, h) => f(ScalarRef::Str(s, Some(*h))),
+            Attr::Value(AttributeValue::String(s), h) => f(ScalarRef::Str(s, Some(*h))),
+            Attr::Value(AttributeValue::Number(n), _) => f(ScalarRef::Num(*n)),
+            Attr::Value(AttributeValue::Bool(b), _) => f(ScalarRef::Bool(*b)),
+            Attr::Value(AttributeValue::List(items), _) => {
+                items.iter().any(|s| f(ScalarRef::Str(s, None)))
+            }
         }
     }
 
     /// True if `f` holds for the string, or for any string of a list; false for other types.
     fn any_str(&self, mut f: impl FnMut(&str) -> bool) -> bool {
         match self {
-            Attr::Str(s) => f(s),
-            Attr::Value(AttributeValue::String(s)) => f(s),
-            Attr::Value(AttributeValue::List(items)) => items.iter().any(|s| f(s)),
-            Attr::Value(_) => false,
+            Attr::Str(s, _) => f(s),
+            Attr::Value(AttributeValue::String(s), _) => f(s),
+            Attr::Value(AttributeValue::List(items), _) => items.iter().any(|s| f(s)),
+            Attr::Value(..) => false,
         }
     }
 
     fn number(&self) -> Option<f64> {
         match self {
-            Attr::Value(AttributeValue::Number(n)) => Some(*n),
+            Attr::Value(AttributeValue::Number(n), _) => Some(*n),
             _ => None,
         }
     }
 
     fn date_ms(&self) -> Option<i64> {
         match self {
-            Attr::Value(AttributeValue::Number(n)) if is_safe_integer(*n) => {
+            Attr::Value(AttributeValue::Number(n), _) if is_safe_integer(*n) => {
                 #[allow(clippy::cast_possible_truncation)]
                 Some(*n as i64)
             }
-            Attr::Str(s) => date_str_ms(s),
-            Attr::Value(AttributeValue::String(s)) => date_str_ms(s),
+            Attr::Str(s, _) => date_str_ms(s),
+            Attr::Value(AttributeValue::String(s), _) => date_str_ms(s),
             _ => None,
         }
     }

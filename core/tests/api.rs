@@ -1,0 +1,201 @@
+//! Behaviour of the public API beyond the shared vectors: signing round trips with fresh keys,
+//! rotation, the error-code list, contexts, exposures.
+
+use burgee_core::{
+    Context, ErrorCode, Held, LoadOptions, Reason, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey,
+    key_id, payload_digest, sign_envelope,
+};
+use ed25519_dalek::SigningKey;
+use serde_json::json;
+
+const NOW: u64 = 1_800_000_000_000;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn trusted(k: &SigningKey) -> TrustedKey {
+    TrustedKey::from_bytes(k.verifying_key().as_bytes()).unwrap()
+}
+
+fn payload(version: u64, enabled: bool) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "format": 1, "project": "p", "environment": "production", "version": version,
+        "issued_at": NOW - 10, "expires_at": NOW + 60_000, "salt": "s",
+        "flags": [
+            {"key": "checkout", "type": "boolean", "variants": {"on": true, "off": false},
+             "enabled": enabled, "off_variant": "off",
+             "rules": [{"id": "beta", "when": {"attribute": "plan", "op": "equals", "value": "beta"},
+                        "serve": {"variant": "on"}}],
+             "default": {"rollout": {"weights": [{"variant": "on", "weight": 5000},
+                                                 {"variant": "off", "weight": 5000}]}},
+             "metadata": {"owner": "team-checkout"}},
+            {"key": "banner", "type": "string", "variants": {"a": "Hello"}, "enabled": true,
+             "off_variant": "a", "default": {"variant": "a"}}
+        ]
+    }))
+    .unwrap()
+}
+
+fn envelope(version: u64, enabled: bool, k: &SigningKey) -> Vec<u8> {
+    serde_json::to_vec(&sign_envelope(SNAPSHOT_PAYLOAD_TYPE, &payload(version, enabled), k)).unwrap()
+}
+
+#[test]
+fn sign_then_load_round_trip() {
+    let k = key(1);
+    let keys = [trusted(&k)];
+    let snap = Snapshot::load(&envelope(3, true, &k), &LoadOptions::new(&keys, "production", NOW)).unwrap();
+    assert_eq!(snap.info().version, 3);
+    assert_eq!(snap.info().digest.as_deref(), Some(payload_digest(&payload(3, true)).as_str()));
+    let d = snap.evaluate("checkout", &Context::new("u1").with("plan", "beta"), NOW);
+    assert_eq!((d.variant, d.reason, d.rule_id), (Some("on"), Reason::TargetingMatch, Some("beta")));
+}
+
+#[test]
+fn rotation_accepts_old_and_new_key_while_both_are_trusted() {
+    let (old, new) = (key(1), key(2));
+    let both = [trusted(&old), trusted(&new)];
+    let only_new = [trusted(&new)];
+    let opts = LoadOptions::new(&both, "production", NOW);
+    assert!(Snapshot::load(&envelope(1, true, &old), &opts).is_ok());
+    assert!(Snapshot::load(&envelope(2, true, &new), &opts).is_ok());
+    let err = Snapshot::load(&envelope(1, true, &old), &LoadOptions::new(&only_new, "production", NOW)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::KeyUntrusted);
+    assert!(err.to_string().contains(&key_id(old.verifying_key().as_bytes())), "{err}");
+}
+
+#[test]
+fn held_snapshot_guards_against_rollback_and_equivocation() {
+    let k = key(1);
+    let keys = [trusted(&k)];
+    let first = Snapshot::load(&envelope(5, true, &k), &LoadOptions::new(&keys, "production", NOW)).unwrap();
+    let mut opts = LoadOptions::new(&keys, "production", NOW);
+    opts.held = first.held();
+    assert_eq!(Snapshot::load(&envelope(4, true, &k), &opts).unwrap_err().code(), ErrorCode::SnapshotRollback);
+    // Same version, other content: refused.
+    assert_eq!(Snapshot::load(&envelope(5, false, &k), &opts).unwrap_err().code(), ErrorCode::SnapshotRollback);
+    // Same version and content (a refetch) and a newer version: accepted.
+    assert!(Snapshot::load(&envelope(5, true, &k), &opts).is_ok());
+    assert!(Snapshot::load(&envelope(6, false, &k), &opts).is_ok());
+    let digest = String::from("sha256:x");
+    opts.held = Some(Held { version: 1, digest: &digest });
+    assert!(Snapshot::load(&envelope(2, true, &k), &opts).is_ok());
+}
+
+#[test]
+fn expiry_is_checked_against_the_callers_clock() {
+    let k = key(1);
+    let keys = [trusted(&k)];
+    let env = envelope(1, true, &k);
+    assert!(Snapshot::load(&env, &LoadOptions::new(&keys, "production", NOW + 59_999)).is_ok());
+    let err = Snapshot::load(&env, &LoadOptions::new(&keys, "production", NOW + 60_000)).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::SnapshotExpired);
+}
+
+#[test]
+fn error_codes_are_unique_and_parse_back() {
+    let mut seen = std::collections::HashSet::new();
+    for code in ErrorCode::ALL {
+        assert!(seen.insert(code.as_str()), "duplicate {code}");
+        assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+        assert!(code.as_str().chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+    }
+    assert_eq!(ErrorCode::parse("NOT_A_CODE"), None);
+}
+
+#[test]
+fn spec_lists_every_error_code_and_reason() {
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/SNAPSHOT.md")).unwrap();
+    for code in ErrorCode::ALL {
+        assert!(spec.contains(&format!("`{}`", code.as_str())), "SNAPSHOT.md lacks {code}");
+    }
+    for r in [Reason::Static, Reason::Default, Reason::TargetingMatch, Reason::Split, Reason::Disabled,
+              Reason::PrerequisiteFailed, Reason::Error] {
+        assert!(spec.contains(&format!("`{}`", r.as_str())), "SNAPSHOT.md lacks {}", r.as_str());
+    }
+}
+
+#[test]
+fn context_from_json_names_the_bad_attribute() {
+    for (input, needle) in [
+        (json!([1]), "JSON object"),
+        (json!({"targetingKey": 7}), "targetingKey"),
+        (json!({"plan": null}), "\"plan\""),
+        (json!({"address": {"city": "Berlin"}}), "\"address\""),
+        (json!({"groups": ["a", 1]}), "\"groups\""),
+    ] {
+        let err = Context::from_json(&input).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidContext);
+        assert!(err.to_string().contains(needle), "{err} lacks {needle}");
+    }
+    assert!(Context::from_json_str("{not json").is_err());
+    let ctx = Context::from_json(&json!({"targetingKey": "u", "age": 3, "beta": true, "g": ["x"]})).unwrap();
+    assert_eq!(ctx.targeting_key(), Some("u"));
+    assert_eq!(ctx.get("age"), Some(&3.0.into()));
+    assert_eq!(ctx.get("targetingKey"), None);
+    assert_eq!(serde_json::to_value(&ctx).unwrap()["beta"], json!(true));
+}
+
+#[test]
+fn context_set_replaces_and_keeps_lookups_working() {
+    let mut ctx = Context::anonymous();
+    for i in 0..50 {
+        ctx.set(&format!("a{i}"), (i as f64).into());
+    }
+    ctx.set("a7", "seven".into());
+    assert_eq!(ctx.get("a7"), Some(&"seven".into()));
+    for i in (0..50).filter(|i| *i != 7) {
+        assert_eq!(ctx.get(&format!("a{i}")), Some(&(i as f64).into()));
+    }
+    assert_eq!(ctx.get("a50"), None);
+}
+
+#[test]
+fn exposure_records_what_was_served() {
+    let k = key(1);
+    let keys = [trusted(&k)];
+    let snap = Snapshot::load(&envelope(9, true, &k), &LoadOptions::new(&keys, "production", NOW)).unwrap();
+    let ctx = Context::new("user-1");
+    let d = snap.evaluate("checkout", &ctx, NOW);
+    let e = snap.exposure("checkout", &d, &ctx, NOW + 5).unwrap();
+    assert_eq!(e.flag, "checkout");
+    assert_eq!(Some(e.variant.as_str()), d.variant);
+    assert_eq!(e.reason, "SPLIT");
+    assert_eq!(e.targeting_key.as_deref(), Some("user-1"));
+    assert_eq!(e.snapshot_version, 9);
+    assert_eq!(e.snapshot_digest, snap.info().digest);
+    assert_eq!(e.time, NOW + 5);
+    let missing = snap.evaluate("nope", &ctx, NOW);
+    assert!(snap.exposure("nope", &missing, &ctx, NOW).is_none());
+}
+
+#[test]
+fn evaluate_all_covers_every_flag_in_order() {
+    let snap = Snapshot::from_json(&payload(1, true)).unwrap();
+    let all = snap.evaluate_all(&Context::new("u"), NOW);
+    let keys: Vec<&str> = all.iter().map(|(k, _)| *k).collect();
+    assert_eq!(keys, ["checkout", "banner"]);
+    assert_eq!(all[1].1.reason, Reason::Static);
+    assert_eq!(all[0].1.metadata.get("owner"), Some(&burgee_core::MetadataValue::String("team-checkout".into())));
+}
+
+#[test]
+fn long_prerequisite_chains_compile_and_evaluate() {
+    let n = 2000;
+    let flags: Vec<_> = (0..n)
+        .map(|i| {
+            let mut f = json!({"key": format!("f{i}"), "type": "boolean", "variants": {"on": true, "off": false},
+                "enabled": true, "off_variant": "off", "default": {"variant": "on"}});
+            if i > 0 {
+                f["prerequisites"] = json!([{"flag": format!("f{}", i - 1), "variants": ["on"]}]);
+            }
+            f
+        })
+        .collect();
+    let doc = json!({"format": 1, "project": "p", "environment": "e", "version": 1, "issued_at": 0,
+        "expires_at": 1, "salt": "s", "flags": flags});
+    let snap = Snapshot::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap();
+    let d = snap.evaluate(&format!("f{}", n - 1), &Context::anonymous(), 0);
+    assert_eq!((d.variant, d.reason), (Some("on"), Reason::Default));
+}
