@@ -1,0 +1,542 @@
+//! The `burgee` command line: `keygen`, `serve`, `eval`, `verify`, `sign`.
+//!
+//! Exit codes: 0 success; 1 `eval --expect` saw another variant; 2 any error. Errors go to
+//! stderr: `eval` prints `error: CODE: message`, `verify` prints `CODE: message` (CODE is a
+//! stable [`ErrorCode`] string such as `SIGNATURE_INVALID`; I/O and network failures are
+//! `GENERAL`), the other commands print `error: message`.
+
+use std::io::{IsTerminal as _, Read as _};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use burgee_core::{
+    Context, ContextError, DEFAULT_MAX_ENVELOPE_BYTES, ErrorCode, EvaluationDetails, Held,
+    LoadError, LoadOptions, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey, key_id, payload_digest,
+    sign_envelope, verify_envelope,
+};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use serde::{Deserialize, Serialize};
+use tracing_subscriber::EnvFilter;
+
+use crate::keys::{self, KeyError};
+use crate::state::{AppState, Credentials, ServerConfig};
+use crate::{api, now_ms};
+
+/// Exit code of `eval --expect` when the served variant differs.
+pub const EXIT_MISMATCH: u8 = 1;
+/// Exit code of every command on error.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Burgee: feature flags as signed snapshots, evaluated locally by every SDK.
+#[derive(Debug, Parser)]
+#[command(name = "burgee", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an Ed25519 key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (base64).
+    Keygen(KeygenArgs),
+    /// Run the server: authoring API, signing and snapshot distribution.
+    Serve(ServeArgs),
+    /// Fetch (or read) a snapshot, verify it like an SDK and evaluate one flag.
+    Eval(EvalArgs),
+    /// Verify a snapshot envelope file.
+    Verify(VerifyArgs),
+    /// Sign a payload file into a DSSE envelope.
+    Sign(SignArgs),
+}
+
+/// `burgee keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Directory to write the key files into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Base name of the files: NAME.key and NAME.pub.
+    #[arg(long, default_value = "signing")]
+    pub name: String,
+}
+
+/// `burgee serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "BURGEE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Data directory: burgee.db, keys/, credentials.env.
+    #[arg(long, env = "BURGEE_DATA_DIR", default_value = "./burgee-data")]
+    pub data_dir: PathBuf,
+    /// On first start, seed the demo web-shop project instead of an empty one.
+    #[arg(long)]
+    pub demo: bool,
+    /// Lifetime of each published snapshot, in hours.
+    #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_ttl_hours: u64,
+    /// Seconds between checks for snapshots past half their lifetime (they are re-signed).
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resign_check_secs: u64,
+}
+
+/// `burgee eval`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["server", "snapshot"])))]
+pub struct EvalArgs {
+    /// Flag key to evaluate.
+    #[arg(long)]
+    pub flag: String,
+    /// Evaluation context as a JSON object, e.g. '{"targetingKey":"user-1","country":"DE"}'.
+    #[arg(long, default_value = "{}")]
+    pub context: String,
+    /// Environment the snapshot must be for.
+    #[arg(long)]
+    pub environment: String,
+    /// Trusted public key file (base64 of 32 bytes); repeat to trust several.
+    #[arg(long = "public-key", env = "BURGEE_PUBLIC_KEY", required = true)]
+    pub public_keys: Vec<PathBuf>,
+    /// Server base URL, e.g. http://127.0.0.1:8080 (fetches /v1/snapshots/ENV).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// SDK key (or admin token) sent as `Authorization: Bearer` to --server.
+    #[arg(long, env = "BURGEE_SDK_KEY", hide_env_values = true)]
+    pub sdk_key: Option<String>,
+    /// Read the envelope from this file instead of a server.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Evaluation time, ms since epoch (default: the system clock).
+    #[arg(long)]
+    pub now: Option<u64>,
+    /// Exit 1 unless this variant is served.
+    #[arg(long)]
+    pub expect: Option<String>,
+}
+
+/// `burgee verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Envelope file (DSSE JSON).
+    pub file: PathBuf,
+    /// Trusted public key file (base64 of 32 bytes); repeat to trust several.
+    #[arg(long = "public-key", required = true)]
+    pub public_keys: Vec<PathBuf>,
+    /// Environment the snapshot must be for.
+    #[arg(long)]
+    pub environment: String,
+    /// Verification time, ms since epoch (default: the system clock).
+    #[arg(long)]
+    pub now: Option<u64>,
+    /// Refuse versions below N with SNAPSHOT_ROLLBACK.
+    #[arg(long, conflicts_with = "held_version")]
+    pub min_version: Option<u64>,
+    /// Version of the snapshot already held, as an SDK holds it: older versions, and this
+    /// version with another digest, are refused with SNAPSHOT_ROLLBACK.
+    #[arg(long, requires = "held_digest")]
+    pub held_version: Option<u64>,
+    /// Digest (`sha256:<hex>`) of the held snapshot (with --held-version).
+    #[arg(long, requires = "held_version")]
+    pub held_digest: Option<String>,
+    /// Size limit of the envelope in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_ENVELOPE_BYTES)]
+    pub max_bytes: usize,
+}
+
+/// `burgee sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Private key file (PKCS#8 PEM, as written by keygen).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Payload file; its bytes are signed as they are.
+    #[arg(long)]
+    pub payload: PathBuf,
+    /// Envelope file to write (DSSE JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// DSSE payload type.
+    #[arg(long, default_value = SNAPSHOT_PAYLOAD_TYPE)]
+    pub payload_type: String,
+}
+
+/// A command failure: a stable code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct CliError {
+    /// The stable code (`GENERAL` for I/O, network and configuration problems).
+    pub code: ErrorCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl CliError {
+    fn general(message: impl Into<String>) -> Self {
+        CliError {
+            code: ErrorCode::General,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<LoadError> for CliError {
+    fn from(e: LoadError) -> Self {
+        CliError {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<ContextError> for CliError {
+    fn from(e: ContextError) -> Self {
+        CliError {
+            code: e.code(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<KeyError> for CliError {
+    fn from(e: KeyError) -> Self {
+        let code = match &e {
+            KeyError::BadPublicKey { source, .. } => source.code(),
+            _ => ErrorCode::General,
+        };
+        CliError {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Runs a parsed command line and returns the process exit code (see the module docs).
+/// Logs (tracing) go to stderr, filtered by `RUST_LOG` (default `info` for `serve`, `warn`
+/// otherwise).
+pub fn run(cli: Cli) -> ExitCode {
+    let default_filter = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    // Fails only if a subscriber is already installed, which then keeps logging.
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init()
+        .ok();
+
+    let plain = |result: Result<(), CliError>| match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(EXIT_ERROR)
+        }
+    };
+    match cli.command {
+        Command::Keygen(args) => plain(keygen(&args)),
+        Command::Serve(args) => plain(serve(&args)),
+        Command::Sign(args) => plain(sign(&args)),
+        Command::Eval(args) => eval(&args).unwrap_or_else(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }),
+        Command::Verify(args) => match verify(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("{e}");
+                ExitCode::from(EXIT_ERROR)
+            }
+        },
+    }
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, CliError> {
+    std::fs::read(path).map_err(|e| CliError::general(format!("{}: {e}", path.display())))
+}
+
+fn read_trusted_keys(paths: &[PathBuf]) -> Result<Vec<TrustedKey>, CliError> {
+    paths
+        .iter()
+        .map(|p| keys::read_trusted_key(p).map_err(CliError::from))
+        .collect()
+}
+
+/// `burgee keygen`: prints the key id on stdout, the file names on stderr.
+fn keygen(args: &KeygenArgs) -> Result<(), CliError> {
+    let key = keys::generate_signing_key()?;
+    let files = keys::write_keypair(&args.out, &args.name, &key)?;
+    eprintln!(
+        "wrote {} (private key, mode 0600) and {} (public key)",
+        files.private_key.display(),
+        files.public_key.display()
+    );
+    println!("{}", files.key_id);
+    Ok(())
+}
+
+/// `burgee sign`: prints `keyid=... digest=...` on stdout.
+fn sign(args: &SignArgs) -> Result<(), CliError> {
+    let key = keys::read_signing_key(&args.key)?;
+    let payload = read_file(&args.payload)?;
+    let envelope = sign_envelope(&args.payload_type, &payload, &key);
+    let text = serde_json::to_string(&envelope)
+        .map_err(|e| CliError::general(format!("serializing the envelope: {e}")))?;
+    std::fs::write(&args.out, text)
+        .map_err(|e| CliError::general(format!("{}: {e}", args.out.display())))?;
+    println!(
+        "keyid={} digest={}",
+        key_id(&key.verifying_key().to_bytes()),
+        payload_digest(&payload)
+    );
+    Ok(())
+}
+
+/// `burgee verify`: prints `OK version=N digest=sha256:... keyid=...`.
+fn verify(args: &VerifyArgs) -> Result<(), CliError> {
+    let bytes = read_file(&args.file)?;
+    let trusted = read_trusted_keys(&args.public_keys)?;
+    let now = args.now.unwrap_or_else(now_ms);
+    // "Minimum version N" is "holding version N-1": the core refuses anything older, and
+    // refuses N-1 itself as equivocation (no digest can equal the empty one held).
+    let held = match (args.held_version, args.held_digest.as_deref()) {
+        (Some(version), Some(digest)) => Some(Held { version, digest }),
+        _ => args
+            .min_version
+            .and_then(|min| min.checked_sub(1))
+            .map(|version| Held {
+                version,
+                digest: "",
+            }),
+    };
+    let opts = LoadOptions {
+        trusted_keys: &trusted,
+        environment: &args.environment,
+        held,
+        now,
+        max_envelope_bytes: args.max_bytes,
+    };
+    let snapshot = Snapshot::load(&bytes, &opts).map_err(|e| match (e, args.min_version) {
+        (
+            LoadError::Rollback { found, .. } | LoadError::Equivocation { version: found, .. },
+            Some(min),
+        ) => LoadError::Rollback { held: min, found },
+        (e, _) => e,
+    })?;
+    // Snapshot::load does not report which key verified; ask the envelope check again.
+    let verified = verify_envelope(&bytes, &trusted, args.max_bytes)?;
+    println!(
+        "OK version={} digest={} keyid={}",
+        snapshot.info().version,
+        verified.digest,
+        verified.keyid
+    );
+    Ok(())
+}
+
+/// What `burgee eval` prints: the flag, the snapshot's identity, then the evaluation
+/// details' own fields.
+#[derive(Serialize)]
+struct EvalOutput<'a> {
+    flag: &'a str,
+    snapshot_version: u64,
+    snapshot_digest: &'a str,
+    #[serde(flatten)]
+    details: &'a EvaluationDetails<'a>,
+}
+
+/// `burgee eval`.
+fn eval(args: &EvalArgs) -> Result<ExitCode, CliError> {
+    let ctx = Context::from_json_str(&args.context)?;
+    let trusted = read_trusted_keys(&args.public_keys)?;
+    let envelope = match (&args.server, &args.snapshot) {
+        (Some(server), _) => fetch_snapshot(server, &args.environment, args.sdk_key.as_deref())?,
+        (None, Some(path)) => read_file(path)?,
+        (None, None) => return Err(CliError::general("give --server URL or --snapshot FILE")),
+    };
+    let now = args.now.unwrap_or_else(now_ms);
+    let snapshot = Snapshot::load(&envelope, &LoadOptions::new(&trusted, &args.environment, now))?;
+    let details = snapshot.evaluate(&args.flag, &ctx, now);
+    let out = EvalOutput {
+        flag: &args.flag,
+        snapshot_version: snapshot.info().version,
+        snapshot_digest: snapshot.info().digest.as_deref().unwrap_or_default(),
+        details: &details,
+    };
+    let text = serde_json::to_string_pretty(&out)
+        .map_err(|e| CliError::general(format!("serializing the result: {e}")))?;
+    println!("{text}");
+    if let Some(expected) = &args.expect
+        && details.variant != Some(expected.as_str())
+    {
+        let served = details
+            .variant
+            .map_or_else(|| "no variant".to_owned(), |v| format!("variant \"{v}\""));
+        eprintln!(
+            "expected variant \"{expected}\" of \"{}\", served {served} (reason {})",
+            args.flag,
+            details.reason.as_str()
+        );
+        return Ok(ExitCode::from(EXIT_MISMATCH));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The server's error body, for messages about failed fetches.
+#[derive(Deserialize)]
+struct ServerErrorBody {
+    code: String,
+    message: String,
+}
+
+/// `GET {server}/v1/snapshots/{env}`; reads at most the envelope size limit + 1 bytes so the
+/// core reports `SNAPSHOT_TOO_LARGE` for anything bigger.
+fn fetch_snapshot(server: &str, env: &str, sdk_key: Option<&str>) -> Result<Vec<u8>, CliError> {
+    let url = format!("{}/v1/snapshots/{env}", server.trim_end_matches('/'));
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent();
+    let mut request = agent.get(&url);
+    if let Some(key) = sdk_key {
+        request = request.header("Authorization", &format!("Bearer {key}"));
+    }
+    let mut response = request
+        .call()
+        .map_err(|e| CliError::general(format!("GET {url}: {e}")))?;
+    let status = response.status();
+    let limit = u64::try_from(DEFAULT_MAX_ENVELOPE_BYTES)
+        .unwrap_or(u64::MAX)
+        .saturating_add(1);
+    let mut body = Vec::new();
+    response
+        .body_mut()
+        .as_reader()
+        .take(limit)
+        .read_to_end(&mut body)
+        .map_err(|e| CliError::general(format!("GET {url}: reading the body: {e}")))?;
+    if !status.is_success() {
+        let detail = serde_json::from_slice::<ServerErrorBody>(&body).map_or_else(
+            |_| String::from_utf8_lossy(&body).into_owned(),
+            |e| format!("{}: {}", e.code, e.message),
+        );
+        return Err(CliError::general(format!("GET {url}: HTTP {status}: {detail}")));
+    }
+    Ok(body)
+}
+
+/// `burgee serve`: runs until Ctrl-C / SIGTERM.
+fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::general(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(serve_async(args))
+}
+
+async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
+    let snapshot_ttl_ms = args
+        .snapshot_ttl_hours
+        .checked_mul(3_600_000)
+        .ok_or_else(|| CliError::general("--snapshot-ttl-hours is too large"))?;
+    let config = ServerConfig {
+        data_dir: args.data_dir.clone(),
+        demo: args.demo,
+        snapshot_ttl_ms,
+    };
+    let failed = |e: crate::error::StateError| CliError::general(e.to_string());
+    let (state, credentials) = AppState::open(&config).await.map_err(failed)?;
+    if let Some(credentials) = &credentials {
+        print_credentials(credentials, &config.data_dir);
+    }
+    for (env, published) in state.republish_due(now_ms()).await.map_err(failed)? {
+        tracing::info!(environment = %env, version = published.version, "re-signed snapshot at start");
+    }
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| CliError::general(format!("binding {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::general(format!("reading the bound address: {e}")))?;
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
+
+    let resign = tokio::spawn(resign_loop(
+        state.clone(),
+        Duration::from_secs(args.resign_check_secs),
+    ));
+    let served = axum::serve(listener, api::app(state.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    resign.abort();
+    state.close().await;
+    served.map_err(|e| CliError::general(format!("serving: {e}")))
+}
+
+fn print_credentials(credentials: &Credentials, data_dir: &Path) {
+    eprintln!("First start: created environments with these credentials (shown once; stored only as hashes).");
+    eprintln!("  admin token:          {}", credentials.admin_token);
+    for (env, key) in &credentials.sdk_keys {
+        eprintln!("  SDK key {env:<12} {key}");
+    }
+    eprintln!(
+        "They are also in {} (mode 0600): `source` it in a shell.",
+        credentials.file.display()
+    );
+    eprintln!(
+        "Public keys for SDKs and `burgee eval`: {}/keys/<environment>.pub",
+        data_dir.display()
+    );
+}
+
+/// Every `every`, re-signs snapshots past half their lifetime ([`AppState::republish_due`]).
+async fn resign_loop(state: AppState, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker.tick().await; // the first tick is immediate; the start-up check just ran
+    loop {
+        ticker.tick().await;
+        match state.republish_due(now_ms()).await {
+            Ok(done) => {
+                for (env, published) in done {
+                    tracing::info!(environment = %env, version = published.version, "re-signed snapshot");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "re-signing check failed"),
+        }
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM. If a handler cannot be installed, that signal is ignored
+/// (logged) and the other one still works.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,199 @@
+//! Ed25519 key files and other secret files.
+//!
+//! Formats (shared by `burgee keygen`, the server's per-environment keys and `burgee sign`):
+//! - `NAME.key`: the private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), created with
+//!   mode 0600 (never widened then narrowed).
+//! - `NAME.pub`: standard base64 (padded) of the 32 raw public-key bytes plus `\n`, the form
+//!   [`burgee_core::TrustedKey::from_base64`] reads.
+
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use burgee_core::{LoadError, TrustedKey, key_id};
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, spki::der::pem::LineEnding};
+
+/// Why a key or secret file could not be made or read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading, creating or writing the file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file already exists; secrets are never overwritten.
+    #[error("{path} already exists; refusing to overwrite it")]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// The file is not a PKCS#8 PEM Ed25519 private key.
+    #[error("{path}: not a PKCS#8 PEM Ed25519 private key: {message}")]
+    BadPrivateKey {
+        /// The file.
+        path: PathBuf,
+        /// The decoder's message.
+        message: String,
+    },
+    /// The file is not a base64 Ed25519 public key (code of `source`: `PARSE_ERROR`).
+    #[error("{path}: {source}")]
+    BadPublicKey {
+        /// The file.
+        path: PathBuf,
+        /// The core's parse error.
+        source: LoadError,
+    },
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed: {0}")]
+    Random(String),
+    /// PKCS#8 encoding of a private key failed.
+    #[error("encoding the private key as PKCS#8 PEM failed: {0}")]
+    Encode(String),
+}
+
+/// The files written by [`write_keypair`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPairFiles {
+    /// `DIR/NAME.key` (PKCS#8 PEM, mode 0600).
+    pub private_key: PathBuf,
+    /// `DIR/NAME.pub` (base64 of the 32 raw bytes + newline).
+    pub public_key: PathBuf,
+    /// [`burgee_core::key_id`] of the public key (32 lowercase hex digits).
+    pub key_id: String,
+}
+
+/// `N` bytes from the operating system's random number generator.
+///
+/// # Errors
+/// [`KeyError::Random`] if the generator is unavailable.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], KeyError> {
+    let mut buf = [0u8; N];
+    getrandom::fill(&mut buf).map_err(|e| KeyError::Random(e.to_string()))?;
+    Ok(buf)
+}
+
+/// A new Ed25519 signing key from 32 random bytes ([`random_bytes`]).
+///
+/// # Errors
+/// [`KeyError::Random`].
+pub fn generate_signing_key() -> Result<SigningKey, KeyError> {
+    Ok(SigningKey::from_bytes(&random_bytes::<32>()?))
+}
+
+/// Writes `key` as `DIR/NAME.key` (PKCS#8 PEM, mode 0600) and `DIR/NAME.pub` (base64 public
+/// key + newline), creating `dir` if needed.
+///
+/// # Errors
+/// [`KeyError::Exists`] if either file already exists (checked for both before writing
+/// either); [`KeyError::Io`]; [`KeyError::Encode`].
+pub fn write_keypair(dir: &Path, name: &str, key: &SigningKey) -> Result<KeyPairFiles, KeyError> {
+    std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let private_key = dir.join(format!("{name}.key"));
+    let public_key = dir.join(format!("{name}.pub"));
+    for path in [&private_key, &public_key] {
+        if path.symlink_metadata().is_ok() {
+            return Err(KeyError::Exists { path: path.clone() });
+        }
+    }
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
+        .map_err(|e| KeyError::Encode(e.to_string()))?;
+    write_new_file(&private_key, pem.as_bytes(), 0o600)?;
+    let public = key.verifying_key().to_bytes();
+    let line = format!("{}\n", STANDARD.encode(public));
+    write_new_file(&public_key, line.as_bytes(), 0o644)?;
+    Ok(KeyPairFiles {
+        private_key,
+        public_key,
+        key_id: key_id(&public),
+    })
+}
+
+/// Reads a PKCS#8 PEM Ed25519 private key file.
+///
+/// # Errors
+/// [`KeyError::Io`] if unreadable, [`KeyError::BadPrivateKey`] if not such a key.
+pub fn read_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    SigningKey::from_pkcs8_pem(&text).map_err(|e| KeyError::BadPrivateKey {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads a public key file (`*.pub`, base64 of 32 raw bytes) as a trusted key.
+///
+/// # Errors
+/// [`KeyError::Io`] if unreadable, [`KeyError::BadPublicKey`] if not such a key.
+pub fn read_trusted_key(path: &Path) -> Result<TrustedKey, KeyError> {
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    TrustedKey::from_base64(&text).map_err(|source| KeyError::BadPublicKey {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Creates `path` with permission bits `mode` (set at creation, so the content is never
+/// readable with wider permissions) and writes `bytes`.
+///
+/// # Errors
+/// [`KeyError::Exists`] if the file exists; [`KeyError::Io`] otherwise.
+pub fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                KeyError::Exists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                io(e)
+            }
+        })?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn keypair_round_trips_and_refuses_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = generate_signing_key().unwrap();
+        let files = write_keypair(dir.path(), "k", &key).unwrap();
+        let mode = std::fs::metadata(&files.private_key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let back = read_signing_key(&files.private_key).unwrap();
+        assert_eq!(back.to_bytes(), key.to_bytes());
+        let trusted = read_trusted_key(&files.public_key).unwrap();
+        assert_eq!(trusted.keyid(), files.key_id);
+        let again = write_keypair(dir.path(), "k", &key);
+        assert!(matches!(again, Err(KeyError::Exists { .. })));
+    }
+}

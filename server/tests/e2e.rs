@@ -1,0 +1,217 @@
+//! End to end: the real `burgee serve --demo` process over real HTTP, its snapshots verified
+//! and evaluated with burgee-core, and `burgee eval --server` against it.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests: a failed step is a failed test
+
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use burgee_core::model::FlagDef;
+use burgee_core::{Context, LoadOptions, Snapshot, TrustedKey};
+use burgee_server::keys::read_trusted_key;
+use burgee_server::now_ms;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_burgee");
+
+/// Kills the server when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(data_dir: &Path) -> (KillOnDrop, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env_remove("BURGEE_LISTEN")
+        .env_remove("BURGEE_DATA_DIR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let guard = KillOnDrop(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+    (guard, base)
+}
+
+fn credentials(data_dir: &Path) -> BTreeMap<String, String> {
+    std::fs::read_to_string(data_dir.join("credentials.env"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("export "))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+struct Fetched {
+    status: u16,
+    etag: String,
+    body: Vec<u8>,
+}
+
+fn fetch(base: &str, token: &str, if_none_match: Option<&str>) -> Fetched {
+    let mut req = agent()
+        .get(format!("{base}/v1/snapshots/production"))
+        .header("Authorization", &format!("Bearer {token}"));
+    if let Some(tag) = if_none_match {
+        req = req.header("If-None-Match", tag);
+    }
+    let mut resp = req.call().unwrap();
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    Fetched {
+        status: resp.status().as_u16(),
+        etag,
+        body: resp.body_mut().read_to_vec().unwrap(),
+    }
+}
+
+fn variant_for(snap: &Snapshot, user: &str) -> String {
+    let ctx = Context::new(user);
+    snap.evaluate("checkout-redesign", &ctx, now_ms())
+        .variant
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn serve_publish_fetch_verify_evaluate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start(dir.path());
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let creds = credentials(dir.path());
+    let sdk_key = &creds["BURGEE_SDK_KEY"];
+    let admin = &creds["BURGEE_ADMIN_TOKEN"];
+    assert_eq!(sdk_key, &creds["BURGEE_SDK_KEY_PRODUCTION"]);
+    assert!(sdk_key.starts_with("bgs_") && admin.starts_with("bga_"));
+
+    let pub_file = dir.path().join("keys/production.pub");
+    let keys: [TrustedKey; 1] = [read_trusted_key(&pub_file).unwrap()];
+
+    // 1. Fetch and verify version 1; find a user the 20 % rollout leaves off.
+    let first = fetch(&base, sdk_key, None);
+    assert_eq!(first.status, 200);
+    let snap1 = Snapshot::load(&first.body, &LoadOptions::new(&keys, "production", now_ms())).unwrap();
+    assert_eq!(snap1.info().version, 1);
+    assert_eq!(first.etag, format!("\"{}\"", snap1.info().digest.as_deref().unwrap()));
+    let user = (0..200)
+        .map(|i| format!("user-{i}"))
+        .find(|u| variant_for(&snap1, u) == "off")
+        .unwrap();
+
+    // 2. The admin switches checkout-redesign fully on.
+    let flag_url = format!("{base}/v1/environments/production/flags/checkout-redesign");
+    let mut resp = agent()
+        .get(&flag_url)
+        .header("Authorization", &format!("Bearer {admin}"))
+        .call()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let mut flag: FlagDef = serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
+    flag.default = burgee_core::model::ServeDef::Variant("on".into());
+    let mut resp = agent()
+        .put(&flag_url)
+        .header("Authorization", &format!("Bearer {admin}"))
+        .header("Content-Type", "application/json")
+        .send(serde_json::to_vec(&flag).unwrap())
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let published: Value = serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
+    assert_eq!(published["version"], 2);
+
+    // 3. Fetch again: a higher version, verified, and the evaluation changed.
+    let second = fetch(&base, sdk_key, None);
+    assert_eq!(second.status, 200);
+    let held = snap1.held();
+    let opts = LoadOptions {
+        held,
+        ..LoadOptions::new(&keys, "production", now_ms())
+    };
+    let snap2 = Snapshot::load(&second.body, &opts).unwrap();
+    assert_eq!(snap2.info().version, 2);
+    assert_eq!(published["digest"].as_str(), snap2.info().digest.as_deref());
+    assert_eq!(variant_for(&snap2, &user), "on");
+    assert_ne!(second.etag, first.etag);
+
+    // 4. Conditional requests: the latest ETag gives 304, the old one the new body.
+    let not_modified = fetch(&base, sdk_key, Some(&second.etag));
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.body.is_empty());
+    assert_eq!(not_modified.etag, second.etag);
+    let stale = fetch(&base, sdk_key, Some(&first.etag));
+    assert_eq!(stale.status, 200);
+    assert_eq!(stale.body, second.body);
+
+    // 5. `burgee eval` against the live server agrees.
+    let out = Command::new(BIN)
+        .args(["eval", "--flag", "checkout-redesign", "--environment", "production"])
+        .args(["--server", &base, "--expect", "on"])
+        .arg("--context")
+        .arg(format!("{{\"targetingKey\": \"{user}\"}}"))
+        .arg("--public-key")
+        .arg(&pub_file)
+        .env("BURGEE_SDK_KEY", sdk_key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["snapshot_version"], 2);
+    assert_eq!(printed["variant"], "on");
+    assert_eq!(printed["value"], true);
+
+    // 6. A wrong SDK key: exit 2 with the server's refusal.
+    let out = Command::new(BIN)
+        .args(["eval", "--flag", "checkout-redesign", "--environment", "production"])
+        .args(["--server", &base, "--sdk-key", "bgs_wrong", "--public-key"])
+        .arg(&pub_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("error: GENERAL: "), "{stderr}");
+    assert!(stderr.contains("401") && stderr.contains("UNAUTHORIZED"), "{stderr}");
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully_and_restart_keeps_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut server, base) = start(dir.path());
+    let admin = credentials(dir.path())["BURGEE_ADMIN_TOKEN"].clone();
+    let first = fetch(&base, &admin, None);
+    assert_eq!(first.status, 200);
+
+    let pid = server.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = server.0.wait().unwrap();
+    assert!(status.success(), "graceful exit, got {status:?}");
+
+    // Same data directory: no new credentials, the same snapshot is served.
+    let before = std::fs::read_to_string(dir.path().join("credentials.env")).unwrap();
+    let (_server, base) = start(dir.path());
+    let again = fetch(&base, &admin, None);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.etag, first.etag);
+    assert_eq!(std::fs::read_to_string(dir.path().join("credentials.env")).unwrap(), before);
+}
