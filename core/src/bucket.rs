@@ -20,41 +20,46 @@ pub const BUCKETS: u32 = 10_000;
 /// let b = burgee_core::bucket("salt", "checkout-redesign", "user-42");
 /// assert!(b < 10_000);
 /// ```
-#[inline]
 pub fn bucket(salt: &str, seed: &str, value: &str) -> u32 {
-    let parts = [salt.as_bytes(), seed.as_bytes(), value.as_bytes()];
-    let total: usize = parts.iter().map(|p| p.len() + 4).sum();
-    // Typical inputs fit one stack buffer and hash in a single call; longer ones stream.
-    let mut buf = [0u8; 128];
-    let digest = if let Some(out) = buf.get_mut(..total) {
-        let mut at = 0;
-        for part in parts {
-            for chunk in [&len_prefix(part)[..], part] {
-                if let Some(dst) = out.get_mut(at..at + chunk.len()) {
-                    dst.copy_from_slice(chunk);
-                }
-                at += chunk.len();
-            }
-        }
-        Sha256::digest(out)
-    } else {
-        let mut h = Sha256::new();
-        for part in parts {
-            h.update(len_prefix(part));
-            h.update(part);
-        }
-        h.finalize()
-    };
-    let mut first = [0u8; 8];
-    first.copy_from_slice(digest.get(..8).unwrap_or(&[0u8; 8]));
-    let n = u64::from_be_bytes(first) % u64::from(BUCKETS);
-    // n < 10000, always fits.
-    u32::try_from(n).unwrap_or(0)
+    Bucketer::new(salt, seed).bucket(value)
 }
 
-/// `u32be(len(part))`. A part longer than 4 GiB cannot occur (snapshots and contexts are
-/// size-limited); saturating keeps the function total.
+/// A bucketing hash with the salt and seed already absorbed, built once per rollout at compile
+/// time so an evaluation hashes only the unit's value.
+#[derive(Clone)]
+pub(crate) struct Bucketer(Sha256);
+
+impl Bucketer {
+    pub(crate) fn new(salt: &str, seed: &str) -> Self {
+        let mut h = Sha256::new();
+        absorb(&mut h, salt);
+        absorb(&mut h, seed);
+        Bucketer(h)
+    }
+
+    #[inline]
+    pub(crate) fn bucket(&self, value: &str) -> u32 {
+        let mut h = self.0.clone();
+        absorb(&mut h, value);
+        let digest = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(digest.get(..8).unwrap_or(&[0u8; 8]));
+        let n = u64::from_be_bytes(first) % u64::from(BUCKETS);
+        // n < 10000, always fits.
+        u32::try_from(n).unwrap_or(0)
+    }
+}
+
+impl core::fmt::Debug for Bucketer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("Bucketer")
+    }
+}
+
+/// `u32be(len(part)) ‖ part`. A part longer than 4 GiB cannot occur (snapshots and contexts
+/// are size-limited); saturating keeps the function total.
 #[inline]
-fn len_prefix(part: &[u8]) -> [u8; 4] {
-    u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes()
+fn absorb(h: &mut Sha256, part: &str) {
+    h.update(u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
+    h.update(part.as_bytes());
 }

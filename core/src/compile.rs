@@ -1,10 +1,9 @@
 //! Compiling a [`SnapshotDef`] into the evaluation-ready [`Snapshot`]: names resolved to
 //! indices, sets hashed, regexes and versions parsed, prerequisite cycles refused.
 
-use alloc::borrow::ToOwned;
 use alloc::boxed::Box;
 use alloc::format;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use hashbrown::{HashMap, HashSet};
@@ -48,7 +47,9 @@ impl StringSet {
     /// `hash` must be `context::str_hash(s)`.
     #[inline]
     pub(crate) fn contains(&self, s: &str, hash: u64) -> bool {
-        self.0.find(hash, |e| crate::context::short_eq(e, s)).is_some()
+        self.0
+            .find(hash, |e| crate::context::short_eq(e, s))
+            .is_some()
     }
 }
 
@@ -100,7 +101,10 @@ pub(crate) enum Test {
     Number(Cmp, f64),
     Semver(Cmp, semver::Version),
     /// `before` (true) / `after` (false) the instant in ms since epoch.
-    Date { before: bool, at_ms: i64 },
+    Date {
+        before: bool,
+        at_ms: i64,
+    },
     Exists,
     InSegment(Box<[u32]>),
 }
@@ -127,7 +131,8 @@ pub(crate) enum Serve {
     Variant(u32),
     Rollout {
         bucket_by: AttrRef,
-        seed: Box<str>,
+        /// Salt and seed (default: the flag key) absorbed.
+        bucketer: crate::bucket::Bucketer,
         /// `(exclusive upper bucket bound, variant index)`, ascending; the last bound is 10000.
         ranges: Box<[(u32, u32)]>,
     },
@@ -192,16 +197,83 @@ pub struct SnapshotInfo {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(crate) info: SnapshotInfo,
-    pub(crate) salt: Box<str>,
     pub(crate) flags: Box<[Flag]>,
     pub(crate) flag_index: HashMap<Box<str>, u32>,
     pub(crate) segments: Box<[Segment]>,
 }
 
-fn invalid(path: &str, message: impl Into<String>) -> LoadError {
+fn invalid(path: &Path<'_>, message: impl Into<String>) -> LoadError {
     LoadError::Invalid {
-        path: path.to_owned(),
+        path: path.to_string(),
         message: message.into(),
+    }
+}
+
+/// Where in the snapshot a compile error is, rendered only when an error is raised (building
+/// path strings eagerly cost more than the rest of compiling): `flags[checkout].rules[r1].when`.
+#[derive(Clone, Copy)]
+struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    name: &'a str,
+    sub: Sub<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Sub<'a> {
+    None,
+    Key(&'a str),
+    Index(usize),
+}
+
+impl<'a> Path<'a> {
+    fn root(name: &'a str) -> Self {
+        Path {
+            parent: None,
+            name,
+            sub: Sub::None,
+        }
+    }
+    fn top(name: &'a str, key: &'a str) -> Self {
+        Path {
+            parent: None,
+            name,
+            sub: Sub::Key(key),
+        }
+    }
+    fn field(&'a self, name: &'a str) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            name,
+            sub: Sub::None,
+        }
+    }
+    fn key(&'a self, name: &'a str, key: &'a str) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            name,
+            sub: Sub::Key(key),
+        }
+    }
+    fn index(&'a self, name: &'a str, i: usize) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            name,
+            sub: Sub::Index(i),
+        }
+    }
+}
+
+impl core::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if let Some(parent) = self.parent {
+            write!(f, "{parent}.")?;
+        }
+        f.write_str(self.name)?;
+        match self.sub {
+            Sub::None => Ok(()),
+            Sub::Key(k) => write!(f, "[{k}]"),
+            Sub::Index(i) => write!(f, "[{i}]"),
+        }
     }
 }
 
@@ -222,7 +294,7 @@ impl Snapshot {
     pub fn compile(def: &SnapshotDef, digest: Option<String>) -> Result<Snapshot, LoadError> {
         if def.format != SNAPSHOT_FORMAT {
             return Err(invalid(
-                "format",
+                &Path::root("format"),
                 format!(
                     "format {} is not supported (this core reads {SNAPSHOT_FORMAT})",
                     def.format
@@ -230,14 +302,17 @@ impl Snapshot {
             ));
         }
         if def.expires_at <= def.issued_at {
-            return Err(invalid("expires_at", "must be after issued_at"));
+            return Err(invalid(
+                &Path::root("expires_at"),
+                "must be after issued_at",
+            ));
         }
 
         let mut segment_index: HashMap<&str, u32> = HashMap::new();
         for (i, s) in def.segments.iter().enumerate() {
             if segment_index.insert(s.key.as_str(), index_u32(i)).is_some() {
                 return Err(invalid(
-                    &format!("segments[{}]", s.key),
+                    &Path::top("segments", &s.key),
                     "duplicate segment key",
                 ));
             }
@@ -248,11 +323,12 @@ impl Snapshot {
                 .insert(f.key.as_str().into(), index_u32(i))
                 .is_some()
             {
-                return Err(invalid(&format!("flags[{}]", f.key), "duplicate flag key"));
+                return Err(invalid(&Path::top("flags", &f.key), "duplicate flag key"));
             }
         }
 
         let cx = Compiler {
+            salt: &def.salt,
             segment_index: &segment_index,
             flag_index: &flag_index,
             flags: &def.flags,
@@ -278,7 +354,6 @@ impl Snapshot {
                 expires_at: def.expires_at,
                 digest,
             },
-            salt: def.salt.as_str().into(),
             flags: flags.into_boxed_slice(),
             flag_index,
             segments: segments.into_boxed_slice(),
@@ -322,6 +397,7 @@ pub fn parse_document(payload: &[u8]) -> Result<SnapshotDef, LoadError> {
 }
 
 struct Compiler<'a> {
+    salt: &'a str,
     segment_index: &'a HashMap<&'a str, u32>,
     flag_index: &'a HashMap<Box<str>, u32>,
     flags: &'a [FlagDef],
@@ -329,15 +405,15 @@ struct Compiler<'a> {
 
 impl Compiler<'_> {
     fn segment(&self, s: &SegmentDef) -> Result<Segment, LoadError> {
-        let path = format!("segments[{}]", s.key);
+        let path = Path::top("segments", &s.key);
         let mut ids = HashSet::new();
         let mut rules = Vec::with_capacity(s.rules.len());
         for r in &s.rules {
-            let rpath = format!("{path}.rules[{}]", r.id);
+            let rpath = path.key("rules", &r.id);
             if !ids.insert(r.id.as_str()) {
                 return Err(invalid(&rpath, "duplicate rule id"));
             }
-            rules.push(self.cond(&r.when, &format!("{rpath}.when"), false)?);
+            rules.push(self.cond(&r.when, &rpath.field("when"), false)?);
         }
         Ok(Segment {
             included: s.included.iter().map(|k| k.as_str().into()).collect(),
@@ -347,15 +423,18 @@ impl Compiler<'_> {
     }
 
     fn flag(&self, f: &FlagDef) -> Result<Flag, LoadError> {
-        let path = format!("flags[{}]", f.key);
+        let path = Path::top("flags", &f.key);
         if f.variants.0.is_empty() {
-            return Err(invalid(&format!("{path}.variants"), "at least one variant is required"));
+            return Err(invalid(
+                &path.field("variants"),
+                "at least one variant is required",
+            ));
         }
         let mut variants = Vec::with_capacity(f.variants.0.len());
         for (name, value) in &f.variants.0 {
             let value = FlagValue::from_json(f.value_type, value).ok_or_else(|| {
                 invalid(
-                    &format!("{path}.variants.{name}"),
+                    &path.field("variants").field(name),
                     format!("value {value} is not of type {}", f.value_type.as_str()),
                 )
             })?;
@@ -364,7 +443,7 @@ impl Compiler<'_> {
                 value,
             });
         }
-        let variant_of = |name: &str, at: &str| -> Result<u32, LoadError> {
+        let variant_of = |name: &str, at: &Path<'_>| -> Result<u32, LoadError> {
             f.variants
                 .0
                 .iter()
@@ -373,11 +452,11 @@ impl Compiler<'_> {
                 .ok_or_else(|| invalid(at, format!("unknown variant \"{name}\"")))
         };
 
-        let off_variant = variant_of(&f.off_variant, &format!("{path}.off_variant"))?;
+        let off_variant = variant_of(&f.off_variant, &path.field("off_variant"))?;
 
         let mut targets = HashMap::new();
         for (i, t) in f.targets.iter().enumerate() {
-            let at = format!("{path}.targets[{i}]");
+            let at = path.index("targets", i);
             let v = variant_of(&t.variant, &at)?;
             for key in &t.keys {
                 if targets.insert(key.as_str().into(), v).is_some() {
@@ -391,7 +470,7 @@ impl Compiler<'_> {
 
         let mut prerequisites = Vec::with_capacity(f.prerequisites.len());
         for (i, p) in f.prerequisites.iter().enumerate() {
-            let at = format!("{path}.prerequisites[{i}]");
+            let at = path.index("prerequisites", i);
             let Some(&pf) = self.flag_index.get(p.flag.as_str()) else {
                 return Err(invalid(&at, format!("unknown flag \"{}\"", p.flag)));
             };
@@ -423,7 +502,7 @@ impl Compiler<'_> {
         let mut ids = HashSet::new();
         let mut rules = Vec::with_capacity(f.rules.len());
         for r in &f.rules {
-            let rpath = format!("{path}.rules[{}]", r.id);
+            let rpath = path.key("rules", &r.id);
             if r.id.is_empty() {
                 return Err(invalid(&rpath, "rule id must not be empty"));
             }
@@ -432,17 +511,17 @@ impl Compiler<'_> {
             }
             rules.push(Rule {
                 id: r.id.as_str().into(),
-                cond: self.cond(&r.when, &format!("{rpath}.when"), true)?,
-                serve: self.serve(&r.serve, &format!("{rpath}.serve"), &f.key, &variant_of)?,
+                cond: self.cond(&r.when, &rpath.field("when"), true)?,
+                serve: self.serve(&r.serve, &rpath.field("serve"), &f.key, &variant_of)?,
             });
         }
-        let default = self.serve(&f.default, &format!("{path}.default"), &f.key, &variant_of)?;
+        let default = self.serve(&f.default, &path.field("default"), &f.key, &variant_of)?;
 
         let mut metadata = Vec::with_capacity(f.metadata.len());
         for (k, v) in &f.metadata {
             let m = MetadataValue::from_json(v).ok_or_else(|| {
                 invalid(
-                    &format!("{path}.metadata.{k}"),
+                    &path.field("metadata").field(k),
                     "metadata values must be strings, numbers or booleans",
                 )
             })?;
@@ -467,21 +546,21 @@ impl Compiler<'_> {
     fn serve(
         &self,
         s: &ServeDef,
-        path: &str,
+        path: &Path<'_>,
         flag_key: &str,
-        variant_of: &dyn Fn(&str, &str) -> Result<u32, LoadError>,
+        variant_of: &dyn Fn(&str, &Path<'_>) -> Result<u32, LoadError>,
     ) -> Result<Serve, LoadError> {
         match s {
             ServeDef::Variant(name) => Ok(Serve::Variant(variant_of(name, path)?)),
             ServeDef::Rollout(r) => {
-                let rpath = format!("{path}.rollout");
+                let rpath = path.field("rollout");
                 if r.weights.is_empty() {
                     return Err(invalid(&rpath, "a rollout needs at least one weight"));
                 }
                 let mut upper = 0u32;
                 let mut ranges = Vec::with_capacity(r.weights.len());
                 for (i, w) in r.weights.iter().enumerate() {
-                    let at = format!("{rpath}.weights[{i}]");
+                    let at = rpath.index("weights", i);
                     if w.weight > crate::bucket::BUCKETS {
                         return Err(invalid(&at, "weight is over 10000 basis points"));
                     }
@@ -496,27 +575,39 @@ impl Compiler<'_> {
                 }
                 let bucket_by = match r.bucket_by.as_deref() {
                     None => AttrRef::TargetingKey,
-                    Some(name) => attr_ref(name, &format!("{rpath}.bucket_by"))?,
+                    Some(name) => attr_ref(name, &rpath.field("bucket_by"))?,
                 };
                 if matches!(bucket_by, AttrRef::Now) {
-                    return Err(invalid(&format!("{rpath}.bucket_by"), "cannot bucket by $now"));
+                    return Err(invalid(&rpath.field("bucket_by"), "cannot bucket by $now"));
                 }
                 Ok(Serve::Rollout {
                     bucket_by,
-                    seed: r.seed.as_deref().unwrap_or(flag_key).into(),
+                    bucketer: crate::bucket::Bucketer::new(
+                        self.salt,
+                        r.seed.as_deref().unwrap_or(flag_key),
+                    ),
                     ranges: ranges.into_boxed_slice(),
                 })
             }
         }
     }
 
-    fn cond(&self, c: &Condition, path: &str, segments_allowed: bool) -> Result<Cond, LoadError> {
+    fn cond(
+        &self,
+        c: &Condition,
+        path: &Path<'_>,
+        segments_allowed: bool,
+    ) -> Result<Cond, LoadError> {
         Ok(match c {
-            Condition::All(children) => Cond::All(self.conds(children, path, "all", segments_allowed)?),
-            Condition::Any(children) => Cond::Any(self.conds(children, path, "any", segments_allowed)?),
+            Condition::All(children) => {
+                Cond::All(self.conds(children, path, "all", segments_allowed)?)
+            }
+            Condition::Any(children) => {
+                Cond::Any(self.conds(children, path, "any", segments_allowed)?)
+            }
             Condition::Not(child) => Cond::Not(Box::new(self.cond(
                 child,
-                &format!("{path}.not"),
+                &path.field("not"),
                 segments_allowed,
             )?)),
             Condition::Clause(cl) => Cond::Clause(self.clause(cl, path, segments_allowed)?),
@@ -526,18 +617,23 @@ impl Compiler<'_> {
     fn conds(
         &self,
         children: &[Condition],
-        path: &str,
-        name: &str,
+        path: &Path<'_>,
+        name: &'static str,
         segments_allowed: bool,
     ) -> Result<Box<[Cond]>, LoadError> {
         children
             .iter()
             .enumerate()
-            .map(|(i, c)| self.cond(c, &format!("{path}.{name}[{i}]"), segments_allowed))
+            .map(|(i, c)| self.cond(c, &path.index(name, i), segments_allowed))
             .collect()
     }
 
-    fn clause(&self, c: &ClauseDef, path: &str, segments_allowed: bool) -> Result<Clause, LoadError> {
+    fn clause(
+        &self,
+        c: &ClauseDef,
+        path: &Path<'_>,
+        segments_allowed: bool,
+    ) -> Result<Clause, LoadError> {
         use Operator as O;
         let op = c.op;
         let single = || -> Result<&Value, LoadError> {
@@ -586,7 +682,7 @@ impl Compiler<'_> {
                 return Err(invalid(path, "\"in_segment\" takes no \"attribute\""));
             }
             (_, None) => return Err(invalid(path, "a clause needs an \"attribute\"")),
-            (_, Some(name)) => attr_ref(name, &format!("{path}.attribute"))?,
+            (_, Some(name)) => attr_ref(name, &path.field("attribute"))?,
         };
 
         let (test, negate) = match op {
@@ -595,10 +691,16 @@ impl Compiler<'_> {
                 let scalar = match v {
                     Value::String(s) => Scalar::String(fold(s)),
                     Value::Bool(b) => Scalar::Bool(*b),
-                    Value::Number(n) => Scalar::Number(n.as_f64().ok_or_else(|| {
-                        invalid(path, "number out of range")
-                    })?),
-                    _ => return Err(invalid(path, "\"value\" must be a string, number or boolean")),
+                    Value::Number(n) => Scalar::Number(
+                        n.as_f64()
+                            .ok_or_else(|| invalid(path, "number out of range"))?,
+                    ),
+                    _ => {
+                        return Err(invalid(
+                            path,
+                            "\"value\" must be a string, number or boolean",
+                        ));
+                    }
                 };
                 (Test::Equals(scalar), op == O::NotEquals)
             }
@@ -615,12 +717,14 @@ impl Compiler<'_> {
                             }
                         }
                         Value::Number(n) => {
-                            let f = n.as_f64().ok_or_else(|| invalid(path, "number out of range"))?;
+                            let f = n
+                                .as_f64()
+                                .ok_or_else(|| invalid(path, "number out of range"))?;
                             set.numbers.insert(number_key(f));
                         }
                         _ => {
                             return Err(invalid(
-                                &format!("{path}.values[{i}]"),
+                                &path.index("values", i),
                                 "must be a string, number or boolean",
                             ));
                         }
@@ -632,7 +736,7 @@ impl Compiler<'_> {
                 let mut needles = Vec::new();
                 for (i, v) in many()?.iter().enumerate() {
                     let Value::String(s) = v else {
-                        return Err(invalid(&format!("{path}.values[{i}]"), "must be a string"));
+                        return Err(invalid(&path.index("values", i), "must be a string"));
                     };
                     needles.push(fold(s));
                 }
@@ -672,7 +776,13 @@ impl Compiler<'_> {
                         "\"value\" must be milliseconds since epoch or an RFC 3339 timestamp",
                     )
                 })?;
-                (Test::Date { before: op == O::Before, at_ms }, false)
+                (
+                    Test::Date {
+                        before: op == O::Before,
+                        at_ms,
+                    },
+                    false,
+                )
             }
             O::Exists => {
                 if c.value.is_some() || c.values.is_some() {
@@ -686,7 +796,7 @@ impl Compiler<'_> {
                 }
                 let mut ids = Vec::new();
                 for (i, v) in many()?.iter().enumerate() {
-                    let at = format!("{path}.values[{i}]");
+                    let at = path.index("values", i);
                     let Value::String(s) = v else {
                         return Err(invalid(&at, "must be a segment key"));
                     };
@@ -708,7 +818,7 @@ impl Compiler<'_> {
     }
 }
 
-fn attr_ref(name: &str, path: &str) -> Result<AttrRef, LoadError> {
+fn attr_ref(name: &str, path: &Path<'_>) -> Result<AttrRef, LoadError> {
     match name {
         TARGETING_KEY => Ok(AttrRef::TargetingKey),
         "$now" => Ok(AttrRef::Now),
@@ -783,7 +893,7 @@ fn check_prerequisite_cycles(flags: &[Flag]) -> Result<(), LoadError> {
                         }
                         let head = names.first().copied().unwrap_or("");
                         return Err(invalid(
-                            &format!("flags[{head}].prerequisites"),
+                            &Path::top("flags", head).field("prerequisites"),
                             format!("prerequisite cycle: {}", names.join(" -> ")),
                         ));
                     }

@@ -6,8 +6,8 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
 use crate::error::ContextError;
@@ -108,7 +108,10 @@ pub(crate) fn short_eq(a: &str, b: &str) -> bool {
             return false;
         }
     }
-    ca.remainder().iter().zip(cb.remainder()).all(|(x, y)| x == y)
+    ca.remainder()
+        .iter()
+        .zip(cb.remainder())
+        .all(|(x, y)| x == y)
 }
 
 fn value_hash(value: &AttributeValue) -> u64 {
@@ -151,11 +154,11 @@ impl Context {
 
     /// Sets an attribute, replacing one of the same name.
     pub fn set(&mut self, name: &str, value: AttributeValue) {
-        if name == TARGETING_KEY {
-            if let AttributeValue::String(s) = value {
-                self.set_targeting_key(s);
-                return;
-            }
+        if name == TARGETING_KEY
+            && let AttributeValue::String(s) = value
+        {
+            self.set_targeting_key(s);
+            return;
         }
         let hash = str_hash(name);
         let vh = value_hash(&value);
@@ -186,21 +189,22 @@ impl Context {
     /// The targeting key with its `str_hash`.
     #[inline]
     pub(crate) fn targeting_key_hashed(&self) -> Option<(&str, u64)> {
-        self.targeting_key.as_deref().map(|k| (k, self.targeting_key_hash))
+        self.targeting_key
+            .as_deref()
+            .map(|k| (k, self.targeting_key_hash))
     }
 
     #[inline]
     fn position(&self, hash: u64, name: &str) -> Result<usize, usize> {
-        self.attributes
-            .binary_search_by(|e| {
-                e.hash.cmp(&hash).then_with(|| {
-                    if short_eq(&e.name, name) {
-                        core::cmp::Ordering::Equal
-                    } else {
-                        (*e.name).cmp(name)
-                    }
-                })
+        self.attributes.binary_search_by(|e| {
+            e.hash.cmp(&hash).then_with(|| {
+                if short_eq(&e.name, name) {
+                    core::cmp::Ordering::Equal
+                } else {
+                    (*e.name).cmp(name)
+                }
             })
+        })
     }
 
     /// The targeting key, if any.

@@ -148,7 +148,9 @@ pub enum LoadError {
         found: u64,
     },
     /// `SNAPSHOT_ROLLBACK` (equivocation: same version, different content).
-    #[error("snapshot version {version} is already held with digest {held_digest}, offered {found_digest}")]
+    #[error(
+        "snapshot version {version} is already held with digest {held_digest}, offered {found_digest}"
+    )]
     Equivocation {
         /// The version both claim.
         version: u64,

@@ -9,8 +9,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::compile::{
@@ -206,11 +206,19 @@ impl Snapshot {
     /// assert_eq!(d.variant, Some("on"));
     /// assert_eq!(d.reason, Reason::Static);
     /// ```
-    pub fn evaluate<'s>(&'s self, flag_key: &str, ctx: &Context, now: u64) -> EvaluationDetails<'s> {
+    pub fn evaluate<'s>(
+        &'s self,
+        flag_key: &str,
+        ctx: &Context,
+        now: u64,
+    ) -> EvaluationDetails<'s> {
         let Some(&fi) = self.flag_index.get(flag_key) else {
             return EvaluationDetails::error(
                 ErrorCode::FlagNotFound,
-                format!("flag \"{flag_key}\" is not in snapshot version {}", self.info.version),
+                format!(
+                    "flag \"{flag_key}\" is not in snapshot version {}",
+                    self.info.version
+                ),
             );
         };
         self.details_for(fi, ctx, now)
@@ -244,7 +252,11 @@ impl Snapshot {
     }
 
     /// Evaluates every flag for one context, in snapshot order: `(flag key, details)`.
-    pub fn evaluate_all<'s>(&'s self, ctx: &Context, now: u64) -> Vec<(&'s str, EvaluationDetails<'s>)> {
+    pub fn evaluate_all<'s>(
+        &'s self,
+        ctx: &Context,
+        now: u64,
+    ) -> Vec<(&'s str, EvaluationDetails<'s>)> {
         self.flags
             .iter()
             .enumerate()
@@ -263,13 +275,16 @@ impl Snapshot {
     ) -> TypedDetails<'s, T> {
         let details = self.evaluate(flag_key, ctx, now);
         if details.error.is_some() {
-            return TypedDetails { value: default, details };
+            return TypedDetails {
+                value: default,
+                details,
+            };
         }
         if let Some(v) = details.value {
-            if v.value_type() == want {
-                if let Some(value) = pick(v) {
-                    return TypedDetails { value, details };
-                }
+            if v.value_type() == want
+                && let Some(value) = pick(v)
+            {
+                return TypedDetails { value, details };
             }
             let mut err = EvaluationDetails::error(
                 ErrorCode::TypeMismatch,
@@ -280,39 +295,90 @@ impl Snapshot {
                 ),
             );
             err.metadata = details.metadata;
-            return TypedDetails { value: default, details: err };
+            return TypedDetails {
+                value: default,
+                details: err,
+            };
         }
-        TypedDetails { value: default, details }
+        TypedDetails {
+            value: default,
+            details,
+        }
     }
 
     /// Typed evaluation of a `boolean` flag; `default` on any error (`TYPE_MISMATCH` for
     /// another type).
-    pub fn get_bool<'s>(&'s self, flag_key: &str, ctx: &Context, now: u64, default: bool) -> TypedDetails<'s, bool> {
-        self.typed(flag_key, ctx, now, ValueType::Boolean, default, |v| match v {
-            FlagValue::Bool(b) => Some(*b),
-            _ => None,
-        })
+    pub fn get_bool<'s>(
+        &'s self,
+        flag_key: &str,
+        ctx: &Context,
+        now: u64,
+        default: bool,
+    ) -> TypedDetails<'s, bool> {
+        self.typed(
+            flag_key,
+            ctx,
+            now,
+            ValueType::Boolean,
+            default,
+            |v| match v {
+                FlagValue::Bool(b) => Some(*b),
+                _ => None,
+            },
+        )
     }
 
     /// Typed evaluation of a `string` flag; `default` on any error.
-    pub fn get_string<'s>(&'s self, flag_key: &str, ctx: &Context, now: u64, default: &'s str) -> TypedDetails<'s, &'s str> {
-        self.typed(flag_key, ctx, now, ValueType::String, default, |v| match v {
-            FlagValue::String(s) => Some(&**s),
-            _ => None,
-        })
+    pub fn get_string<'s>(
+        &'s self,
+        flag_key: &str,
+        ctx: &Context,
+        now: u64,
+        default: &'s str,
+    ) -> TypedDetails<'s, &'s str> {
+        self.typed(
+            flag_key,
+            ctx,
+            now,
+            ValueType::String,
+            default,
+            |v| match v {
+                FlagValue::String(s) => Some(&**s),
+                _ => None,
+            },
+        )
     }
 
     /// Typed evaluation of an `integer` flag; `default` on any error.
-    pub fn get_integer<'s>(&'s self, flag_key: &str, ctx: &Context, now: u64, default: i64) -> TypedDetails<'s, i64> {
-        self.typed(flag_key, ctx, now, ValueType::Integer, default, |v| match v {
-            FlagValue::Integer(i) => Some(*i),
-            _ => None,
-        })
+    pub fn get_integer<'s>(
+        &'s self,
+        flag_key: &str,
+        ctx: &Context,
+        now: u64,
+        default: i64,
+    ) -> TypedDetails<'s, i64> {
+        self.typed(
+            flag_key,
+            ctx,
+            now,
+            ValueType::Integer,
+            default,
+            |v| match v {
+                FlagValue::Integer(i) => Some(*i),
+                _ => None,
+            },
+        )
     }
 
     /// Typed evaluation of a `float` flag; `default` on any error. An `integer` flag is a
     /// `TYPE_MISMATCH` (no silent widening).
-    pub fn get_float<'s>(&'s self, flag_key: &str, ctx: &Context, now: u64, default: f64) -> TypedDetails<'s, f64> {
+    pub fn get_float<'s>(
+        &'s self,
+        flag_key: &str,
+        ctx: &Context,
+        now: u64,
+        default: f64,
+    ) -> TypedDetails<'s, f64> {
         self.typed(flag_key, ctx, now, ValueType::Float, default, |v| match v {
             FlagValue::Float(f) => Some(*f),
             _ => None,
@@ -327,14 +393,27 @@ impl Snapshot {
         now: u64,
         default: &'s Map<String, Value>,
     ) -> TypedDetails<'s, &'s Map<String, Value>> {
-        self.typed(flag_key, ctx, now, ValueType::Object, default, |v| match v {
-            FlagValue::Object(m) => Some(m),
-            _ => None,
-        })
+        self.typed(
+            flag_key,
+            ctx,
+            now,
+            ValueType::Object,
+            default,
+            |v| match v {
+                FlagValue::Object(m) => Some(m),
+                _ => None,
+            },
+        )
     }
 
     /// The exposure record for a served evaluation; `None` when it served no variant (error).
-    pub fn exposure(&self, flag_key: &str, details: &EvaluationDetails<'_>, ctx: &Context, now: u64) -> Option<Exposure> {
+    pub fn exposure(
+        &self,
+        flag_key: &str,
+        details: &EvaluationDetails<'_>,
+        ctx: &Context,
+        now: u64,
+    ) -> Option<Exposure> {
         let variant = details.variant?;
         Some(Exposure {
             flag: flag_key.to_owned(),
@@ -350,28 +429,47 @@ impl Snapshot {
 
     fn resolve(&self, flag: &Flag, ctx: &Context, now: u64) -> Result<Resolved, EvalError> {
         if !flag.enabled {
-            return Ok(Resolved { variant: flag.off_variant, reason: Reason::Disabled, rule: None });
+            return Ok(Resolved {
+                variant: flag.off_variant,
+                reason: Reason::Disabled,
+                rule: None,
+            });
         }
         for (pi, accepted) in flag.prerequisites.iter() {
             let Some(pf) = self.flags.get(*pi as usize) else {
-                return Err(EvalError { code: ErrorCode::General, message: "prerequisite index out of range".into() });
+                return Err(EvalError {
+                    code: ErrorCode::General,
+                    message: "prerequisite index out of range".into(),
+                });
             };
             let r = self.resolve(pf, ctx, now)?;
             if !accepted.contains(&r.variant) {
-                return Ok(Resolved { variant: flag.off_variant, reason: Reason::PrerequisiteFailed, rule: None });
+                return Ok(Resolved {
+                    variant: flag.off_variant,
+                    reason: Reason::PrerequisiteFailed,
+                    rule: None,
+                });
             }
         }
-        if !flag.targets.is_empty() {
-            if let Some(v) = ctx.targeting_key().and_then(|k| flag.targets.get(k)) {
-                return Ok(Resolved { variant: *v, reason: Reason::TargetingMatch, rule: None });
-            }
+        if !flag.targets.is_empty()
+            && let Some(v) = ctx.targeting_key().and_then(|k| flag.targets.get(k))
+        {
+            return Ok(Resolved {
+                variant: *v,
+                reason: Reason::TargetingMatch,
+                rule: None,
+            });
         }
         for (ri, rule) in flag.rules.iter().enumerate() {
             if self.cond_matches(&rule.cond, ctx, now) {
                 let (variant, split) = self.serve(&rule.serve, flag, ctx)?;
                 return Ok(Resolved {
                     variant,
-                    reason: if split { Reason::Split } else { Reason::TargetingMatch },
+                    reason: if split {
+                        Reason::Split
+                    } else {
+                        Reason::TargetingMatch
+                    },
                     rule: Some(crate::compile_index(ri)),
                 });
             }
@@ -384,52 +482,77 @@ impl Snapshot {
         } else {
             Reason::Default
         };
-        Ok(Resolved { variant, reason, rule: None })
+        Ok(Resolved {
+            variant,
+            reason,
+            rule: None,
+        })
     }
 
     /// `(variant, was a rollout)`.
     fn serve(&self, serve: &Serve, flag: &Flag, ctx: &Context) -> Result<(u32, bool), EvalError> {
         match serve {
             Serve::Variant(v) => Ok((*v, false)),
-            Serve::Rollout { bucket_by, seed, ranges } => {
+            Serve::Rollout {
+                bucket_by,
+                bucketer,
+                ranges,
+            } => {
                 let mut buf = String::new();
                 let value: &str = match bucket_by {
                     AttrRef::TargetingKey => ctx.targeting_key().ok_or_else(|| EvalError {
                         code: ErrorCode::TargetingKeyMissing,
-                        message: format!("flag \"{}\" rolls out by targeting key and the context has none", flag.key),
+                        message: format!(
+                            "flag \"{}\" rolls out by targeting key and the context has none",
+                            flag.key
+                        ),
                     })?,
-                    AttrRef::Named { name, hash } => match ctx.get_hashed(*hash, name).map(|(v, _)| v) {
-                        Some(AttributeValue::String(s)) => s,
-                        Some(AttributeValue::Number(n)) if is_safe_integer(*n) => {
-                            // Integers bucket by their decimal form, e.g. 42 → "42".
-                            #[allow(clippy::cast_possible_truncation)]
-                            let i = *n as i64;
-                            let _ = write!(buf, "{i}");
-                            &buf
+                    AttrRef::Named { name, hash } => {
+                        match ctx.get_hashed(*hash, name).map(|(v, _)| v) {
+                            Some(AttributeValue::String(s)) => s,
+                            Some(AttributeValue::Number(n)) if is_safe_integer(*n) => {
+                                // Integers bucket by their decimal form, e.g. 42 → "42".
+                                #[allow(clippy::cast_possible_truncation)]
+                                let i = *n as i64;
+                                let _ = write!(buf, "{i}");
+                                &buf
+                            }
+                            Some(_) => {
+                                return Err(EvalError {
+                                    code: ErrorCode::InvalidContext,
+                                    message: format!(
+                                        "flag \"{}\" rolls out by \"{name}\", which must be a string or an integer",
+                                        flag.key
+                                    ),
+                                });
+                            }
+                            None => {
+                                return Err(EvalError {
+                                    code: ErrorCode::InvalidContext,
+                                    message: format!(
+                                        "flag \"{}\" rolls out by \"{name}\" and the context has no such attribute",
+                                        flag.key
+                                    ),
+                                });
+                            }
                         }
-                        Some(_) => {
-                            return Err(EvalError {
-                                code: ErrorCode::InvalidContext,
-                                message: format!("flag \"{}\" rolls out by \"{name}\", which must be a string or an integer", flag.key),
-                            });
-                        }
-                        None => {
-                            return Err(EvalError {
-                                code: ErrorCode::InvalidContext,
-                                message: format!("flag \"{}\" rolls out by \"{name}\" and the context has no such attribute", flag.key),
-                            });
-                        }
-                    },
+                    }
                     AttrRef::Now => {
-                        return Err(EvalError { code: ErrorCode::General, message: "cannot bucket by $now".into() });
+                        return Err(EvalError {
+                            code: ErrorCode::General,
+                            message: "cannot bucket by $now".into(),
+                        });
                     }
                 };
-                let b = crate::bucket::bucket(&self.salt, seed, value);
+                let b = bucketer.bucket(value);
                 let variant = ranges
                     .iter()
                     .find(|(upper, _)| b < *upper)
                     .map(|(_, v)| *v)
-                    .ok_or_else(|| EvalError { code: ErrorCode::General, message: "rollout ranges do not cover the bucket".into() })?;
+                    .ok_or_else(|| EvalError {
+                        code: ErrorCode::General,
+                        message: "rollout ranges do not cover the bucket".into(),
+                    })?;
                 Ok((variant, true))
             }
         }
@@ -507,7 +630,13 @@ impl Snapshot {
                 semver::Version::parse(s).is_ok_and(|a| compare(cmp, Some(a.cmp_precedence(v))))
             }),
             Test::Date { before, at_ms } => match attr.date_ms() {
-                Some(t) => if *before { t < *at_ms } else { t > *at_ms },
+                Some(t) => {
+                    if *before {
+                        t < *at_ms
+                    } else {
+                        t > *at_ms
+                    }
+                }
                 None => false,
             },
             Test::InSegment(_) => false,
@@ -602,7 +731,8 @@ impl Attr<'_> {
 
     fn date_ms(&self) -> Option<i64> {
         match self {
-            Attr::Value(AttributeValue::Number(n), _) if is_safe_integer(*n) => {
+            Attr::Value(AttributeValue::Number(n), _) if is_safe_integer(*n) =>
+            {
                 #[allow(clippy::cast_possible_truncation)]
                 Some(*n as i64)
             }

@@ -362,9 +362,8 @@ impl<'de> Deserialize<'de> for Condition {
         if let Some(not) = f.not {
             return Ok(Condition::Not(not));
         }
-        let op = f
-            .op
-            .ok_or_else(|| de::Error::custom("a clause needs an \"op\""))?;
+        let op =
+            f.op.ok_or_else(|| de::Error::custom("a clause needs an \"op\""))?;
         Ok(Condition::Clause(Clause {
             attribute: f.attribute,
             op,

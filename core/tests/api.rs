@@ -1,6 +1,14 @@
 //! Behaviour of the public API beyond the shared vectors: signing round trips with fresh keys,
 //! rotation, the error-code list, contexts, exposures.
 
+// Test code: a failed expectation should abort loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use burgee_core::{
     Context, ErrorCode, Held, LoadOptions, Reason, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey,
     key_id, payload_digest, sign_envelope,
@@ -38,18 +46,33 @@ fn payload(version: u64, enabled: bool) -> Vec<u8> {
 }
 
 fn envelope(version: u64, enabled: bool, k: &SigningKey) -> Vec<u8> {
-    serde_json::to_vec(&sign_envelope(SNAPSHOT_PAYLOAD_TYPE, &payload(version, enabled), k)).unwrap()
+    serde_json::to_vec(&sign_envelope(
+        SNAPSHOT_PAYLOAD_TYPE,
+        &payload(version, enabled),
+        k,
+    ))
+    .unwrap()
 }
 
 #[test]
 fn sign_then_load_round_trip() {
     let k = key(1);
     let keys = [trusted(&k)];
-    let snap = Snapshot::load(&envelope(3, true, &k), &LoadOptions::new(&keys, "production", NOW)).unwrap();
+    let snap = Snapshot::load(
+        &envelope(3, true, &k),
+        &LoadOptions::new(&keys, "production", NOW),
+    )
+    .unwrap();
     assert_eq!(snap.info().version, 3);
-    assert_eq!(snap.info().digest.as_deref(), Some(payload_digest(&payload(3, true)).as_str()));
+    assert_eq!(
+        snap.info().digest.as_deref(),
+        Some(payload_digest(&payload(3, true)).as_str())
+    );
     let d = snap.evaluate("checkout", &Context::new("u1").with("plan", "beta"), NOW);
-    assert_eq!((d.variant, d.reason, d.rule_id), (Some("on"), Reason::TargetingMatch, Some("beta")));
+    assert_eq!(
+        (d.variant, d.reason, d.rule_id),
+        (Some("on"), Reason::TargetingMatch, Some("beta"))
+    );
 }
 
 #[test]
@@ -60,26 +83,51 @@ fn rotation_accepts_old_and_new_key_while_both_are_trusted() {
     let opts = LoadOptions::new(&both, "production", NOW);
     assert!(Snapshot::load(&envelope(1, true, &old), &opts).is_ok());
     assert!(Snapshot::load(&envelope(2, true, &new), &opts).is_ok());
-    let err = Snapshot::load(&envelope(1, true, &old), &LoadOptions::new(&only_new, "production", NOW)).unwrap_err();
+    let err = Snapshot::load(
+        &envelope(1, true, &old),
+        &LoadOptions::new(&only_new, "production", NOW),
+    )
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::KeyUntrusted);
-    assert!(err.to_string().contains(&key_id(old.verifying_key().as_bytes())), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&key_id(old.verifying_key().as_bytes())),
+        "{err}"
+    );
 }
 
 #[test]
 fn held_snapshot_guards_against_rollback_and_equivocation() {
     let k = key(1);
     let keys = [trusted(&k)];
-    let first = Snapshot::load(&envelope(5, true, &k), &LoadOptions::new(&keys, "production", NOW)).unwrap();
+    let first = Snapshot::load(
+        &envelope(5, true, &k),
+        &LoadOptions::new(&keys, "production", NOW),
+    )
+    .unwrap();
     let mut opts = LoadOptions::new(&keys, "production", NOW);
     opts.held = first.held();
-    assert_eq!(Snapshot::load(&envelope(4, true, &k), &opts).unwrap_err().code(), ErrorCode::SnapshotRollback);
+    assert_eq!(
+        Snapshot::load(&envelope(4, true, &k), &opts)
+            .unwrap_err()
+            .code(),
+        ErrorCode::SnapshotRollback
+    );
     // Same version, other content: refused.
-    assert_eq!(Snapshot::load(&envelope(5, false, &k), &opts).unwrap_err().code(), ErrorCode::SnapshotRollback);
+    assert_eq!(
+        Snapshot::load(&envelope(5, false, &k), &opts)
+            .unwrap_err()
+            .code(),
+        ErrorCode::SnapshotRollback
+    );
     // Same version and content (a refetch) and a newer version: accepted.
     assert!(Snapshot::load(&envelope(5, true, &k), &opts).is_ok());
     assert!(Snapshot::load(&envelope(6, false, &k), &opts).is_ok());
     let digest = String::from("sha256:x");
-    opts.held = Some(Held { version: 1, digest: &digest });
+    opts.held = Some(Held {
+        version: 1,
+        digest: &digest,
+    });
     assert!(Snapshot::load(&envelope(2, true, &k), &opts).is_ok());
 }
 
@@ -89,7 +137,8 @@ fn expiry_is_checked_against_the_callers_clock() {
     let keys = [trusted(&k)];
     let env = envelope(1, true, &k);
     assert!(Snapshot::load(&env, &LoadOptions::new(&keys, "production", NOW + 59_999)).is_ok());
-    let err = Snapshot::load(&env, &LoadOptions::new(&keys, "production", NOW + 60_000)).unwrap_err();
+    let err =
+        Snapshot::load(&env, &LoadOptions::new(&keys, "production", NOW + 60_000)).unwrap_err();
     assert_eq!(err.code(), ErrorCode::SnapshotExpired);
 }
 
@@ -99,20 +148,39 @@ fn error_codes_are_unique_and_parse_back() {
     for code in ErrorCode::ALL {
         assert!(seen.insert(code.as_str()), "duplicate {code}");
         assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
-        assert!(code.as_str().chars().all(|c| c.is_ascii_uppercase() || c == '_'));
+        assert!(
+            code.as_str()
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_')
+        );
     }
     assert_eq!(ErrorCode::parse("NOT_A_CODE"), None);
 }
 
 #[test]
 fn spec_lists_every_error_code_and_reason() {
-    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/SNAPSHOT.md")).unwrap();
+    let spec = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/SNAPSHOT.md"))
+        .unwrap();
     for code in ErrorCode::ALL {
-        assert!(spec.contains(&format!("`{}`", code.as_str())), "SNAPSHOT.md lacks {code}");
+        assert!(
+            spec.contains(&format!("`{}`", code.as_str())),
+            "SNAPSHOT.md lacks {code}"
+        );
     }
-    for r in [Reason::Static, Reason::Default, Reason::TargetingMatch, Reason::Split, Reason::Disabled,
-              Reason::PrerequisiteFailed, Reason::Error] {
-        assert!(spec.contains(&format!("`{}`", r.as_str())), "SNAPSHOT.md lacks {}", r.as_str());
+    for r in [
+        Reason::Static,
+        Reason::Default,
+        Reason::TargetingMatch,
+        Reason::Split,
+        Reason::Disabled,
+        Reason::PrerequisiteFailed,
+        Reason::Error,
+    ] {
+        assert!(
+            spec.contains(&format!("`{}`", r.as_str())),
+            "SNAPSHOT.md lacks {}",
+            r.as_str()
+        );
     }
 }
 
@@ -130,7 +198,8 @@ fn context_from_json_names_the_bad_attribute() {
         assert!(err.to_string().contains(needle), "{err} lacks {needle}");
     }
     assert!(Context::from_json_str("{not json").is_err());
-    let ctx = Context::from_json(&json!({"targetingKey": "u", "age": 3, "beta": true, "g": ["x"]})).unwrap();
+    let ctx = Context::from_json(&json!({"targetingKey": "u", "age": 3, "beta": true, "g": ["x"]}))
+        .unwrap();
     assert_eq!(ctx.targeting_key(), Some("u"));
     assert_eq!(ctx.get("age"), Some(&3.0.into()));
     assert_eq!(ctx.get("targetingKey"), None);
@@ -155,7 +224,11 @@ fn context_set_replaces_and_keeps_lookups_working() {
 fn exposure_records_what_was_served() {
     let k = key(1);
     let keys = [trusted(&k)];
-    let snap = Snapshot::load(&envelope(9, true, &k), &LoadOptions::new(&keys, "production", NOW)).unwrap();
+    let snap = Snapshot::load(
+        &envelope(9, true, &k),
+        &LoadOptions::new(&keys, "production", NOW),
+    )
+    .unwrap();
     let ctx = Context::new("user-1");
     let d = snap.evaluate("checkout", &ctx, NOW);
     let e = snap.exposure("checkout", &d, &ctx, NOW + 5).unwrap();
@@ -177,7 +250,10 @@ fn evaluate_all_covers_every_flag_in_order() {
     let keys: Vec<&str> = all.iter().map(|(k, _)| *k).collect();
     assert_eq!(keys, ["checkout", "banner"]);
     assert_eq!(all[1].1.reason, Reason::Static);
-    assert_eq!(all[0].1.metadata.get("owner"), Some(&burgee_core::MetadataValue::String("team-checkout".into())));
+    assert_eq!(
+        all[0].1.metadata.get("owner"),
+        Some(&burgee_core::MetadataValue::String("team-checkout".into()))
+    );
 }
 
 #[test]

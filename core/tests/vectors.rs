@@ -1,6 +1,14 @@
 //! Runs every conformance vector in `spec/vectors/` against the native core.
 //! Other bindings run the same files; none keeps a copy.
 
+// Test code: a failed expectation should abort loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +34,9 @@ fn json_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -113,7 +123,12 @@ fn evaluation_vectors() {
             }
         }
     }
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     assert!(passed >= 150, "only {passed} evaluation cases");
 }
 
@@ -130,7 +145,12 @@ fn invalid_snapshot_vectors() {
         let err = Snapshot::from_json(&payload)
             .err()
             .unwrap_or_else(|| panic!("{}: loaded but must fail", case["name"]));
-        assert_eq!(err.code().as_str(), case["error_code"], "{}: {err}", case["name"]);
+        assert_eq!(
+            err.code().as_str(),
+            case["error_code"],
+            "{}: {err}",
+            case["name"]
+        );
         let needle = case["message_contains"].as_str().unwrap();
         assert!(
             err.to_string().contains(needle),
@@ -171,10 +191,17 @@ fn envelope_vectors() {
             .iter()
             .map(|k| TrustedKey::from_base64(k.as_str().unwrap()).unwrap())
             .collect();
-        let mut opts = LoadOptions::new(&keys, c["environment"].as_str().unwrap(), c["now"].as_u64().unwrap());
+        let mut opts = LoadOptions::new(
+            &keys,
+            c["environment"].as_str().unwrap(),
+            c["now"].as_u64().unwrap(),
+        );
         let held_digest = c.get("held_digest").and_then(Value::as_str).unwrap_or("");
         if let Some(v) = c.get("held_version").and_then(Value::as_u64) {
-            opts.held = Some(Held { version: v, digest: held_digest });
+            opts.held = Some(Held {
+                version: v,
+                digest: held_digest,
+            });
         }
         if let Some(max) = c.get("max_envelope_bytes").and_then(Value::as_u64) {
             opts.max_envelope_bytes = usize::try_from(max).unwrap();
@@ -183,8 +210,16 @@ fn envelope_vectors() {
         match Snapshot::load(&bytes, &opts) {
             Ok(snap) => {
                 assert_eq!(expected, "OK", "{name}: loaded, expected {expected}");
-                assert_eq!(snap.info().version, c["version"].as_u64().unwrap(), "{name}");
-                assert_eq!(snap.info().digest.as_deref(), c["digest"].as_str(), "{name}");
+                assert_eq!(
+                    snap.info().version,
+                    c["version"].as_u64().unwrap(),
+                    "{name}"
+                );
+                assert_eq!(
+                    snap.info().digest.as_deref(),
+                    c["digest"].as_str(),
+                    "{name}"
+                );
             }
             Err(e) => {
                 assert_eq!(e.code().as_str(), expected, "{name}: {e}");
