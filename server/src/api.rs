@@ -26,8 +26,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use burgee_core::model::{FlagDef, SegmentDef};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
@@ -142,8 +142,9 @@ async fn get_snapshot(
         ApiError::NotFound(format!("environment \"{env}\" has no published snapshot"))
     })?;
     let etag = format!("\"{}\"", snapshot.digest);
-    let etag_value = HeaderValue::from_str(&etag)
-        .map_err(|_| ApiError::Internal(format!("digest {} is not a header value", snapshot.digest)))?;
+    let etag_value = HeaderValue::from_str(&etag).map_err(|_| {
+        ApiError::Internal(format!("digest {} is not a header value", snapshot.digest))
+    })?;
     let cache = [
         (ETAG, etag_value),
         (CACHE_CONTROL, HeaderValue::from_static("no-cache")),

@@ -222,7 +222,8 @@ pub fn run(cli: Cli) -> ExitCode {
     } else {
         "warn"
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     // Fails only if a subscriber is already installed, which then keeps logging.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -360,7 +361,10 @@ fn eval(args: &EvalArgs) -> Result<ExitCode, CliError> {
         (None, None) => return Err(CliError::general("give --server URL or --snapshot FILE")),
     };
     let now = args.now.unwrap_or_else(now_ms);
-    let snapshot = Snapshot::load(&envelope, &LoadOptions::new(&trusted, &args.environment, now))?;
+    let snapshot = Snapshot::load(
+        &envelope,
+        &LoadOptions::new(&trusted, &args.environment, now),
+    )?;
     let details = snapshot.evaluate(&args.flag, &ctx, now);
     let out = EvalOutput {
         flag: &args.flag,
@@ -426,7 +430,9 @@ fn fetch_snapshot(server: &str, env: &str, sdk_key: Option<&str>) -> Result<Vec<
             |_| String::from_utf8_lossy(&body).into_owned(),
             |e| format!("{}: {}", e.code, e.message),
         );
-        return Err(CliError::general(format!("GET {url}: HTTP {status}: {detail}")));
+        return Err(CliError::general(format!(
+            "GET {url}: HTTP {status}: {detail}"
+        )));
     }
     Ok(body)
 }
@@ -481,7 +487,9 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
 }
 
 fn print_credentials(credentials: &Credentials, data_dir: &Path) {
-    eprintln!("First start: created environments with these credentials (shown once; stored only as hashes).");
+    eprintln!(
+        "First start: created environments with these credentials (shown once; stored only as hashes)."
+    );
     eprintln!("  admin token:          {}", credentials.admin_token);
     for (env, key) in &credentials.sdk_keys {
         eprintln!("  SDK key {env:<12} {key}");

@@ -237,7 +237,10 @@ pub fn segments(environment: &str) -> Vec<SegmentDef> {
                 when: clause_in(
                     "country",
                     Operator::In,
-                    &["AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "PL", "PT", "SE"],
+                    &[
+                        "AT", "BE", "DE", "DK", "ES", "FI", "FR", "IE", "IT", "NL", "PL", "PT",
+                        "SE",
+                    ],
                 ),
             }],
         },
@@ -279,9 +282,16 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
             boolean(
                 "checkout-redesign",
                 stage.pick(serve("on"), percent_on(5000), percent_on(2000)),
-                metadata("team-checkout", "New one-page checkout; rolled out by percentage."),
+                metadata(
+                    "team-checkout",
+                    "New one-page checkout; rolled out by percentage.",
+                ),
             ),
-            vec![rule("staff-first", in_segment("internal-staff"), serve("on"))],
+            vec![rule(
+                "staff-first",
+                in_segment("internal-staff"),
+                serve("on"),
+            )],
         ),
         boolean(
             "payments-kill-switch",
@@ -295,7 +305,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
             boolean(
                 "express-checkout",
                 stage.pick(serve("on"), serve("off"), serve("off")),
-                metadata("team-checkout", "Apple Pay / Google Pay buttons; needs app 4.5 or later."),
+                metadata(
+                    "team-checkout",
+                    "Apple Pay / Google Pay buttons; needs app 4.5 or later.",
+                ),
             ),
             vec![rule(
                 "modern-apps",
@@ -315,7 +328,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
             boolean(
                 "gift-wrapping",
                 serve("on"),
-                metadata("team-checkout", "Gift wrapping option; not offered where the carrier cannot."),
+                metadata(
+                    "team-checkout",
+                    "Gift wrapping option; not offered where the carrier cannot.",
+                ),
             ),
             vec![rule(
                 "unsupported-markets",
@@ -326,7 +342,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
         disabled(boolean(
             "legacy-payment-provider",
             serve("on"),
-            metadata("team-payments", "Old PSP integration, switched off after the migration."),
+            metadata(
+                "team-payments",
+                "Old PSP integration, switched off after the migration.",
+            ),
         )),
         // ---- pricing and cart ----
         with_rules(
@@ -340,17 +359,28 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 ],
                 "control",
                 serve("control"),
-                metadata("team-growth", "Q4 pricing test: 10 % discount vs. free shipping vs. control."),
+                metadata(
+                    "team-growth",
+                    "Q4 pricing test: 10 % discount vs. free shipping vs. control.",
+                ),
             ),
             vec![rule(
                 "eligible-markets",
                 Condition::All(vec![
-                    clause_in("country", Operator::In, &["DE", "AT", "NL", "FR", "GB", "US", "CA"]),
+                    clause_in(
+                        "country",
+                        Operator::In,
+                        &["DE", "AT", "NL", "FR", "GB", "US", "CA"],
+                    ),
                     Condition::Not(Box::new(in_segment("internal-staff"))),
                 ]),
                 seeded_rollout(
                     Some("pricing-2026q4"),
-                    &[("control", 3300), ("discount-10", 3300), ("free-shipping", 3400)],
+                    &[
+                        ("control", 3300),
+                        ("discount-10", 3300),
+                        ("free-shipping", 3400),
+                    ],
                 ),
             )],
         ),
@@ -380,18 +410,28 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 ],
                 "eur",
                 serve("eur"),
-                metadata("team-growth", "Order value (in the shop currency) from which shipping is free."),
+                metadata(
+                    "team-growth",
+                    "Order value (in the shop currency) from which shipping is free.",
+                ),
             ),
             vec![
                 rule("black-friday", black_friday_weekend(), serve("holiday")),
-                rule("north-america", clause_in("country", Operator::In, &["US", "CA"]), serve("usd")),
+                rule(
+                    "north-america",
+                    clause_in("country", Operator::In, &["US", "CA"]),
+                    serve("usd"),
+                ),
             ],
         ),
         with_rules(
             boolean(
                 "loyalty-points",
                 stage.pick(serve("on"), serve("off"), serve("off")),
-                metadata("team-growth", "Points balance in the account menu for repeat customers."),
+                metadata(
+                    "team-growth",
+                    "Points balance in the account menu for repeat customers.",
+                ),
             ),
             vec![rule(
                 "repeat-customers",
@@ -403,10 +443,17 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
             flag(
                 "cart-abandonment-email-delay-minutes",
                 ValueType::Integer,
-                vec![("slow", json!(240)), ("standard", json!(60)), ("fast", json!(30))],
+                vec![
+                    ("slow", json!(240)),
+                    ("standard", json!(60)),
+                    ("fast", json!(30)),
+                ],
                 "standard",
                 stage.pick(serve("fast"), serve("standard"), serve("standard")),
-                metadata("team-crm", "Minutes before the 'you left something in your cart' email."),
+                metadata(
+                    "team-crm",
+                    "Minutes before the 'you left something in your cart' email.",
+                ),
             ),
             vec![rule(
                 "eu-consent-friendly",
@@ -425,7 +472,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 boolean(
                     "new-search-ui",
                     stage.pick(serve("on"), serve("on"), serve("off")),
-                    metadata("team-search", "Faceted search page; needs search-v2-backend."),
+                    metadata(
+                        "team-search",
+                        "Faceted search page; needs search-v2-backend.",
+                    ),
                 ),
                 vec![rule("beta", in_segment("beta-testers"), serve("on"))],
             ),
@@ -436,7 +486,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
             boolean(
                 "search-autocomplete",
                 serve("on"),
-                metadata("team-search", "Suggestions while typing; needs new-search-ui."),
+                metadata(
+                    "team-search",
+                    "Suggestions while typing; needs new-search-ui.",
+                ),
             ),
             "new-search-ui",
             "on",
@@ -461,9 +514,16 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                     rollout(&[("balanced", 5000), ("popularity-boost", 5000)]),
                     serve("balanced"),
                 ),
-                metadata("team-search", "Remote configuration: ranking weights of the search backend."),
+                metadata(
+                    "team-search",
+                    "Remote configuration: ranking weights of the search backend.",
+                ),
             ),
-            vec![rule("beta", in_segment("beta-testers"), serve("popularity-boost"))],
+            vec![rule(
+                "beta",
+                in_segment("beta-testers"),
+                serve("popularity-boost"),
+            )],
         ),
         // ---- platform and remote configuration ----
         with_rules(
@@ -490,9 +550,16 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 ],
                 "standard",
                 serve("standard"),
-                metadata("team-platform", "API rate limits per plan; tightened during peak sales."),
+                metadata(
+                    "team-platform",
+                    "API rate limits per plan; tightened during peak sales.",
+                ),
             ),
-            vec![rule("black-friday", black_friday_weekend(), serve("holiday-peak"))],
+            vec![rule(
+                "black-friday",
+                black_friday_weekend(),
+                serve("holiday-peak"),
+            )],
         ),
         flag(
             "api-timeout-ms",
@@ -500,7 +567,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
             vec![("default", json!(3000)), ("relaxed", json!(10000))],
             "default",
             stage.pick(serve("relaxed"), serve("default"), serve("default")),
-            metadata("team-platform", "Client timeout for calls to the shop API, in ms."),
+            metadata(
+                "team-platform",
+                "Client timeout for calls to the shop API, in ms.",
+            ),
         ),
         with_rules(
             flag(
@@ -509,7 +579,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 vec![("high", json!(0.85)), ("saver", json!(0.6))],
                 "high",
                 serve("high"),
-                metadata("team-web", "JPEG/WebP quality factor requested from the image CDN."),
+                metadata(
+                    "team-web",
+                    "JPEG/WebP quality factor requested from the image CDN.",
+                ),
             ),
             vec![rule(
                 "slow-connections",
@@ -535,12 +608,19 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 stage.pick(serve("scheduled"), serve("none"), serve("none")),
                 metadata("team-platform", "Site-wide banner for planned maintenance."),
             ),
-            vec![rule("staff-preview", in_segment("internal-staff"), serve("scheduled"))],
+            vec![rule(
+                "staff-preview",
+                in_segment("internal-staff"),
+                serve("scheduled"),
+            )],
         ),
         boolean(
             "currency-auto-detect",
             serve("on"),
-            metadata("team-web", "Pick the display currency from the visitor's country."),
+            metadata(
+                "team-web",
+                "Pick the display currency from the visitor's country.",
+            ),
         ),
         // ---- experience ----
         with_rules(
@@ -549,7 +629,11 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 stage.pick(serve("on"), serve("off"), serve("off")),
                 metadata("team-web", "Dark colour scheme, first for beta testers."),
             ),
-            vec![rule("beta-testers", in_segment("beta-testers"), serve("on"))],
+            vec![rule(
+                "beta-testers",
+                in_segment("beta-testers"),
+                serve("on"),
+            )],
         ),
         with_rules(
             flag(
@@ -557,8 +641,15 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 ValueType::String,
                 vec![("classic", json!("classic")), ("gallery", json!("gallery"))],
                 "classic",
-                stage.pick(serve("gallery"), percent_split("classic", "gallery", 5000), serve("classic")),
-                metadata("team-web", "Product detail page: classic or large image gallery."),
+                stage.pick(
+                    serve("gallery"),
+                    percent_split("classic", "gallery", 5000),
+                    serve("classic"),
+                ),
+                metadata(
+                    "team-web",
+                    "Product detail page: classic or large image gallery.",
+                ),
             ),
             vec![rule("beta", in_segment("beta-testers"), serve("gallery"))],
         ),
@@ -576,7 +667,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 rollout(&[("collaborative", 5000), ("trending", 5000), ("none", 0)]),
                 rollout(&[("collaborative", 4500), ("trending", 4500), ("none", 1000)]),
             ),
-            metadata("team-growth", "Which recommendation model fills 'You may also like'."),
+            metadata(
+                "team-growth",
+                "Which recommendation model fills 'You may also like'.",
+            ),
         ),
         with_rules(
             flag(
@@ -612,7 +706,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
             boolean(
                 "enterprise-support-chat",
                 serve("off"),
-                metadata("team-support", "Live chat for customers from enterprise accounts."),
+                metadata(
+                    "team-support",
+                    "Live chat for customers from enterprise accounts.",
+                ),
             ),
             vec![
                 rule(
@@ -624,14 +721,21 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                     ),
                     serve("on"),
                 ),
-                rule("high-value", in_segment("high-value-customers"), serve("on")),
+                rule(
+                    "high-value",
+                    in_segment("high-value-customers"),
+                    serve("on"),
+                ),
             ],
         ),
         with_rules(
             boolean(
                 "age-restricted-catalog",
                 serve("off"),
-                metadata("team-legal", "Show wine and spirits to adults where allowed."),
+                metadata(
+                    "team-legal",
+                    "Show wine and spirits to adults where allowed.",
+                ),
             ),
             vec![rule(
                 "adults-where-allowed",
@@ -656,7 +760,11 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 metadata("team-web", "Seasonal site theme, switched by date."),
             ),
             vec![
-                rule("black-friday", black_friday_weekend(), serve("black-friday")),
+                rule(
+                    "black-friday",
+                    black_friday_weekend(),
+                    serve("black-friday"),
+                ),
                 rule(
                     "winter-season",
                     Condition::All(vec![
@@ -675,7 +783,10 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
 
 /// A two-variant rollout with `second_bp` basis points on `second`.
 fn percent_split(first: &str, second: &str, second_bp: u32) -> ServeDef {
-    rollout(&[(first, 10_000u32.saturating_sub(second_bp)), (second, second_bp)])
+    rollout(&[
+        (first, 10_000u32.saturating_sub(second_bp)),
+        (second, second_bp),
+    ])
 }
 
 /// `reviews-v2`: individual targets (two named customers get it early).
@@ -765,6 +876,9 @@ mod tests {
         let later = 1_800_000_000_000; // 2027-01-15T08:00:00Z, after every seasonal rule
         let d = snap.get_float("free-shipping-threshold", &ctx, later, -1.0);
         assert!((d.value - 49.0).abs() < f64::EPSILON);
-        assert_eq!(snap.get_string("holiday-theme", &ctx, later, "?").value, "none");
+        assert_eq!(
+            snap.get_string("holiday-theme", &ctx, later, "?").value,
+            "none"
+        );
     }
 }

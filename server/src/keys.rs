@@ -15,7 +15,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use burgee_core::{LoadError, TrustedKey, key_id};
 use ed25519_dalek::SigningKey;
-use ed25519_dalek::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, spki::der::pem::LineEnding};
+use ed25519_dalek::pkcs8::{
+    DecodePrivateKey as _, EncodePrivateKey as _, spki::der::pem::LineEnding,
+};
 
 /// Why a key or secret file could not be made or read.
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +189,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = generate_signing_key().unwrap();
         let files = write_keypair(dir.path(), "k", &key).unwrap();
-        let mode = std::fs::metadata(&files.private_key).unwrap().permissions().mode();
+        let mode = std::fs::metadata(&files.private_key)
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let back = read_signing_key(&files.private_key).unwrap();
         assert_eq!(back.to_bytes(), key.to_bytes());

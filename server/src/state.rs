@@ -20,7 +20,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest as _, Sha256};
 use sqlx::SqliteConnection;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 use crate::error::StateError;
 use crate::keys::{self, KeyError};
@@ -70,7 +72,8 @@ impl Credentials {
     /// Shell lines: `export BURGEE_ADMIN_TOKEN=...`, `export BURGEE_SDK_KEY=<production>`
     /// and `export BURGEE_SDK_KEY_<ENV>=...` for each environment.
     pub fn env_file_text(&self) -> String {
-        let mut out = String::from("# Burgee credentials, created at first start. Keep this file secret.\n");
+        let mut out =
+            String::from("# Burgee credentials, created at first start. Keep this file secret.\n");
         out.push_str(&format!("export BURGEE_ADMIN_TOKEN={}\n", self.admin_token));
         if let Some(key) = self.sdk_key("production") {
             out.push_str(&format!("export BURGEE_SDK_KEY={key}\n"));
@@ -182,8 +185,14 @@ fn parse_definition<D: Definition>(text: &str) -> Result<D, StateError> {
 
 /// Every definition of one environment, sorted by key (in Rust, so the order does not depend
 /// on the database's collation).
-async fn load_all<D: Definition>(conn: &mut SqliteConnection, env: &str) -> Result<Vec<D>, StateError> {
-    let rows: Vec<String> = sqlx::query_scalar(D::LIST).bind(env).fetch_all(&mut *conn).await?;
+async fn load_all<D: Definition>(
+    conn: &mut SqliteConnection,
+    env: &str,
+) -> Result<Vec<D>, StateError> {
+    let rows: Vec<String> = sqlx::query_scalar(D::LIST)
+        .bind(env)
+        .fetch_all(&mut *conn)
+        .await?;
     let mut defs = rows
         .iter()
         .map(|text| parse_definition::<D>(text))
@@ -237,7 +246,10 @@ pub fn token_hash(token: &str) -> String {
 }
 
 fn new_token(prefix: &str) -> Result<String, KeyError> {
-    Ok(format!("{prefix}{}", hex::encode(keys::random_bytes::<32>()?)))
+    Ok(format!(
+        "{prefix}{}",
+        hex::encode(keys::random_bytes::<32>()?)
+    ))
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -262,7 +274,9 @@ impl AppState {
     /// (including existing key or credential files on first start), [`StateError::Db`] /
     /// [`StateError::Migrate`] for the database, [`StateError::Invalid`] if the seed data does
     /// not compile.
-    pub async fn open(config: &ServerConfig) -> Result<(AppState, Option<Credentials>), StateError> {
+    pub async fn open(
+        config: &ServerConfig,
+    ) -> Result<(AppState, Option<Credentials>), StateError> {
         std::fs::create_dir_all(&config.data_dir).map_err(io_error(&config.data_dir))?;
         let options = SqliteConnectOptions::new()
             .filename(config.data_dir.join("burgee.db"))
@@ -306,12 +320,18 @@ impl AppState {
             for env in ENVIRONMENTS {
                 let changes = if config.demo {
                     let segments = demo::segments(env).into_iter().map(Change::PutSegment);
-                    segments.chain(demo::flags(env).into_iter().map(Change::PutFlag)).collect()
+                    segments
+                        .chain(demo::flags(env).into_iter().map(Change::PutFlag))
+                        .collect()
                 } else {
                     Vec::new()
                 };
                 let published = state.publish(env, &changes).await?;
-                tracing::info!(environment = env, version = published.version, "published initial snapshot");
+                tracing::info!(
+                    environment = env,
+                    version = published.version,
+                    "published initial snapshot"
+                );
             }
         }
         Ok((state, credentials))
@@ -540,34 +560,44 @@ async fn bootstrap(pool: &SqlitePool, config: &ServerConfig) -> Result<Credentia
         let files = keys::write_keypair(&key_dir, env, &key)?;
         tracing::info!(environment = env, key_id = %files.key_id, "created environment signing key");
         let salt = hex::encode(keys::random_bytes::<16>()?);
-        sqlx::query("INSERT INTO environments (key, project, salt, created_at) VALUES (?, ?, ?, ?)")
-            .bind(env)
-            .bind(project)
-            .bind(salt)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        let sdk_key = new_token(SDK_KEY_PREFIX)?;
-        sqlx::query("INSERT INTO tokens (hash, kind, environment, created_at) VALUES (?, 'sdk', ?, ?)")
-            .bind(token_hash(&sdk_key))
-            .bind(env)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sdk_keys.push((env.to_owned(), sdk_key));
-    }
-    sqlx::query("INSERT INTO tokens (hash, kind, environment, created_at) VALUES (?, 'admin', NULL, ?)")
-        .bind(token_hash(&admin_token))
+        sqlx::query(
+            "INSERT INTO environments (key, project, salt, created_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(env)
+        .bind(project)
+        .bind(salt)
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        let sdk_key = new_token(SDK_KEY_PREFIX)?;
+        sqlx::query(
+            "INSERT INTO tokens (hash, kind, environment, created_at) VALUES (?, 'sdk', ?, ?)",
+        )
+        .bind(token_hash(&sdk_key))
+        .bind(env)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sdk_keys.push((env.to_owned(), sdk_key));
+    }
+    sqlx::query(
+        "INSERT INTO tokens (hash, kind, environment, created_at) VALUES (?, 'admin', NULL, ?)",
+    )
+    .bind(token_hash(&admin_token))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
 
     let credentials = Credentials {
         admin_token,
         sdk_keys,
         file: config.data_dir.join("credentials.env"),
     };
-    keys::write_new_file(&credentials.file, credentials.env_file_text().as_bytes(), 0o600)?;
+    keys::write_new_file(
+        &credentials.file,
+        credentials.env_file_text().as_bytes(),
+        0o600,
+    )?;
     tx.commit().await?;
     Ok(credentials)
 }

@@ -1,5 +1,10 @@
 //! The HTTP API through `tower::ServiceExt::oneshot` against a real SQLite store in a tempdir.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests: a failed step is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests: a failed step is a failed test
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
@@ -101,7 +106,15 @@ async fn get_flag(f: &Fixture, env: &str, key: &str) -> FlagDef {
 async fn put_flag(f: &Fixture, env: &str, flag: &FlagDef) -> Reply {
     let uri = format!("/v1/environments/{env}/flags/{}", flag.key);
     let body = serde_json::to_string(flag).unwrap();
-    call(&f.state, "PUT", &uri, Some(&f.creds.admin_token), Some(body), &[]).await
+    call(
+        &f.state,
+        "PUT",
+        &uri,
+        Some(&f.creds.admin_token),
+        Some(body),
+        &[],
+    )
+    .await
 }
 
 fn routes() -> Vec<(&'static str, &'static str, Option<String>)> {
@@ -116,8 +129,16 @@ fn routes() -> Vec<(&'static str, &'static str, Option<String>)> {
         ("GET", "/v1/environments/production/flags/dark-mode", None),
         ("PUT", "/v1/environments/production/flags/f", Some(flag)),
         ("GET", "/v1/environments/production/segments", None),
-        ("GET", "/v1/environments/production/segments/beta-testers", None),
-        ("PUT", "/v1/environments/production/segments/s", Some(segment)),
+        (
+            "GET",
+            "/v1/environments/production/segments/beta-testers",
+            None,
+        ),
+        (
+            "PUT",
+            "/v1/environments/production/segments/s",
+            Some(segment),
+        ),
     ]
 }
 
@@ -135,19 +156,35 @@ async fn every_route_refuses_missing_and_unknown_tokens() {
     let before = latest_version(&f.state, "production").await;
     for (method, uri, body) in routes() {
         let r = call(&f.state, method, uri, None, body.clone(), &[]).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {uri} without token");
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri} without token"
+        );
         assert_eq!(r.code(), "UNAUTHORIZED");
 
         let wrong = format!("bga_{}", "0".repeat(64));
         let r = call(&f.state, method, uri, Some(&wrong), body.clone(), &[]).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {uri} with a wrong token");
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri} with a wrong token"
+        );
         assert_eq!(r.message(), "unknown token");
 
         let basic = [("authorization", "Basic YWRtaW46YWRtaW4=")];
         let r = call(&f.state, method, uri, None, body, &basic).await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method} {uri} with Basic auth");
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {uri} with Basic auth"
+        );
     }
-    assert_eq!(latest_version(&f.state, "production").await, before, "nothing published");
+    assert_eq!(
+        latest_version(&f.state, "production").await,
+        before,
+        "nothing published"
+    );
 }
 
 #[tokio::test]
@@ -163,11 +200,27 @@ async fn sdk_keys_are_forbidden_on_admin_routes_and_other_environments() {
         assert_eq!(r.code(), "FORBIDDEN");
     }
     for other in ["development", "staging", "no-such-env"] {
-        let r = call(&f.state, "GET", &format!("/v1/snapshots/{other}"), Some(sdk), None, &[]).await;
+        let r = call(
+            &f.state,
+            "GET",
+            &format!("/v1/snapshots/{other}"),
+            Some(sdk),
+            None,
+            &[],
+        )
+        .await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{other}");
         assert!(r.message().contains("\"production\""), "{}", r.message());
     }
-    let r = call(&f.state, "GET", "/v1/snapshots/production", Some(sdk), None, &[]).await;
+    let r = call(
+        &f.state,
+        "GET",
+        "/v1/snapshots/production",
+        Some(sdk),
+        None,
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     // The admin token may fetch any environment's snapshot.
     let admin = Some(f.creds.admin_token.as_str());
@@ -205,23 +258,48 @@ async fn snapshot_is_signed_by_the_environment_key_and_honours_etags() {
     let key = read_trusted_key(&f.dir.path().join("keys/production.pub")).unwrap();
     let keys = [key];
     let snap = Snapshot::load(&r.body, &LoadOptions::new(&keys, "production", now_ms())).unwrap();
-    assert_eq!(etag, format!("\"{}\"", snap.info().digest.as_deref().unwrap()));
+    assert_eq!(
+        etag,
+        format!("\"{}\"", snap.info().digest.as_deref().unwrap())
+    );
     assert_eq!(snap.info().project, "webshop");
     assert_eq!(snap.info().version, 1);
     let ttl = snap.info().expires_at - snap.info().issued_at;
     assert_eq!(ttl, HOUR_MS);
     // Another environment's key does not verify it.
     let staging = [read_trusted_key(&f.dir.path().join("keys/staging.pub")).unwrap()];
-    let err = Snapshot::load(&r.body, &LoadOptions::new(&staging, "production", now_ms())).unwrap_err();
+    let err =
+        Snapshot::load(&r.body, &LoadOptions::new(&staging, "production", now_ms())).unwrap_err();
     assert_eq!(err.code().as_str(), "KEY_UNTRUSTED");
 
-    for matching in [etag.clone(), format!("W/{etag}"), "*".into(), format!("\"nope\", {etag}")] {
-        let r = call(&f.state, "GET", "/v1/snapshots/production", sdk, None, &[("if-none-match", &matching)]).await;
+    for matching in [
+        etag.clone(),
+        format!("W/{etag}"),
+        "*".into(),
+        format!("\"nope\", {etag}"),
+    ] {
+        let r = call(
+            &f.state,
+            "GET",
+            "/v1/snapshots/production",
+            sdk,
+            None,
+            &[("if-none-match", &matching)],
+        )
+        .await;
         assert_eq!(r.status, StatusCode::NOT_MODIFIED, "{matching}");
         assert!(r.body.is_empty());
         assert_eq!(r.headers[header::ETAG], etag.as_str());
     }
-    let r = call(&f.state, "GET", "/v1/snapshots/production", sdk, None, &[("if-none-match", "\"sha256:00\"")]).await;
+    let r = call(
+        &f.state,
+        "GET",
+        "/v1/snapshots/production",
+        sdk,
+        None,
+        &[("if-none-match", "\"sha256:00\"")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
 }
 
@@ -230,7 +308,15 @@ async fn responses_are_compressed_when_accepted() {
     let f = fixture(true).await;
     let sdk = f.creds.sdk_key("production");
     for encoding in ["gzip", "br"] {
-        let r = call(&f.state, "GET", "/v1/snapshots/production", sdk, None, &[("accept-encoding", encoding)]).await;
+        let r = call(
+            &f.state,
+            "GET",
+            "/v1/snapshots/production",
+            sdk,
+            None,
+            &[("accept-encoding", encoding)],
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK);
         assert_eq!(r.headers[header::CONTENT_ENCODING], encoding);
     }
@@ -245,13 +331,21 @@ async fn put_publishes_strictly_increasing_versions_that_change_evaluation() {
     for variant in ["on", "off", "on"] {
         flag.default = burgee_core::model::ServeDef::Variant(variant.into());
         let r = put_flag(&f, "production", &flag).await;
-        assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
         let body = r.json();
         assert!(body["digest"].as_str().unwrap().starts_with("sha256:"));
         versions.push(body["version"].as_u64().unwrap());
     }
     assert_eq!(versions, [2, 3, 4]);
-    assert_eq!(get_flag(&f, "production", "payments-kill-switch").await, flag);
+    assert_eq!(
+        get_flag(&f, "production", "payments-kill-switch").await,
+        flag
+    );
 
     // The served snapshot is the latest one and carries the change.
     let sdk = f.creds.sdk_key("production");
@@ -259,7 +353,10 @@ async fn put_publishes_strictly_increasing_versions_that_change_evaluation() {
     let keys = [read_trusted_key(&f.dir.path().join("keys/production.pub")).unwrap()];
     let snap = Snapshot::load(&r.body, &LoadOptions::new(&keys, "production", now_ms())).unwrap();
     assert_eq!(snap.info().version, 4);
-    assert!(snap.get_bool("payments-kill-switch", &Context::new("u1"), now_ms(), false).value);
+    assert!(
+        snap.get_bool("payments-kill-switch", &Context::new("u1"), now_ms(), false)
+            .value
+    );
     // Other environments are untouched.
     assert_eq!(latest_version(&f.state, "staging").await, 1);
 }
@@ -277,19 +374,47 @@ async fn put_creates_new_flags_and_segments() {
     // The segment does not exist yet: refused with the path of the clause.
     let r = call(&f.state, "PUT", uri, admin, Some(flag.to_string()), &[]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(r.message().contains("unknown segment \"testers\""), "{}", r.message());
+    assert!(
+        r.message().contains("unknown segment \"testers\""),
+        "{}",
+        r.message()
+    );
 
     let segment = json!({"key": "testers", "included": ["user-9"]});
-    let r = call(&f.state, "PUT", "/v1/environments/development/segments/testers", admin, Some(segment.to_string()), &[]).await;
+    let r = call(
+        &f.state,
+        "PUT",
+        "/v1/environments/development/segments/testers",
+        admin,
+        Some(segment.to_string()),
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["version"], 2);
     let r = call(&f.state, "PUT", uri, admin, Some(flag.to_string()), &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.json()["version"], 3);
 
-    let r = call(&f.state, "GET", "/v1/environments/development/segments", admin, None, &[]).await;
+    let r = call(
+        &f.state,
+        "GET",
+        "/v1/environments/development/segments",
+        admin,
+        None,
+        &[],
+    )
+    .await;
     assert_eq!(r.json(), json!([segment]));
-    let r = call(&f.state, "GET", "/v1/environments/development/flags", admin, None, &[]).await;
+    let r = call(
+        &f.state,
+        "GET",
+        "/v1/environments/development/flags",
+        admin,
+        None,
+        &[],
+    )
+    .await;
     assert_eq!(r.json().as_array().unwrap().len(), 1);
 }
 
@@ -315,17 +440,30 @@ async fn malformed_bodies_are_400_and_store_nothing() {
         let r = call(&f.state, "PUT", uri, admin, Some(body.clone()), &[]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}");
         assert_eq!(r.code(), "BAD_REQUEST");
-        assert!(r.message().contains(needle), "{} lacks {needle}", r.message());
+        assert!(
+            r.message().contains(needle),
+            "{} lacks {needle}",
+            r.message()
+        );
     }
     assert_eq!(latest_version(&f.state, "production").await, 1);
-    assert_eq!(serde_json::to_value(get_flag(&f, "production", "dark-mode").await).unwrap(), good);
+    assert_eq!(
+        serde_json::to_value(get_flag(&f, "production", "dark-mode").await).unwrap(),
+        good
+    );
 }
 
 #[tokio::test]
 async fn invalid_snapshots_are_422_with_the_path_and_change_nothing() {
     let f = fixture(true).await;
     let before_version = latest_version(&f.state, "production").await;
-    let before_digest = f.state.latest_snapshot("production").await.unwrap().unwrap().digest;
+    let before_digest = f
+        .state
+        .latest_snapshot("production")
+        .await
+        .unwrap()
+        .unwrap()
+        .digest;
     let dark = get_flag(&f, "production", "dark-mode").await;
     let search = get_flag(&f, "production", "search-v2-backend").await;
 
@@ -339,10 +477,22 @@ async fn invalid_snapshots_are_422_with_the_path_and_change_nothing() {
     bad_weights["default"] = json!({"rollout": {"weights": [{"variant": "on", "weight": 10}]}});
 
     let cases = [
-        (&bad_regex, "flags[dark-mode].rules[beta-testers].when", "invalid regex"),
-        (&unknown_segment, "flags[dark-mode].rules[beta-testers].when", "unknown segment \"gone\""),
+        (
+            &bad_regex,
+            "flags[dark-mode].rules[beta-testers].when",
+            "invalid regex",
+        ),
+        (
+            &unknown_segment,
+            "flags[dark-mode].rules[beta-testers].when",
+            "unknown segment \"gone\"",
+        ),
         (&cycle, "prerequisites", "prerequisite cycle"),
-        (&bad_weights, "flags[dark-mode].default.rollout", "must be 10000"),
+        (
+            &bad_weights,
+            "flags[dark-mode].default.rollout",
+            "must be 10000",
+        ),
     ];
     for (body, path, needle) in cases {
         let key = body["key"].as_str().unwrap();
@@ -360,17 +510,34 @@ async fn invalid_snapshots_are_422_with_the_path_and_change_nothing() {
         "the cycle message lists the flags in the loop"
     );
     assert_eq!(get_flag(&f, "production", "dark-mode").await, dark);
-    assert_eq!(get_flag(&f, "production", "search-v2-backend").await, search);
+    assert_eq!(
+        get_flag(&f, "production", "search-v2-backend").await,
+        search
+    );
     assert_eq!(latest_version(&f.state, "production").await, before_version);
-    let after = f.state.latest_snapshot("production").await.unwrap().unwrap();
+    let after = f
+        .state
+        .latest_snapshot("production")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.digest, before_digest);
 }
 
 async fn cycle_message_names_chain(f: &Fixture) -> bool {
-    let mut flag = serde_json::to_value(get_flag(f, "production", "search-v2-backend").await).unwrap();
+    let mut flag =
+        serde_json::to_value(get_flag(f, "production", "search-v2-backend").await).unwrap();
     flag["prerequisites"] = json!([{"flag": "search-autocomplete", "variants": ["on"]}]);
     let uri = "/v1/environments/production/flags/search-v2-backend";
-    let r = call(&f.state, "PUT", uri, Some(&f.creds.admin_token), Some(flag.to_string()), &[]).await;
+    let r = call(
+        &f.state,
+        "PUT",
+        uri,
+        Some(&f.creds.admin_token),
+        Some(flag.to_string()),
+        &[],
+    )
+    .await;
     let m = r.message();
     ["search-v2-backend", "new-search-ui", "search-autocomplete"]
         .iter()
@@ -381,15 +548,28 @@ async fn cycle_message_names_chain(f: &Fixture) -> bool {
 async fn republish_due_resigns_only_ageing_snapshots_with_the_same_content() {
     let f = fixture(true).await;
     let now = now_ms();
-    assert!(f.state.republish_due(now).await.unwrap().is_empty(), "fresh snapshots are kept");
+    assert!(
+        f.state.republish_due(now).await.unwrap().is_empty(),
+        "fresh snapshots are kept"
+    );
 
-    let old = f.state.latest_snapshot("production").await.unwrap().unwrap();
+    let old = f
+        .state
+        .latest_snapshot("production")
+        .await
+        .unwrap()
+        .unwrap();
     let done = f.state.republish_due(now + HOUR_MS * 3 / 4).await.unwrap();
     let envs: Vec<&str> = done.iter().map(|(env, _)| env.as_str()).collect();
     assert_eq!(envs, ["development", "production", "staging"]);
     assert!(done.iter().all(|(_, p)| p.version == 2));
 
-    let new = f.state.latest_snapshot("production").await.unwrap().unwrap();
+    let new = f
+        .state
+        .latest_snapshot("production")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(new.expires_at > old.expires_at);
     let payload = |s: &str| -> Value {
         let env: Envelope = serde_json::from_str(s).unwrap();
@@ -414,16 +594,30 @@ async fn reopening_keeps_data_and_returns_no_credentials() {
     let (state, creds) = AppState::open(&config).await.unwrap();
     assert!(creds.is_none());
     assert_eq!(latest_version(&state, "production").await, 1);
-    let r = call(&state, "GET", "/v1/snapshots/production", Some(&f.creds.admin_token), None, &[]).await;
+    let r = call(
+        &state,
+        "GET",
+        "/v1/snapshots/production",
+        Some(&f.creds.admin_token),
+        None,
+        &[],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
 
     let env_file = std::fs::read_to_string(f.dir.path().join("credentials.env")).unwrap();
-    assert!(env_file.contains(&format!("export BURGEE_ADMIN_TOKEN={}\n", f.creds.admin_token)));
+    assert!(env_file.contains(&format!(
+        "export BURGEE_ADMIN_TOKEN={}\n",
+        f.creds.admin_token
+    )));
     let prod = f.creds.sdk_key("production").unwrap();
     assert!(env_file.contains(&format!("export BURGEE_SDK_KEY={prod}\n")));
     assert!(env_file.contains(&format!("export BURGEE_SDK_KEY_PRODUCTION={prod}\n")));
     use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(f.dir.path().join("credentials.env")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(f.dir.path().join("credentials.env"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600);
     // Only hashes are in the database.
     let hash = burgee_server::state::token_hash(&f.creds.admin_token);
@@ -433,6 +627,9 @@ async fn reopening_keeps_data_and_returns_no_credentials() {
     }
     let contains = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
     assert!(contains(hash.as_bytes()), "the hash is stored");
-    assert!(!contains(f.creds.admin_token.as_bytes()), "the token is not");
+    assert!(
+        !contains(f.creds.admin_token.as_bytes()),
+        "the token is not"
+    );
     assert!(!contains(prod.as_bytes()), "nor an SDK key");
 }

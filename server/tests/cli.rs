@@ -1,6 +1,11 @@
 //! The `burgee` binary's offline commands: keygen, sign, verify, eval --snapshot, and the
 //! shared envelope fixtures in `spec/vectors/envelopes/`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests: a failed step is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests: a failed step is a failed test
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
@@ -75,7 +80,10 @@ fn signed_snapshot(dir: &Path) -> (PathBuf, PathBuf, String) {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let digest = payload_digest(&std::fs::read(&payload).unwrap());
-    assert_eq!(text(&out.stdout).trim(), format!("keyid={keyid} digest={digest}"));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("keyid={keyid} digest={digest}")
+    );
     (envelope, dir.join("prod.pub"), keyid)
 }
 
@@ -88,7 +96,11 @@ fn verify(envelope: &Path, key: &Path, extra: &[&str]) -> (i32, String, String) 
     }
     args.extend(extra);
     let out = burgee(&args);
-    (out.status.code().unwrap(), text(&out.stdout), text(&out.stderr))
+    (
+        out.status.code().unwrap(),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
 }
 
 #[test]
@@ -112,8 +124,16 @@ fn keygen_writes_a_0600_pkcs8_key_and_base64_public_key_and_refuses_overwrite() 
 
     let again = burgee(&["keygen", "--out", p(&keys)]);
     assert_eq!(again.status.code(), Some(2));
-    assert!(text(&again.stderr).contains("already exists"), "{}", text(&again.stderr));
-    assert_eq!(std::fs::read_to_string(&private).unwrap(), pem, "the key is untouched");
+    assert!(
+        text(&again.stderr).contains("already exists"),
+        "{}",
+        text(&again.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&private).unwrap(),
+        pem,
+        "the key is untouched"
+    );
     // A second key pair under another name is fine.
     assert_ne!(keygen(&keys, "other"), printed);
 }
@@ -126,7 +146,10 @@ fn sign_then_verify_round_trip_and_each_refusal() {
 
     let (code, stdout, _) = verify(&envelope, &key, &[]);
     assert_eq!(code, 0);
-    assert_eq!(stdout.trim(), format!("OK version=7 digest={digest} keyid={keyid}"));
+    assert_eq!(
+        stdout.trim(),
+        format!("OK version=7 digest={digest} keyid={keyid}")
+    );
     let (code, _, _) = verify(&envelope, &key, &["--min-version", "7"]);
     assert_eq!(code, 0);
     let held = ["--held-version", "7", "--held-digest", &digest];
@@ -137,24 +160,49 @@ fn sign_then_verify_round_trip_and_each_refusal() {
     keygen(dir.path(), "other");
     let cases: Vec<(Vec<&str>, &Path, &str)> = vec![
         (vec!["--min-version", "8"], &key, "SNAPSHOT_ROLLBACK"),
-        (vec!["--held-version", "7", "--held-digest", "sha256:00"], &key, "SNAPSHOT_ROLLBACK"),
-        (vec!["--environment", "staging"], &key, "ENVIRONMENT_MISMATCH"),
+        (
+            vec!["--held-version", "7", "--held-digest", "sha256:00"],
+            &key,
+            "SNAPSHOT_ROLLBACK",
+        ),
+        (
+            vec!["--environment", "staging"],
+            &key,
+            "ENVIRONMENT_MISMATCH",
+        ),
         (vec!["--max-bytes", "100"], &key, "SNAPSHOT_TOO_LARGE"),
         (vec![], &other_key, "KEY_UNTRUSTED"),
     ];
     for (extra, key, expected) in cases {
         let (code, stdout, stderr) = verify(&envelope, key, &extra);
         assert_eq!(code, 2, "{extra:?}: {stdout}");
-        assert!(stderr.starts_with(&format!("{expected}: ")), "{extra:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("{expected}: ")),
+            "{extra:?}: {stderr}"
+        );
     }
     let out = burgee(&[
-        "verify", p(&envelope), "--public-key", p(&key), "--environment", "production", "--now", &expired,
+        "verify",
+        p(&envelope),
+        "--public-key",
+        p(&key),
+        "--environment",
+        "production",
+        "--now",
+        &expired,
     ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("SNAPSHOT_EXPIRED: "), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("SNAPSHOT_EXPIRED: "),
+        "{}",
+        text(&out.stderr)
+    );
     // Rollback is reported with the requested minimum.
     let (_, _, stderr) = verify(&envelope, &key, &["--min-version", "9"]);
-    assert!(stderr.contains("version 7 is older than the held version 9"), "{stderr}");
+    assert!(
+        stderr.contains("version 7 is older than the held version 9"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -182,8 +230,17 @@ fn eval_from_a_snapshot_file_with_expect() {
     let now = NOW.to_string();
     let eval = |flag: &str, context: &str, extra: &[&str]| {
         let mut args = vec![
-            "eval", "--flag", flag, "--environment", "production", "--snapshot", p(&envelope),
-            "--public-key", p(&key), "--context", context,
+            "eval",
+            "--flag",
+            flag,
+            "--environment",
+            "production",
+            "--snapshot",
+            p(&envelope),
+            "--public-key",
+            p(&key),
+            "--context",
+            context,
         ];
         if !extra.contains(&"--now") {
             args.extend(["--now", &now]);
@@ -198,24 +255,38 @@ fn eval_from_a_snapshot_file_with_expect() {
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["flag"], "dark-mode");
     assert_eq!(printed["snapshot_version"], 7);
-    assert!(printed["snapshot_digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        printed["snapshot_digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
     assert_eq!(printed["variant"], "on");
     assert_eq!(printed["value"], true);
     assert_eq!(printed["reason"], "TARGETING_MATCH");
     assert_eq!(printed["rule_id"], "beta-testers");
     assert_eq!(printed["metadata"]["owner"], "team-web");
 
-    let out = eval("dark-mode", r#"{"targetingKey": "user-5"}"#, &["--expect", "on"]);
+    let out = eval(
+        "dark-mode",
+        r#"{"targetingKey": "user-5"}"#,
+        &["--expect", "on"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("expected variant \"on\"") && stderr.contains("\"off\""), "{stderr}");
+    assert!(
+        stderr.contains("expected variant \"on\"") && stderr.contains("\"off\""),
+        "{stderr}"
+    );
 
     // The three-way experiment in an eligible market.
     let de = r#"{"targetingKey": "user-5", "country": "DE"}"#;
     let out = eval("pricing-experiment", de, &[]);
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["reason"], "SPLIT");
-    assert!(["control", "discount-10", "free-shipping"].contains(&printed["variant"].as_str().unwrap()));
+    assert!(
+        ["control", "discount-10", "free-shipping"].contains(&printed["variant"].as_str().unwrap())
+    );
 
     // Flag-level problems are results, not failures.
     let out = eval("no-such-flag", "{}", &[]);
@@ -225,7 +296,11 @@ fn eval_from_a_snapshot_file_with_expect() {
 
     let out = eval("dark-mode", r#"{"targetingKey": 5}"#, &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("error: INVALID_CONTEXT: "), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: INVALID_CONTEXT: "),
+        "{}",
+        text(&out.stderr)
+    );
     let out = eval("dark-mode", "{not json", &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("error: INVALID_CONTEXT: "));
@@ -233,7 +308,11 @@ fn eval_from_a_snapshot_file_with_expect() {
     let late = (NOW + 2 * DAY_MS).to_string();
     let out = eval("dark-mode", "{}", &["--now", &late]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).starts_with("error: SNAPSHOT_EXPIRED: "), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).starts_with("error: SNAPSHOT_EXPIRED: "),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// Every case of `spec/vectors/envelopes/manifest.json` through `burgee verify`.
@@ -253,11 +332,17 @@ fn verify_matches_every_envelope_fixture() {
             std::fs::write(&path, format!("{}\n", key.as_str().unwrap())).unwrap();
             args.extend(["--public-key".into(), p(&path).into()]);
         }
-        args.extend(["--environment".into(), case["environment"].as_str().unwrap().into()]);
+        args.extend([
+            "--environment".into(),
+            case["environment"].as_str().unwrap().into(),
+        ]);
         args.extend(["--now".into(), case["now"].as_u64().unwrap().to_string()]);
         if let Some(v) = case.get("held_version").and_then(Value::as_u64) {
             args.extend(["--held-version".into(), v.to_string()]);
-            args.extend(["--held-digest".into(), case["held_digest"].as_str().unwrap().into()]);
+            args.extend([
+                "--held-digest".into(),
+                case["held_digest"].as_str().unwrap().into(),
+            ]);
         }
         if let Some(n) = case.get("max_envelope_bytes").and_then(Value::as_u64) {
             args.extend(["--max-bytes".into(), n.to_string()]);

@@ -1,6 +1,11 @@
 //! End to end: the real `burgee serve --demo` process over real HTTP, its snapshots verified
 //! and evaluated with burgee-core, and `burgee eval --server` against it.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)] // tests: a failed step is a failed test
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)] // tests: a failed step is a failed test
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};
@@ -112,9 +117,16 @@ fn serve_publish_fetch_verify_evaluate() {
     // 1. Fetch and verify version 1; find a user the 20 % rollout leaves off.
     let first = fetch(&base, sdk_key, None);
     assert_eq!(first.status, 200);
-    let snap1 = Snapshot::load(&first.body, &LoadOptions::new(&keys, "production", now_ms())).unwrap();
+    let snap1 = Snapshot::load(
+        &first.body,
+        &LoadOptions::new(&keys, "production", now_ms()),
+    )
+    .unwrap();
     assert_eq!(snap1.info().version, 1);
-    assert_eq!(first.etag, format!("\"{}\"", snap1.info().digest.as_deref().unwrap()));
+    assert_eq!(
+        first.etag,
+        format!("\"{}\"", snap1.info().digest.as_deref().unwrap())
+    );
     let user = (0..200)
         .map(|i| format!("user-{i}"))
         .find(|u| variant_for(&snap1, u) == "off")
@@ -128,7 +140,8 @@ fn serve_publish_fetch_verify_evaluate() {
         .call()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let mut flag: FlagDef = serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
+    let mut flag: FlagDef =
+        serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
     flag.default = burgee_core::model::ServeDef::Variant("on".into());
     let mut resp = agent()
         .put(&flag_url)
@@ -165,7 +178,13 @@ fn serve_publish_fetch_verify_evaluate() {
 
     // 5. `burgee eval` against the live server agrees.
     let out = Command::new(BIN)
-        .args(["eval", "--flag", "checkout-redesign", "--environment", "production"])
+        .args([
+            "eval",
+            "--flag",
+            "checkout-redesign",
+            "--environment",
+            "production",
+        ])
         .args(["--server", &base, "--expect", "on"])
         .arg("--context")
         .arg(format!("{{\"targetingKey\": \"{user}\"}}"))
@@ -174,7 +193,11 @@ fn serve_publish_fetch_verify_evaluate() {
         .env("BURGEE_SDK_KEY", sdk_key)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed["snapshot_version"], 2);
     assert_eq!(printed["variant"], "on");
@@ -182,7 +205,13 @@ fn serve_publish_fetch_verify_evaluate() {
 
     // 6. A wrong SDK key: exit 2 with the server's refusal.
     let out = Command::new(BIN)
-        .args(["eval", "--flag", "checkout-redesign", "--environment", "production"])
+        .args([
+            "eval",
+            "--flag",
+            "checkout-redesign",
+            "--environment",
+            "production",
+        ])
         .args(["--server", &base, "--sdk-key", "bgs_wrong", "--public-key"])
         .arg(&pub_file)
         .output()
@@ -190,7 +219,10 @@ fn serve_publish_fetch_verify_evaluate() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: GENERAL: "), "{stderr}");
-    assert!(stderr.contains("401") && stderr.contains("UNAUTHORIZED"), "{stderr}");
+    assert!(
+        stderr.contains("401") && stderr.contains("UNAUTHORIZED"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -213,5 +245,8 @@ fn sigterm_shuts_down_gracefully_and_restart_keeps_state() {
     let again = fetch(&base, &admin, None);
     assert_eq!(again.status, 200);
     assert_eq!(again.etag, first.etag);
-    assert_eq!(std::fs::read_to_string(dir.path().join("credentials.env")).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("credentials.env")).unwrap(),
+        before
+    );
 }
