@@ -191,6 +191,9 @@ pub struct SnapshotInfo {
     /// `sha256:<hex>` of the payload bytes it was loaded from; `None` when compiled from a
     /// document that was not signed (authoring-time validation).
     pub digest: Option<String>,
+    /// Key id of the trusted key whose signature verified; `None` when not loaded from an
+    /// envelope.
+    pub keyid: Option<String>,
 }
 
 /// An evaluation-ready snapshot. Immutable; share it behind an `Arc` and swap on update.
@@ -353,6 +356,7 @@ impl Snapshot {
                 issued_at: def.issued_at,
                 expires_at: def.expires_at,
                 digest,
+                keyid: None,
             },
             flags: flags.into_boxed_slice(),
             flag_index,

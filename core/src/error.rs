@@ -147,6 +147,14 @@ pub enum LoadError {
         /// Version offered.
         found: u64,
     },
+    /// `SNAPSHOT_ROLLBACK`: below the configured minimum version.
+    #[error("snapshot version {found} is below the minimum version {minimum}")]
+    BelowMinimum {
+        /// `LoadOptions::min_version`.
+        minimum: u64,
+        /// Version offered.
+        found: u64,
+    },
     /// `SNAPSHOT_ROLLBACK` (equivocation: same version, different content).
     #[error(
         "snapshot version {version} is already held with digest {held_digest}, offered {found_digest}"
@@ -187,9 +195,9 @@ impl LoadError {
             LoadError::KeyUntrusted { .. } => ErrorCode::KeyUntrusted,
             LoadError::PayloadType { .. } => ErrorCode::PayloadTypeMismatch,
             LoadError::Environment { .. } => ErrorCode::EnvironmentMismatch,
-            LoadError::Rollback { .. } | LoadError::Equivocation { .. } => {
-                ErrorCode::SnapshotRollback
-            }
+            LoadError::Rollback { .. }
+            | LoadError::BelowMinimum { .. }
+            | LoadError::Equivocation { .. } => ErrorCode::SnapshotRollback,
             LoadError::Expired { .. } => ErrorCode::SnapshotExpired,
             LoadError::Invalid { .. } => ErrorCode::SnapshotInvalid,
         }

@@ -76,6 +76,9 @@ pub struct LoadOptions<'a> {
     pub environment: &'a str,
     /// The snapshot currently held, if any.
     pub held: Option<Held<'a>>,
+    /// Refuse versions below this one even without a held snapshot (e.g. the version of a
+    /// snapshot bundled with an app, or the last version persisted before a restart); 0 = none.
+    pub min_version: u64,
     /// Current time, ms since epoch.
     pub now: u64,
     /// Size limit in bytes, checked before parsing.
@@ -90,6 +93,7 @@ impl<'a> LoadOptions<'a> {
             trusted_keys,
             environment,
             held: None,
+            min_version: 0,
             now,
             max_envelope_bytes: DEFAULT_MAX_ENVELOPE_BYTES,
         }
@@ -104,7 +108,8 @@ impl Snapshot {
     /// # Errors
     /// The first failing check as a [`LoadError`]; its [`LoadError::code`] is one of
     /// `SNAPSHOT_TOO_LARGE`, `PARSE_ERROR`, `KEY_UNTRUSTED`, `SIGNATURE_INVALID`,
-    /// `PAYLOAD_TYPE_MISMATCH`, `ENVIRONMENT_MISMATCH`, `SNAPSHOT_ROLLBACK`, `SNAPSHOT_EXPIRED`,
+    /// `PAYLOAD_TYPE_MISMATCH`, `ENVIRONMENT_MISMATCH`, `SNAPSHOT_ROLLBACK` (below the held
+    /// version or `min_version`, or equivocation), `SNAPSHOT_EXPIRED`,
     /// `SNAPSHOT_INVALID`.
     pub fn load(envelope: &[u8], opts: &LoadOptions<'_>) -> Result<Snapshot, LoadError> {
         let verified = verify_envelope(envelope, opts.trusted_keys, opts.max_envelope_bytes)?;
@@ -113,6 +118,12 @@ impl Snapshot {
             return Err(LoadError::Environment {
                 expected: opts.environment.into(),
                 found: def.environment,
+            });
+        }
+        if def.version < opts.min_version {
+            return Err(LoadError::BelowMinimum {
+                minimum: opts.min_version,
+                found: def.version,
             });
         }
         if let Some(held) = opts.held {
@@ -136,7 +147,9 @@ impl Snapshot {
                 now: opts.now,
             });
         }
-        Snapshot::compile(&def, Some(verified.digest))
+        let mut snapshot = Snapshot::compile(&def, Some(verified.digest))?;
+        snapshot.info.keyid = Some(verified.keyid);
+        Ok(snapshot)
     }
 
     /// The held-snapshot marker of this snapshot, for the next [`Snapshot::load`].

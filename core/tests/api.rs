@@ -65,6 +65,10 @@ fn sign_then_load_round_trip() {
     .unwrap();
     assert_eq!(snap.info().version, 3);
     assert_eq!(
+        snap.info().keyid.as_deref(),
+        Some(key_id(k.verifying_key().as_bytes()).as_str())
+    );
+    assert_eq!(
         snap.info().digest.as_deref(),
         Some(payload_digest(&payload(3, true)).as_str())
     );
@@ -123,6 +127,16 @@ fn held_snapshot_guards_against_rollback_and_equivocation() {
     // Same version and content (a refetch) and a newer version: accepted.
     assert!(Snapshot::load(&envelope(5, true, &k), &opts).is_ok());
     assert!(Snapshot::load(&envelope(6, false, &k), &opts).is_ok());
+    // A minimum version refuses older snapshots even with nothing held.
+    let mut fresh = LoadOptions::new(&keys, "production", NOW);
+    fresh.min_version = 6;
+    assert_eq!(
+        Snapshot::load(&envelope(5, true, &k), &fresh)
+            .unwrap_err()
+            .code(),
+        ErrorCode::SnapshotRollback
+    );
+    assert!(Snapshot::load(&envelope(6, true, &k), &fresh).is_ok());
     let digest = String::from("sha256:x");
     opts.held = Some(Held {
         version: 1,

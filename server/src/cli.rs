@@ -14,7 +14,7 @@ use std::time::Duration;
 use burgee_core::{
     Context, ContextError, DEFAULT_MAX_ENVELOPE_BYTES, ErrorCode, EvaluationDetails, Held,
     LoadError, LoadOptions, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey, key_id, payload_digest,
-    sign_envelope, verify_envelope,
+    sign_envelope,
 };
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
@@ -132,7 +132,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub now: Option<u64>,
     /// Refuse versions below N with SNAPSHOT_ROLLBACK.
-    #[arg(long, conflicts_with = "held_version")]
+    #[arg(long)]
     pub min_version: Option<u64>,
     /// Version of the snapshot already held, as an SDK holds it: older versions, and this
     /// version with another digest, are refused with SNAPSHOT_ROLLBACK.
@@ -303,39 +303,24 @@ fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     let bytes = read_file(&args.file)?;
     let trusted = read_trusted_keys(&args.public_keys)?;
     let now = args.now.unwrap_or_else(now_ms);
-    // "Minimum version N" is "holding version N-1": the core refuses anything older, and
-    // refuses N-1 itself as equivocation (no digest can equal the empty one held).
-    let held = match (args.held_version, args.held_digest.as_deref()) {
-        (Some(version), Some(digest)) => Some(Held { version, digest }),
-        _ => args
-            .min_version
-            .and_then(|min| min.checked_sub(1))
-            .map(|version| Held {
-                version,
-                digest: "",
-            }),
-    };
     let opts = LoadOptions {
         trusted_keys: &trusted,
         environment: &args.environment,
-        held,
+        held: args
+            .held_version
+            .zip(args.held_digest.as_deref())
+            .map(|(version, digest)| Held { version, digest }),
+        min_version: args.min_version.unwrap_or(0),
         now,
         max_envelope_bytes: args.max_bytes,
     };
-    let snapshot = Snapshot::load(&bytes, &opts).map_err(|e| match (e, args.min_version) {
-        (
-            LoadError::Rollback { found, .. } | LoadError::Equivocation { version: found, .. },
-            Some(min),
-        ) => LoadError::Rollback { held: min, found },
-        (e, _) => e,
-    })?;
-    // Snapshot::load does not report which key verified; ask the envelope check again.
-    let verified = verify_envelope(&bytes, &trusted, args.max_bytes)?;
+    let snapshot = Snapshot::load(&bytes, &opts)?;
+    let info = snapshot.info();
     println!(
         "OK version={} digest={} keyid={}",
-        snapshot.info().version,
-        verified.digest,
-        verified.keyid
+        info.version,
+        info.digest.as_deref().unwrap_or_default(),
+        info.keyid.as_deref().unwrap_or_default()
     );
     Ok(())
 }

@@ -200,7 +200,7 @@ fn sign_then_verify_round_trip_and_each_refusal() {
     // Rollback is reported with the requested minimum.
     let (_, _, stderr) = verify(&envelope, &key, &["--min-version", "9"]);
     assert!(
-        stderr.contains("version 7 is older than the held version 9"),
+        stderr.contains("version 7 is below the minimum version 9"),
         "{stderr}"
     );
 }
