@@ -1,4 +1,5 @@
-//! The `burgee` command line: `keygen`, `serve`, `eval`, `verify`, `sign`.
+//! The `burgee` command line: `keygen`, `serve`, `eval`, `verify`, `sign`, `token`, `audit`,
+//! `export`, `keys`, `backup`, `restore`.
 //!
 //! Exit codes: 0 success; 1 `eval --expect` saw another variant; 2 any error. Errors go to
 //! stderr: `eval` prints `error: CODE: message`, `verify` prints `CODE: message` (CODE is a
@@ -21,8 +22,9 @@ use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
 use crate::keys::{self, KeyError};
+use crate::model::{Role, TokenInput};
 use crate::state::{AppState, Credentials, ServerConfig};
-use crate::{api, now_ms};
+use crate::{api, now_ms, replicas};
 
 /// Exit code of `eval --expect` when the served variant differs.
 pub const EXIT_MISMATCH: u8 = 1;
@@ -51,6 +53,112 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Sign a payload file into a DSSE envelope.
     Sign(SignArgs),
+    /// Create, list or revoke API tokens and SDK keys.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check the audit log's hash chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write every environment's current signed envelope to a directory (for a CDN).
+    Export(ExportArgs),
+    /// Rotate or retire environment signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// Where the state lives (shared by the commands that open it).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory: keys/, credentials.env, and burgee.db (SQLite).
+    #[arg(long, env = "BURGEE_DATA_DIR", default_value = "./burgee-data")]
+    pub data_dir: PathBuf,
+    /// Database URL: postgres://user:pass@host:port/db, or sqlite:PATH (default:
+    /// SQLite in the data directory).
+    #[arg(long, env = "BURGEE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// `burgee token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (stored only as a SHA-256 hash).
+    Create(TokenCreateArgs),
+    /// List tokens (never the secrets).
+    List(StoreArgs),
+    /// Revoke a token by id.
+    Revoke {
+        /// Token id (`tok_...`).
+        id: String,
+        /// Where the state lives.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `burgee token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Role of an admin API token (omit with --sdk).
+    #[arg(long, value_enum, required_unless_present = "sdk")]
+    pub role: Option<Role>,
+    /// Create an SDK key for --project/--environment instead.
+    #[arg(long, requires_all = ["project", "environment"], conflicts_with = "role")]
+    pub sdk: bool,
+    /// Project scope (admin tokens: omit for every project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Environment of an SDK key.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Label.
+    #[arg(long, default_value = "")]
+    pub name: String,
+}
+
+/// `burgee audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the chain; exit 0 and print the entry count, or exit 2 naming the first break.
+    Verify(StoreArgs),
+}
+
+/// `burgee export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output directory: OUT/<project>/<env>.json (the envelope as served) and
+    /// OUT/<project>/<env>.pub (public keys to trust), created if missing.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `burgee keys ...` (operates on DATA_DIR/keys; a running server signs with the new keys
+/// from its next publish — `--republish` publishes at once).
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Step 1: new active key; the old one keeps co-signing until `retire`.
+    Rotate(KeyArgs),
+    /// Step 2: stop co-signing with the previous keys.
+    Retire(KeyArgs),
+}
+
+/// Arguments of `burgee keys rotate|retire`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Project.
+    #[arg(long)]
+    pub project: String,
+    /// Environment.
+    #[arg(long)]
+    pub environment: String,
 }
 
 /// `burgee keygen`.
@@ -70,18 +178,24 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, env = "BURGEE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Data directory: burgee.db, keys/, credentials.env.
-    #[arg(long, env = "BURGEE_DATA_DIR", default_value = "./burgee-data")]
-    pub data_dir: PathBuf,
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// On first start, seed the demo web-shop project instead of an empty one.
     #[arg(long)]
     pub demo: bool,
     /// Lifetime of each published snapshot, in hours.
-    #[arg(long, default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "BURGEE_SNAPSHOT_TTL_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..))]
     pub snapshot_ttl_hours: u64,
     /// Seconds between checks for snapshots past half their lifetime (they are re-signed).
-    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "BURGEE_RESIGN_CHECK_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub resign_check_secs: u64,
+    /// Milliseconds between SSE keep-alive comments.
+    #[arg(long, env = "BURGEE_SSE_KEEP_ALIVE_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub sse_keep_alive_ms: u64,
+    /// Largest accepted request body, bytes.
+    #[arg(long, env = "BURGEE_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
 }
 
 /// `burgee eval`.
@@ -243,6 +357,13 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keygen(args) => plain(keygen(&args)),
         Command::Serve(args) => plain(serve(&args)),
         Command::Sign(args) => plain(sign(&args)),
+        Command::Token(cmd) => plain(with_state(token_store(&cmd), |s| token(s, cmd))),
+        Command::Audit(AuditCommand::Verify(store)) => plain(with_state(store, audit_verify)),
+        Command::Export(args) => {
+            let out = args.out.clone();
+            plain(with_state(args.store, |s| export(s, out)))
+        }
+        Command::Keys(cmd) => plain(keys_command(cmd)),
         Command::Eval(args) => eval(&args).unwrap_or_else(|e| {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_ERROR)
@@ -422,13 +543,178 @@ fn fetch_snapshot(server: &str, env: &str, sdk_key: Option<&str>) -> Result<Vec<
     Ok(body)
 }
 
-/// `burgee serve`: runs until Ctrl-C / SIGTERM.
-fn serve(args: &ServeArgs) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::general(format!("starting the async runtime: {e}")))?;
-    runtime.block_on(serve_async(args))
+        .map_err(|e| CliError::general(format!("starting the async runtime: {e}")))
+}
+
+fn failed(e: crate::error::StateError) -> CliError {
+    CliError::general(e.to_string())
+}
+
+fn store_config(store: &StoreArgs) -> ServerConfig {
+    ServerConfig {
+        database_url: store.database_url.clone(),
+        ..ServerConfig::new(&store.data_dir, 168 * 3_600_000)
+    }
+}
+
+/// Opens the state (bootstrapping an empty store, like `serve`) and runs `f` on it.
+fn with_state<F, Fut>(store: StoreArgs, f: F) -> Result<(), CliError>
+where
+    F: FnOnce(AppState) -> Fut,
+    Fut: std::future::Future<Output = Result<(), CliError>>,
+{
+    runtime()?.block_on(async move {
+        let config = store_config(&store);
+        let (state, credentials) = AppState::open(&config).await.map_err(failed)?;
+        if let Some(c) = &credentials {
+            print_credentials(c, &config.data_dir);
+        }
+        let result = f(state.clone()).await;
+        state.close().await;
+        result
+    })
+}
+
+fn token_store(cmd: &TokenCommand) -> StoreArgs {
+    match cmd {
+        TokenCommand::Create(a) => a.store.clone(),
+        TokenCommand::List(s) | TokenCommand::Revoke { store: s, .. } => s.clone(),
+    }
+}
+
+/// The audit actor of CLI commands: `cli:<user>`.
+fn cli_actor() -> String {
+    format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "unknown".into())
+    )
+}
+
+/// `burgee token create|list|revoke`. `create` prints the token alone on stdout.
+async fn token(state: AppState, cmd: TokenCommand) -> Result<(), CliError> {
+    match cmd {
+        TokenCommand::Create(a) => {
+            let input = TokenInput {
+                kind: if a.sdk { "sdk" } else { "admin" }.into(),
+                name: a.name,
+                role: a.role,
+                project: a.project,
+                environment: a.environment,
+            };
+            let created = state
+                .create_token(&cli_actor(), &input)
+                .await
+                .map_err(failed)?;
+            eprintln!(
+                "created {} ({}); shown once, stored only as a hash:",
+                created.info.id, created.info.kind
+            );
+            println!("{}", created.token);
+        }
+        TokenCommand::List(_) => {
+            for t in state.tokens(None).await.map_err(failed)? {
+                let role = t.role.map_or("-", Role::as_str);
+                println!(
+                    "{} {} role={role} project={} environment={} revoked={} name={:?}",
+                    t.id,
+                    t.kind,
+                    t.project.as_deref().unwrap_or("*"),
+                    t.environment.as_deref().unwrap_or("-"),
+                    t.revoked_at.is_some(),
+                    t.name
+                );
+            }
+        }
+        TokenCommand::Revoke { id, .. } => {
+            state
+                .revoke_token(&cli_actor(), &id)
+                .await
+                .map_err(failed)?;
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}
+
+/// `burgee audit verify`: prints `OK <n> entries`.
+async fn audit_verify(state: AppState) -> Result<(), CliError> {
+    let n = state.verify_audit().await.map_err(failed)?;
+    println!("OK {n} entries");
+    Ok(())
+}
+
+/// `burgee export`: OUT/<project>/<env>.json (+ .pub of the active key); prints one line
+/// per file.
+async fn export(state: AppState, out: PathBuf) -> Result<(), CliError> {
+    let io = |path: &Path, e: std::io::Error| CliError::general(format!("{}: {e}", path.display()));
+    for s in state.all_latest().await.map_err(failed)? {
+        let dir = out.join(&s.project);
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let file = dir.join(format!("{}.json", s.environment));
+        let tmp = dir.join(format!(".{}.json.tmp", s.environment));
+        std::fs::write(&tmp, s.envelope.as_bytes()).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &file).map_err(|e| io(&file, e))?;
+        println!(
+            "{} version={} digest={}",
+            file.display(),
+            s.version,
+            s.digest
+        );
+    }
+    Ok(())
+}
+
+/// `burgee keys rotate|retire`, then a republish of the environment.
+fn keys_command(cmd: KeysCommand) -> Result<(), CliError> {
+    let (args, rotate) = match cmd {
+        KeysCommand::Rotate(a) => (a, true),
+        KeysCommand::Retire(a) => (a, false),
+    };
+    with_state(args.store.clone(), move |state| async move {
+        let env = state
+            .environment(&args.project, &args.environment)
+            .await
+            .map_err(failed)?;
+        let name = state
+            .key_name(&env.project, &env.key)
+            .await
+            .map_err(failed)?;
+        if rotate {
+            let files = keys::rotate(state.keys_dir(), &name)?;
+            eprintln!(
+                "new active key {} in {}; the previous key keeps co-signing until `burgee keys retire`",
+                files.key_id,
+                files.public_key.display()
+            );
+        } else {
+            let n = keys::retire(state.keys_dir(), &name)?;
+            eprintln!("retired {n} previous key(s)");
+        }
+        let published = state
+            .republish(
+                &env.project,
+                &env.key,
+                &cli_actor(),
+                if rotate {
+                    "key rotation"
+                } else {
+                    "key retirement"
+                },
+            )
+            .await
+            .map_err(failed)?;
+        println!("published version {}", published.version);
+        Ok(())
+    })
+}
+
+/// `burgee serve`: runs until Ctrl-C / SIGTERM.
+fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    runtime()?.block_on(serve_async(args))
 }
 
 async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
@@ -437,18 +723,21 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         .checked_mul(3_600_000)
         .ok_or_else(|| CliError::general("--snapshot-ttl-hours is too large"))?;
     let config = ServerConfig {
-        data_dir: args.data_dir.clone(),
+        data_dir: args.store.data_dir.clone(),
+        database_url: args.store.database_url.clone(),
         demo: args.demo,
         snapshot_ttl_ms,
+        sse_keep_alive: Duration::from_millis(args.sse_keep_alive_ms),
+        max_body_bytes: args.max_body_bytes,
     };
-    let failed = |e: crate::error::StateError| CliError::general(e.to_string());
     let (state, credentials) = AppState::open(&config).await.map_err(failed)?;
     if let Some(credentials) = &credentials {
         print_credentials(credentials, &config.data_dir);
     }
-    for (env, published) in state.republish_due(now_ms()).await.map_err(failed)? {
-        tracing::info!(environment = %env, version = published.version, "re-signed snapshot at start");
+    for p in state.republish_due(now_ms()).await.map_err(failed)? {
+        tracing::info!(project = %p.project, environment = %p.environment, version = p.version, "re-signed snapshot at start");
     }
+    let listener_task = replicas::listen(&state).await.map_err(failed)?;
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -463,10 +752,18 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         state.clone(),
         Duration::from_secs(args.resign_check_secs),
     ));
+    let stopping = state.clone();
     let served = axum::serve(listener, api::app(state.clone()))
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // End the SSE streams so the open connections can drain.
+            stopping.begin_shutdown();
+        })
         .await;
     resign.abort();
+    if let Some(task) = listener_task {
+        task.abort();
+    }
     state.close().await;
     served.map_err(|e| CliError::general(format!("serving: {e}")))
 }
@@ -498,8 +795,8 @@ async fn resign_loop(state: AppState, every: Duration) {
         ticker.tick().await;
         match state.republish_due(now_ms()).await {
             Ok(done) => {
-                for (env, published) in done {
-                    tracing::info!(environment = %env, version = published.version, "re-signed snapshot");
+                for p in done {
+                    tracing::info!(project = %p.project, environment = %p.environment, version = p.version, "re-signed snapshot");
                 }
             }
             Err(e) => tracing::error!(error = %e, "re-signing check failed"),

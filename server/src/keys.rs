@@ -102,6 +102,12 @@ pub fn write_keypair(dir: &Path, name: &str, key: &SigningKey) -> Result<KeyPair
     })?;
     let private_key = dir.join(format!("{name}.key"));
     let public_key = dir.join(format!("{name}.pub"));
+    if let Some(parent) = private_key.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| KeyError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
     for path in [&private_key, &public_key] {
         if path.symlink_metadata().is_ok() {
             return Err(KeyError::Exists { path: path.clone() });
@@ -177,6 +183,135 @@ pub fn write_new_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyErr
         })?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)
+}
+
+/// The keys one environment signs with (see [`signing_keys`]).
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    /// The active key.
+    pub active: SigningKey,
+    /// Keys retired by [`rotate`] that still co-sign until [`retire`] (so SDKs that trust
+    /// only an old key keep verifying during a rotation).
+    pub previous: Vec<SigningKey>,
+}
+
+/// The environment variable that may hold the active key of `name` (PKCS#8 PEM text):
+/// `BURGEE_SIGNING_KEY_<NAME>`, `NAME` upper-cased with every other character than `A-Z0-9`
+/// replaced by `_` (e.g. `production` → `BURGEE_SIGNING_KEY_PRODUCTION`,
+/// `shop/production` → `BURGEE_SIGNING_KEY_SHOP_PRODUCTION`).
+pub fn key_env_var(name: &str) -> String {
+    let upper: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("BURGEE_SIGNING_KEY_{upper}")
+}
+
+fn previous_dir(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.previous"))
+}
+
+/// Loads the keys `name` signs with: the active key from the environment variable
+/// [`key_env_var`] if set, else `DIR/NAME.key`; plus every `DIR/NAME.previous/*.key`.
+///
+/// # Errors
+/// [`KeyError::Io`] / [`KeyError::BadPrivateKey`].
+pub fn signing_keys(dir: &Path, name: &str) -> Result<SigningKeys, KeyError> {
+    let active = match std::env::var(key_env_var(name)) {
+        Ok(pem) => SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::BadPrivateKey {
+            path: PathBuf::from(format!("${}", key_env_var(name))),
+            message: e.to_string(),
+        })?,
+        Err(_) => read_signing_key(&dir.join(format!("{name}.key")))?,
+    };
+    let mut previous = Vec::new();
+    let prev = previous_dir(dir, name);
+    if prev.is_dir() {
+        let entries = std::fs::read_dir(&prev).map_err(|source| KeyError::Io {
+            path: prev.clone(),
+            source,
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "key"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            previous.push(read_signing_key(&path)?);
+        }
+    }
+    Ok(SigningKeys { active, previous })
+}
+
+/// Key rotation, step 1: moves `NAME.key`/`NAME.pub` into `NAME.previous/` (as
+/// `<keyid>.key`/`.pub`) and writes a new `NAME.key`/`NAME.pub`. From the next publish on,
+/// snapshots carry two signatures (new and old), so SDKs trusting either key verify them.
+/// Returns the new key's files.
+///
+/// # Errors
+/// [`KeyError`] for file problems.
+pub fn rotate(dir: &Path, name: &str) -> Result<KeyPairFiles, KeyError> {
+    let old = read_signing_key(&dir.join(format!("{name}.key")))?;
+    let prev = previous_dir(dir, name);
+    let old_id = key_id(&old.verifying_key().to_bytes());
+    write_keypair(&prev, &old_id, &old)?;
+    for ext in ["key", "pub"] {
+        let path = dir.join(format!("{name}.{ext}"));
+        std::fs::remove_file(&path).map_err(|source| KeyError::Io { path, source })?;
+    }
+    write_keypair(dir, name, &generate_signing_key()?)
+}
+
+/// Key rotation, step 2 (once every SDK trusts the new key): moves the previous keys of
+/// `NAME` to `NAME.retired/`, so snapshots are signed by the active key only. Returns how
+/// many keys were retired.
+///
+/// # Errors
+/// [`KeyError::Io`].
+pub fn retire(dir: &Path, name: &str) -> Result<usize, KeyError> {
+    let prev = previous_dir(dir, name);
+    if !prev.is_dir() {
+        return Ok(0);
+    }
+    let retired = dir.join(format!("{name}.retired"));
+    std::fs::create_dir_all(&retired).map_err(|source| KeyError::Io {
+        path: retired.clone(),
+        source,
+    })?;
+    let mut count = 0;
+    let entries = std::fs::read_dir(&prev).map_err(|source| KeyError::Io {
+        path: prev.clone(),
+        source,
+    })?;
+    for entry in entries.filter_map(Result::ok) {
+        let from = entry.path();
+        let to = retired.join(entry.file_name());
+        std::fs::rename(&from, &to).map_err(|source| KeyError::Io { path: from, source })?;
+        if to.extension().is_some_and(|x| x == "key") {
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+/// Loads `DIR/NAME.key`, or creates the pair if neither file exists.
+///
+/// # Errors
+/// [`KeyError`].
+pub fn load_or_create(dir: &Path, name: &str) -> Result<String, KeyError> {
+    let private = dir.join(format!("{name}.key"));
+    if private.exists() || std::env::var(key_env_var(name)).is_ok() {
+        let keys = signing_keys(dir, name)?;
+        return Ok(key_id(&keys.active.verifying_key().to_bytes()));
+    }
+    Ok(write_keypair(dir, name, &generate_signing_key()?)?.key_id)
 }
 
 #[cfg(test)]

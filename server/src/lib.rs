@@ -4,15 +4,17 @@
 //! distributes** flag snapshots:
 //!
 //! ```text
-//!  PUT /v1/environments/{env}/flags/{key}   (admin token)
+//!  PUT /v1/projects/{p}/environments/{env}/flags/{key}   (role token, If-Match)
 //!        │
 //!        ▼
-//!  one SQL transaction: apply change ─► read all flags + segments ─► version = max + 1
-//!        ─► SnapshotDef ─► burgee_core::Snapshot::compile (refuse → rollback, 422)
-//!        ─► sign_envelope (Ed25519, DSSE, per-environment key) ─► store ─► commit
+//!  one SQL transaction (writer lock on chain_head): apply change ─► audit entry (hash chain)
+//!        ─► per affected environment: read flags + targeting + segments ─► version = max + 1
+//!        ─► SnapshotDef ─► burgee_core::Snapshot::compile (refuse → rollback, 422 + field)
+//!        ─► sign (Ed25519, DSSE, environment key + co-signing previous keys) ─► store
+//!        ─► commit (+ PostgreSQL NOTIFY for other replicas)
 //!        │
 //!        ▼
-//!  GET /v1/snapshots/{env}   (SDK key or admin token; ETag = digest, 304 on If-None-Match)
+//!  GET /v1/snapshots/{env} (ETag/304, gzip/br)   GET /v1/stream/{env} (SSE)   burgee export
 //!        │
 //!        ▼
 //!  SDKs verify (trusted public key) and evaluate locally with burgee-core
@@ -25,22 +27,30 @@
 //! a snapshot that `burgee-core` refuses to compile, and never reuses a version number.
 //!
 //! Layout:
-//! - [`api`]: the axum [`api::app`] router and its handlers, with [`error::ApiError`] as the
-//!   single error response (`{"code", "message"}`).
-//! - [`state`]: [`state::AppState`] — opening/bootstrapping the data directory, the SQLite
-//!   store, and [`state::AppState::publish`], the one place snapshots are made.
-//! - [`keys`]: Ed25519 key files (PKCS#8 PEM private keys, base64 public keys).
+//! - [`api`]: the axum [`api::app`] router and its handlers; [`error`]: every error code.
+//! - [`model`]: the authoring model (projects, environments, flags, targeting, segments).
+//! - [`state`]: [`state::AppState`], every operation on the store, and publishing.
+//! - [`store`]: SQLite / PostgreSQL through `sqlx::Any`, the writer lock.
+//! - [`audit`]: the hash chain; [`metrics`]: Prometheus; [`openapi`]: `/openapi.json`.
+//! - [`replicas`]: PostgreSQL LISTEN/NOTIFY between `burgee serve` processes.
+//! - [`keys`]: Ed25519 key files, rotation.
 //! - [`demo`]: the seeded web-shop project of `burgee serve --demo`.
-//! - [`cli`]: the `burgee` subcommands (`keygen`, `serve`, `eval`, `verify`, `sign`).
+//! - [`cli`]: the `burgee` subcommands.
 //!
 //! Unix only (key and credential files are created with mode 0600).
 
 pub mod api;
+pub mod audit;
 pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod keys;
+pub mod metrics;
+pub mod model;
+pub mod openapi;
+pub mod replicas;
 pub mod state;
+pub mod store;
 
 /// The current time in milliseconds since the Unix epoch (UTC), from the system clock.
 /// A clock before 1970 reads as 0.

@@ -12,7 +12,6 @@ use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use burgee_core::model::FlagDef;
 use burgee_core::{Context, LoadOptions, Snapshot, TrustedKey};
 use burgee_server::keys::read_trusted_key;
 use burgee_server::now_ms;
@@ -132,25 +131,32 @@ fn serve_publish_fetch_verify_evaluate() {
         .find(|u| variant_for(&snap1, u) == "off")
         .unwrap();
 
-    // 2. The admin switches checkout-redesign fully on.
-    let flag_url = format!("{base}/v1/environments/production/flags/checkout-redesign");
+    // 2. The admin switches checkout-redesign fully on (read the targeting, send its ETag).
+    let flag_url =
+        format!("{base}/v1/projects/webshop/environments/production/flags/checkout-redesign");
     let mut resp = agent()
         .get(&flag_url)
         .header("Authorization", &format!("Bearer {admin}"))
         .call()
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let mut flag: FlagDef =
+    let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
+    let mut targeting: Value =
         serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
-    flag.default = burgee_core::model::ServeDef::Variant("on".into());
+    targeting["default"] = serde_json::json!({"variant": "on"});
+    let obj = targeting.as_object_mut().unwrap();
+    obj.remove("revision");
+    obj.remove("updated_at");
     let mut resp = agent()
         .put(&flag_url)
         .header("Authorization", &format!("Bearer {admin}"))
         .header("Content-Type", "application/json")
-        .send(serde_json::to_vec(&flag).unwrap())
+        .header("If-Match", &etag)
+        .send(serde_json::to_vec(&targeting).unwrap())
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
-    let published: Value = serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
+    let written: Value = serde_json::from_slice(&resp.body_mut().read_to_vec().unwrap()).unwrap();
+    let published = written["published"][0].clone();
     assert_eq!(published["version"], 2);
 
     // 3. Fetch again: a higher version, verified, and the evaluation changed.

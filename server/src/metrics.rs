@@ -1,0 +1,152 @@
+//! Prometheus metrics, rendered by `GET /metrics` in the text exposition format (0.0.4).
+//!
+//! - `burgee_http_requests_total{route, method, status}`: counter of answered requests;
+//!   `route` is the matched route template (e.g. `/v1/snapshots/{env}`), `unmatched` else.
+//! - `burgee_http_request_duration_seconds{route}`: histogram of handler latency until the
+//!   response head (SSE streams count until their first byte).
+//! - `burgee_sse_clients`: gauge of open `/v1/stream/{env}` connections.
+//! - `burgee_publishes_total`: counter of snapshots published by this process.
+//! - `burgee_sse_events_total`: counter of snapshot events written to SSE clients.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Upper bounds of the latency buckets, seconds.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn inc(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down.
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    /// Adds `delta` (may be negative).
+    pub fn add(&self, delta: i64) {
+        self.0.fetch_add(delta, Ordering::Relaxed);
+    }
+    /// The current value.
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// Every metric of one server process.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// `burgee_publishes_total`.
+    pub publishes: Counter,
+    /// `burgee_sse_clients`.
+    pub sse_clients: Gauge,
+    /// `burgee_sse_events_total`.
+    pub sse_events: Counter,
+    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+}
+
+fn escape(label: &str) -> String {
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    /// Records one answered request.
+    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry((route.to_owned(), method.to_owned(), status))
+                .or_default() += 1;
+        }
+        if let Ok(mut m) = self.latency.lock() {
+            let h = m.entry(route.to_owned()).or_default();
+            for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+                if seconds <= *bound
+                    && let Some(b) = h.buckets.get_mut(i)
+                {
+                    *b += 1;
+                }
+            }
+            h.count += 1;
+            h.sum += seconds;
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP burgee_http_requests_total Answered HTTP requests.\n");
+        out.push_str("# TYPE burgee_http_requests_total counter\n");
+        if let Ok(m) = self.requests.lock() {
+            for ((route, method, status), n) in m.iter() {
+                let _ = writeln!(
+                    out,
+                    "burgee_http_requests_total{{route=\"{}\",method=\"{method}\",status=\"{status}\"}} {n}",
+                    escape(route)
+                );
+            }
+        }
+        out.push_str("# HELP burgee_http_request_duration_seconds Request latency.\n");
+        out.push_str("# TYPE burgee_http_request_duration_seconds histogram\n");
+        if let Ok(m) = self.latency.lock() {
+            for (route, h) in m.iter() {
+                let route = escape(route);
+                for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets.iter()) {
+                    let _ = writeln!(
+                        out,
+                        "burgee_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}"
+                    );
+                }
+                let _ = writeln!(
+                    out,
+                    "burgee_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    h.count
+                );
+                let _ = writeln!(
+                    out,
+                    "burgee_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    h.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "burgee_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    h.count
+                );
+            }
+        }
+        let _ = write!(
+            out,
+            "# HELP burgee_sse_clients Open snapshot streams.\n# TYPE burgee_sse_clients gauge\nburgee_sse_clients {}\n\
+             # HELP burgee_publishes_total Snapshots published by this process.\n# TYPE burgee_publishes_total counter\nburgee_publishes_total {}\n\
+             # HELP burgee_sse_events_total Snapshot events written to streams.\n# TYPE burgee_sse_events_total counter\nburgee_sse_events_total {}\n",
+            self.sse_clients.get(),
+            self.publishes.get(),
+            self.sse_events.get()
+        );
+        out
+    }
+}
