@@ -64,6 +64,32 @@ pub enum Command {
     /// Rotate or retire environment signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write everything (all tables, every version, the audit log, public keys) to a file.
+    Backup(BackupArgs),
+    /// Load a backup into an empty database.
+    Restore(RestoreArgs),
+}
+
+/// `burgee backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The backup file to write (JSON, format `burgee-backup/1`; refuses to overwrite).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `burgee restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Where the state goes (the database must be empty).
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The backup file to read.
+    #[arg(long)]
+    pub from: PathBuf,
 }
 
 /// Where the state lives (shared by the commands that open it).
@@ -364,6 +390,8 @@ pub fn run(cli: Cli) -> ExitCode {
             plain(with_state(args.store, |s| export(s, out)))
         }
         Command::Keys(cmd) => plain(keys_command(cmd)),
+        Command::Backup(args) => plain(backup(&args)),
+        Command::Restore(args) => plain(restore(&args)),
         Command::Eval(args) => eval(&args).unwrap_or_else(|e| {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_ERROR)
@@ -708,6 +736,50 @@ fn keys_command(cmd: KeysCommand) -> Result<(), CliError> {
             .await
             .map_err(failed)?;
         println!("published version {}", published.version);
+        Ok(())
+    })
+}
+
+async fn open_store(store: &StoreArgs) -> Result<crate::store::Store, CliError> {
+    std::fs::create_dir_all(&store.data_dir)
+        .map_err(|e| CliError::general(format!("{}: {e}", store.data_dir.display())))?;
+    let url = store
+        .database_url
+        .clone()
+        .unwrap_or_else(|| crate::store::Store::sqlite_url(&store.data_dir));
+    crate::store::Store::open(&url, 2).await.map_err(failed)
+}
+
+/// `burgee backup`: prints the number of rows per table.
+fn backup(args: &BackupArgs) -> Result<(), CliError> {
+    runtime()?.block_on(async {
+        let store = open_store(&args.store).await?;
+        let dump = crate::backup::dump(&store, &args.store.data_dir.join("keys"))
+            .await
+            .map_err(failed)?;
+        store.pool.close().await;
+        let text = serde_json::to_vec(&dump)
+            .map_err(|e| CliError::general(format!("serializing the backup: {e}")))?;
+        keys::write_new_file(&args.out, &text, 0o600)?;
+        for (table, t) in &dump.tables {
+            println!("{table} {}", t.rows.len());
+        }
+        Ok(())
+    })
+}
+
+/// `burgee restore`: prints `restored N rows`.
+fn restore(args: &RestoreArgs) -> Result<(), CliError> {
+    let bytes = read_file(&args.from)?;
+    let dump: crate::backup::Backup = serde_json::from_slice(&bytes)
+        .map_err(|e| CliError::general(format!("{}: not a backup: {e}", args.from.display())))?;
+    runtime()?.block_on(async {
+        let store = open_store(&args.store).await?;
+        let n = crate::backup::restore(&store, &args.store.data_dir.join("keys"), &dump)
+            .await
+            .map_err(failed);
+        store.pool.close().await;
+        println!("restored {} rows", n?);
         Ok(())
     })
 }

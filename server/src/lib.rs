@@ -33,7 +33,7 @@
 //! - [`store`]: SQLite / PostgreSQL through `sqlx::Any`, the writer lock.
 //! - [`audit`]: the hash chain; [`metrics`]: Prometheus; [`openapi`]: `/openapi.json`.
 //! - [`replicas`]: PostgreSQL LISTEN/NOTIFY between `burgee serve` processes.
-//! - [`keys`]: Ed25519 key files, rotation.
+//! - [`keys`]: Ed25519 key files, rotation; [`backup`]: `burgee backup` / `burgee restore`.
 //! - [`demo`]: the seeded web-shop project of `burgee serve --demo`.
 //! - [`cli`]: the `burgee` subcommands.
 //!
@@ -41,6 +41,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod demo;
 pub mod error;
