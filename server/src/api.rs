@@ -19,7 +19,6 @@ use axum::http::header::{
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use burgee_core::model::SegmentDef;
@@ -451,6 +450,7 @@ impl Drop for ClientGuard {
 
 struct StreamState {
     state: AppState,
+    keep_alive: tokio::time::Interval,
     project: String,
     env: String,
     sent: u64,
@@ -458,13 +458,6 @@ struct StreamState {
     rx: tokio::sync::broadcast::Receiver<crate::state::SnapshotEvent>,
     shutdown: tokio::sync::watch::Receiver<bool>,
     _guard: ClientGuard,
-}
-
-fn snapshot_event(s: &StoredSnapshot) -> Event {
-    Event::default()
-        .id(s.version.to_string())
-        .event("snapshot")
-        .data(&*s.envelope)
 }
 
 /// `GET /v1/stream/{env}`: server-sent events. Each event is `id: <version>`,
@@ -487,7 +480,11 @@ async fn stream_snapshots(
     let rx = state.subscribe();
     let latest = state.latest_snapshot(&project, &env).await?;
     state.metrics().sse_clients.add(1);
+    let period = state.sse_keep_alive();
+    let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let st = StreamState {
+        keep_alive,
         state: state.clone(),
         project,
         env,
@@ -497,13 +494,19 @@ async fn stream_snapshots(
         shutdown: state.shutdown_signal(),
         _guard: ClientGuard(state.clone()),
     };
-    let keep_alive = KeepAlive::new()
-        .interval(state.sse_keep_alive())
-        .text("keep-alive");
-    Ok(Sse::new(events(st)).keep_alive(keep_alive).into_response())
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(events(st)),
+    )
+        .into_response())
 }
 
-fn events(st: StreamState) -> impl Stream<Item = Result<Event, Infallible>> {
+/// The event stream: each snapshot's pre-rendered event (shared bytes, so 10,000 streams
+/// do not copy a large envelope 10,000 times) and keep-alive comments.
+fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>> {
     stream::unfold(st, |mut st| async move {
         loop {
             if let Some(s) = st.pending.take()
@@ -511,7 +514,8 @@ fn events(st: StreamState) -> impl Stream<Item = Result<Event, Infallible>> {
             {
                 st.sent = s.version;
                 st.state.metrics().sse_events.inc();
-                return Some((Ok(snapshot_event(&s)), st));
+                st.keep_alive.reset();
+                return Some((Ok(s.sse_event()), st));
             }
             if *st.shutdown.borrow() {
                 return None;
@@ -530,6 +534,9 @@ fn events(st: StreamState) -> impl Stream<Item = Result<Event, Infallible>> {
                     Err(RecvError::Closed) => return None,
                 },
                 _ = st.shutdown.changed() => return None,
+                _ = st.keep_alive.tick() => {
+                    return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st));
+                }
             }
         }
     })

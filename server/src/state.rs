@@ -148,6 +148,24 @@ pub struct StoredSnapshot {
     pub issued_at: u64,
     /// Expiry, ms since epoch.
     pub expires_at: u64,
+    /// The SSE event of this snapshot, rendered once and shared by every stream.
+    sse_event: std::sync::OnceLock<axum::body::Bytes>,
+}
+
+impl StoredSnapshot {
+    /// This snapshot as one server-sent event:
+    /// `id: <version>\nevent: snapshot\ndata: <envelope>\n\n` (the envelope is one line of
+    /// compact JSON). Rendered on first use; clones share the bytes.
+    pub fn sse_event(&self) -> axum::body::Bytes {
+        self.sse_event
+            .get_or_init(|| {
+                axum::body::Bytes::from(format!(
+                    "id: {}\nevent: snapshot\ndata: {}\n\n",
+                    self.version, self.envelope
+                ))
+            })
+            .clone()
+    }
 }
 
 /// Who a bearer token belongs to.
@@ -769,6 +787,7 @@ fn snapshot_row(t: SnapshotTuple) -> Result<StoredSnapshot, StateError> {
         envelope: Arc::from(t.4),
         issued_at: to_u64(t.5)?,
         expires_at: to_u64(t.6)?,
+        sse_event: std::sync::OnceLock::new(),
     })
 }
 
