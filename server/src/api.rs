@@ -9,13 +9,14 @@
 //! `*` accepts any revision): a missing header is 428, a stale one 412.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, RETRY_AFTER,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
@@ -30,6 +31,8 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::events::log::AppendError;
+use crate::events::service::{IngestError, RECENT_EVENTS, ResultsError};
 use crate::model::{
     EnvironmentInput, EnvironmentUpdate, FlagInput, FlagSpec, ProjectInput, ProjectUpdate, Role,
     Targeting, TokenInput, Written,
@@ -92,6 +95,15 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/v1/audit", get(list_audit))
+        .route(
+            "/v1/events",
+            post(post_events).layer(DefaultBodyLimit::max(EVENTS_MAX_BODY_BYTES)),
+        )
+        .route(&format!("{env}/events/recent"), get(recent_events))
+        .route(
+            "/v1/projects/{project}/experiments/{flag}/results",
+            get(experiment_results),
+        )
         .fallback(no_route)
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track))
@@ -1025,5 +1037,106 @@ mod tests {
         assert_eq!(parse(Some("*")), Ok(None));
         assert_eq!(parse(None), Err("PRECONDITION_REQUIRED"));
         assert_eq!(parse(Some("\"x\"")), Err("PRECONDITION_FAILED"));
+    }
+}
+
+/// Largest `POST /v1/events` body, bytes (`spec/EVENTS.md` §3).
+pub const EVENTS_MAX_BODY_BYTES: usize = 4 << 20;
+
+/// `POST /v1/events` (SDK key): validates each event, answers 202 once the accepted ones are
+/// durable; 429 with `Retry-After` when the store is behind.
+async fn post_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let (project, environment) = match authenticate(&state, &headers).await? {
+        Principal::Sdk {
+            project,
+            environment,
+            ..
+        } => (project, environment),
+        Principal::Token { .. } => {
+            return Err(ApiError::forbidden(
+                "events are sent with the SDK key of their environment",
+            ));
+        }
+    };
+    match state
+        .events()
+        .ingest(&project, &environment, &body, crate::now_ms())
+        .await
+    {
+        Ok(response) => Ok((StatusCode::ACCEPTED, axum::Json(response)).into_response()),
+        Err(IngestError::Batch(e)) => Err(ApiError::bad_request(e.0)),
+        Err(IngestError::Append(AppendError::Overloaded)) => {
+            let mut response =
+                ApiError::with_code("OVERLOADED", "the event store is behind; retry later")
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            Ok(response)
+        }
+        Err(IngestError::Append(e @ AppendError::Failed(_))) => {
+            tracing::error!(error = %e, "storing events failed");
+            Err(ApiError::internal(
+                "storing events failed; see the server log",
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecentQuery {
+    limit: Option<usize>,
+}
+
+/// `GET .../environments/{env}/events/recent` (viewer): the newest stored events, newest first.
+async fn recent_events(
+    State(state): State<AppState>,
+    Path((project, env)): Path<(String, String)>,
+    Query(query): Query<RecentQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Some(&project), Role::Viewer).await?;
+    state.environment(&project, &env).await?;
+    let limit = query.limit.unwrap_or(100).min(RECENT_EVENTS);
+    Ok(axum::Json(state.events().recent(&project, &env, limit)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResultsQuery {
+    environment: String,
+}
+
+/// `GET /v1/projects/{project}/experiments/{flag}/results?environment=` (viewer).
+async fn experiment_results(
+    State(state): State<AppState>,
+    Path((project, flag)): Path<(String, String)>,
+    Query(query): Query<ResultsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    require(&state, &headers, Some(&project), Role::Viewer).await?;
+    let config = state
+        .experiment_config(&project, &query.environment, &flag)
+        .await?;
+    let events = Arc::clone(state.events());
+    let environment = query.environment.clone();
+    let results =
+        tokio::task::spawn_blocking(move || events.results(&project, &environment, &config))
+            .await
+            .map_err(|e| ApiError::internal(format!("analysis task failed: {e}")))?;
+    match results {
+        Ok(r) => Ok(axum::Json(r).into_response()),
+        Err(ResultsError::Stats(e)) => Err(ApiError::bad_field("experiment", e.to_string())),
+        Err(ResultsError::Log(e)) => {
+            tracing::error!(error = %e, "reading the event log failed");
+            Err(ApiError::internal(
+                "reading the event log failed; see the server log",
+            ))
+        }
     }
 }

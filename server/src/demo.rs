@@ -14,6 +14,7 @@
 //! (semver), `orders_count`, `lifetime_value` (EUR), `age`, `connection` (`4g`, `3g`, ...),
 //! `beta_opt_in` (boolean), and `$now` (evaluation time).
 
+use crate::analysis::experiment::{ExperimentSpec, MetricKind, MetricSpec};
 use std::collections::BTreeMap;
 
 use burgee_core::model::{
@@ -801,6 +802,29 @@ fn reviews_v2(stage: Stage) -> FlagDef {
         keys: vec!["user-1001".into(), "user-3150".into()],
     }];
     f
+}
+
+/// The experiments of the demo: `checkout-redesign` (its default rollout; primary metric
+/// `checkout_completed`, guardrail `order_value`) and `pricing-experiment` (its
+/// `eligible-markets` rollout; primary `purchase`, guardrail `revenue`).
+pub fn experiment(flag: &str) -> Option<ExperimentSpec> {
+    let metric = |key: &str, kind| MetricSpec {
+        key: key.into(),
+        kind,
+    };
+    let (rule_id, primary, guardrail) = match flag {
+        "checkout-redesign" => (None, "checkout_completed", "order_value"),
+        "pricing-experiment" => (Some("eligible-markets".into()), "purchase", "revenue"),
+        _ => return None,
+    };
+    Some(ExperimentSpec {
+        rule_id,
+        primary_metric: metric(primary, MetricKind::Conversion),
+        guardrail_metrics: vec![metric(guardrail, MetricKind::Sum)],
+        confidence: 0.95,
+        dedupe_window_ms: 3_600_000,
+        sequential_mde: 0.05,
+    })
 }
 
 #[cfg(test)]

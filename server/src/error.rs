@@ -71,6 +71,9 @@ pub enum StateError {
         /// What is wrong.
         message: String,
     },
+    /// The event log could not be opened or read.
+    #[error(transparent)]
+    Events(#[from] crate::events::log::LogError),
     /// The change would produce a snapshot that `burgee-core` refuses; nothing was stored.
     #[error("{0}")]
     Invalid(LoadError),
@@ -169,6 +172,7 @@ impl ApiError {
             "BAD_REQUEST" => StatusCode::BAD_REQUEST,
             "SNAPSHOT_INVALID" => StatusCode::UNPROCESSABLE_ENTITY,
             "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
+            "OVERLOADED" => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

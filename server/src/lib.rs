@@ -39,12 +39,14 @@
 //!
 //! Unix only (key and credential files are created with mode 0600).
 
+pub mod analysis;
 pub mod api;
 pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod keys;
 pub mod metrics;
 pub mod model;

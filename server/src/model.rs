@@ -134,6 +134,10 @@ pub struct FlagSpec {
     /// (remote configuration); checked on every write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<Value>,
+    /// Marks a rollout of this flag as an experiment with its metrics
+    /// (`GET /v1/projects/{project}/experiments/{flag}/results`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<crate::analysis::experiment::ExperimentSpec>,
 }
 
 /// One flag's targeting in one environment (the per-environment half of a flag).
@@ -246,6 +250,9 @@ pub struct FlagInput {
     /// Optional JSON Schema for the variant values.
     #[serde(default)]
     pub schema: Option<Value>,
+    /// Optional experiment definition (see [`FlagSpec::experiment`]).
+    #[serde(default)]
+    pub experiment: Option<crate::analysis::experiment::ExperimentSpec>,
     /// Targeting per environment key; environments not listed get [`Targeting::initial`].
     #[serde(default)]
     pub environments: BTreeMap<String, Targeting>,
@@ -261,6 +268,7 @@ impl FlagInput {
             tags: self.tags.clone(),
             owner: self.owner.clone(),
             schema: self.schema.clone(),
+            experiment: self.experiment.clone(),
         }
     }
 }

@@ -279,6 +279,33 @@ pub const ROUTES: &[RouteDoc] = &[
         "TokenInput",
     ),
     r("delete", "/v1/tokens/{id}", "admin", "Revoke a token"),
+    with_body(
+        r(
+            "post",
+            "/v1/events",
+            "sdk",
+            "Send a batch of exposure and track events (spec/EVENTS.md); 202 once durable, 429 when behind",
+        ),
+        "EventBatch",
+    ),
+    query(
+        r(
+            "get",
+            "/v1/projects/{project}/environments/{env}/events/recent",
+            "viewer",
+            "The newest stored events of the environment, newest first",
+        ),
+        &["limit"],
+    ),
+    RouteDoc {
+        required_query: &["environment"],
+        ..r(
+            "get",
+            "/v1/projects/{project}/experiments/{flag}/results",
+            "viewer",
+            "Experiment results: units, SRM, per-metric tests, CUPED, always-valid p-values",
+        )
+    },
     query(
         r(
             "get",
@@ -403,8 +430,9 @@ pub fn document() -> Value {
                 "ProjectUpdate": object("{name, description?}", &["name"]),
                 "EnvironmentInput": object("{key, name?, protected?}", &["key"]),
                 "EnvironmentUpdate": object("{name, protected}", &["name", "protected"]),
-                "FlagInput": object("{key, type, variants, description?, tags?, owner?, schema?, environments?: {env: Targeting}}", &["key", "type", "variants"]),
-                "FlagSpec": object("{type, variants, description?, tags?, owner?, schema?}", &["type", "variants"]),
+                "FlagInput": object("{key, type, variants, description?, tags?, owner?, schema?, experiment?, environments?: {env: Targeting}}", &["key", "type", "variants"]),
+                "FlagSpec": object("{type, variants, description?, tags?, owner?, schema?, experiment?}", &["type", "variants"]),
+                "EventBatch": object("{batch_id, sdk: {name, version}, events: [exposure | track]} (spec/EVENTS.md, spec/events.schema.json)", &["batch_id", "sdk", "events"]),
                 "Targeting": object("{enabled, off_variant, targets?, prerequisites?, rules?, default} (spec/SNAPSHOT.md §2)", &["enabled", "off_variant", "default"]),
                 "SegmentDef": object("{key, included?, excluded?, rules?} (spec/SNAPSHOT.md §2.4)", &["key"]),
                 "RollbackInput": {"type": "object", "required": ["version"], "properties": {"version": {"type": "integer", "minimum": 0}}},

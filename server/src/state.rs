@@ -32,6 +32,8 @@ use sqlx::AnyConnection;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::StateError;
+use crate::events::log::LogConfig;
+use crate::events::service::EventService;
 use crate::keys::{self, KeyError};
 use crate::metrics::Metrics;
 use crate::model::{
@@ -262,6 +264,7 @@ struct Inner {
     latest: RwLock<HashMap<(String, String), Arc<StoredSnapshot>>>,
     tokens: RwLock<HashMap<String, (Option<Principal>, Instant)>>,
     metrics: Metrics,
+    events: Arc<EventService>,
 }
 
 /// Lowercase hex SHA-256 of a token's text: the only form tokens are stored in.
@@ -897,6 +900,13 @@ struct CreatedProject {
 }
 
 impl AppState {
+    /// The event service (`POST /v1/events`, experiment results). Its log lives in
+    /// `DATA_DIR/events/`, one per server process (replicas forward to NATS JetStream for a
+    /// shared stream).
+    pub fn events(&self) -> &Arc<EventService> {
+        &self.inner.events
+    }
+
     /// Opens (creating if needed) the data directory and the database, applies migrations.
     ///
     /// On first start (no projects) it bootstraps: project `webshop` (with `demo`, seeded
@@ -933,6 +943,9 @@ impl AppState {
                 latest: RwLock::new(HashMap::new()),
                 tokens: RwLock::new(HashMap::new()),
                 metrics: Metrics::default(),
+                events: Arc::new(EventService::open(LogConfig::new(
+                    config.data_dir.join("events"),
+                ))?),
             }),
         };
         let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
@@ -1057,6 +1070,7 @@ impl AppState {
                 tags: Vec::new(),
                 owner: text("owner"),
                 schema: None,
+                experiment: demo::experiment(&def.key),
             };
             sqlx::query(
                 "INSERT INTO flags (project, key, definition, revision, created_at, updated_at) \
@@ -2105,6 +2119,49 @@ impl AppState {
             item: None,
             published,
         })
+    }
+
+    /// The analysis configuration of `flag` as an experiment in `env`: its
+    /// [`crate::analysis::experiment::ExperimentSpec`] and the variant weights of the rollout it
+    /// names in that environment's targeting.
+    ///
+    /// # Errors
+    /// [`StateError::NotFound`] for an unknown project, environment or flag, or a flag that is
+    /// not an experiment; [`StateError::Conflict`] when the named rule (or the default) does not
+    /// serve a rollout in `env`; [`StateError::Db`].
+    pub async fn experiment_config(
+        &self,
+        project: &str,
+        env: &str,
+        flag: &str,
+    ) -> Result<crate::analysis::experiment::ExperimentConfig, StateError> {
+        let f = self.flag(project, flag).await?;
+        let spec = f.spec.experiment.as_ref().ok_or_else(|| {
+            StateError::NotFound(format!("flag \"{flag}\" is not marked as an experiment"))
+        })?;
+        let t = f.environments.get(env).ok_or_else(|| {
+            StateError::NotFound(format!(
+                "project \"{project}\" has no environment \"{env}\""
+            ))
+        })?;
+        let serve = match &spec.rule_id {
+            None => Some(&t.targeting.default),
+            Some(id) => t
+                .targeting
+                .rules
+                .iter()
+                .find(|r| &r.id == id)
+                .map(|r| &r.serve),
+        };
+        match serve {
+            Some(burgee_core::model::ServeDef::Rollout(r)) => Ok(spec.config(flag, &r.weights)),
+            _ => Err(StateError::Conflict(format!(
+                "in \"{env}\", {} of flag \"{flag}\" does not serve a rollout",
+                spec.rule_id
+                    .as_deref()
+                    .map_or_else(|| "the default".to_owned(), |id| format!("rule \"{id}\""))
+            ))),
+        }
     }
 
     /// One flag's targeting in one environment.

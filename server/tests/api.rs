@@ -224,6 +224,15 @@ fn boolean_flag(key: &str) -> Value {
     json!({"key": key, "type": "boolean", "variants": {"on": true, "off": false}})
 }
 
+/// A boolean flag run as an experiment on a 50/50 default rollout in development.
+fn experiment_flag(key: &str) -> Value {
+    json!({"key": key, "type": "boolean", "variants": {"on": true, "off": false},
+        "experiment": {"primary_metric": {"key": "purchase", "kind": "conversion"}},
+        "environments": {"development": {"enabled": true, "off_variant": "off",
+            "default": {"rollout": {"weights": [{"variant": "on", "weight": 5000},
+                                                {"variant": "off", "weight": 5000}]}}}}})
+}
+
 fn targeting_on() -> Value {
     json!({"enabled": true, "off_variant": "off", "default": {"variant": "on"}})
 }
@@ -848,6 +857,15 @@ async fn every_route_enforces_roles(f: &Fixture) {
             .await
             .expect(StatusCode::CREATED);
     }
+    send(
+        f,
+        "POST",
+        &format!("{P}/flags"),
+        &experiment_flag("exp"),
+        None,
+    )
+    .await
+    .expect(StatusCode::CREATED);
     for key in ["s1", "s-del"] {
         send(
             f,
@@ -1100,6 +1118,20 @@ async fn every_route_enforces_roles(f: &Fixture) {
         ),
         ("get", "/v1/projects", "/v1/projects".into(), None, viewer),
         (
+            "get",
+            "/v1/projects/{project}/environments/{env}/events/recent",
+            format!("{DEV}/events/recent"),
+            None,
+            viewer,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/experiments/{flag}/results",
+            format!("{P}/experiments/exp/results?environment=development"),
+            None,
+            viewer,
+        ),
+        (
             "post",
             "/v1/projects",
             "/v1/projects".into(),
@@ -1114,14 +1146,15 @@ async fn every_route_enforces_roles(f: &Fixture) {
             None,
         ),
     ];
-    // The table covers every authenticated route of the API.
+    // The table covers every authenticated route of the API (`POST /v1/events` takes SDK keys
+    // only; tests/events_api.rs covers it).
     let covered: BTreeSet<(String, String)> = cases
         .iter()
         .map(|c| (c.0.to_owned(), c.1.to_owned()))
         .collect();
     let all: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .filter(|r| r.auth != "none")
+        .filter(|r| r.auth != "none" && r.auth != "sdk")
         .map(|r| (r.method.to_owned(), r.path.to_owned()))
         .collect();
     assert_eq!(covered, all);

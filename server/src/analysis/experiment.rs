@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::stats::{
-    ChiSquareTest, Conversions, CupedUnit, MeanComparison, Moments, StatsError, compare_conversions,
-    conversion_independence, cuped, msprt_p_value, sample_ratio_mismatch, welch_t_test,
+    ChiSquareTest, Conversions, CupedUnit, MeanComparison, Moments, StatsError,
+    compare_conversions, conversion_independence, cuped, msprt_p_value, sample_ratio_mismatch,
+    welch_t_test,
 };
 use crate::events::log::StoredBatch;
 use crate::events::model::Event;
@@ -32,6 +33,57 @@ pub struct MetricSpec {
     pub key: String,
     /// Aggregation.
     pub kind: MetricKind,
+}
+
+/// How a flag is run as an experiment (part of the flag's project-wide definition): which
+/// rollout splits the units and which metrics decide. The variants and weights are read from
+/// that rollout in the environment analysed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSpec {
+    /// Rule whose rollout is the experiment; `None` means the default (fallthrough) rollout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    /// The decision metric.
+    pub primary_metric: MetricSpec,
+    /// Metrics that must not get worse.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrail_metrics: Vec<MetricSpec>,
+    /// Confidence level of intervals, in (0, 1). Default 0.95.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// Exposure de-duplication window, ms. Default one hour.
+    #[serde(default = "default_window")]
+    pub dedupe_window_ms: u64,
+    /// Relative effect the sequential test is tuned for. Default 0.05.
+    #[serde(default = "default_mde")]
+    pub sequential_mde: f64,
+}
+
+impl ExperimentSpec {
+    /// The analysis configuration for `flag` in an environment whose targeting serves
+    /// `rollout` from the experiment's rule (or default).
+    pub fn config(
+        &self,
+        flag: &str,
+        weights: &[burgee_core::model::WeightDef],
+    ) -> ExperimentConfig {
+        ExperimentConfig {
+            flag: flag.to_owned(),
+            variants: weights
+                .iter()
+                .map(|w| VariantWeight {
+                    variant: w.variant.clone(),
+                    weight: w.weight,
+                })
+                .collect(),
+            primary_metric: self.primary_metric.clone(),
+            guardrail_metrics: self.guardrail_metrics.clone(),
+            confidence: self.confidence,
+            dedupe_window_ms: self.dedupe_window_ms,
+            sequential_mde: self.sequential_mde,
+        }
+    }
 }
 
 /// An experiment: a flag whose variants split units, a primary metric and guardrails.
@@ -182,6 +234,9 @@ pub struct ExperimentResults {
     pub metrics: Vec<MetricResult>,
 }
 
+/// `(metric key, unit) → [(time, value)]` of the metric events that matter.
+type Tracks<'a> = HashMap<(&'a str, &'a str), Vec<(u64, Option<f64>)>>;
+
 #[derive(Default)]
 struct Unit {
     first_exposure: u64,
@@ -200,12 +255,22 @@ pub fn analyse<'a>(
     batches: impl IntoIterator<Item = &'a StoredBatch>,
 ) -> Result<ExperimentResults, StatsError> {
     if config.variants.len() < 2 {
-        return Err(StatsError::Invalid("an experiment needs at least two variants".into()));
+        return Err(StatsError::Invalid(
+            "an experiment needs at least two variants".into(),
+        ));
     }
     if !(config.confidence > 0.0 && config.confidence < 1.0) {
-        return Err(StatsError::Invalid(format!("confidence {} is not in (0, 1)", config.confidence)));
+        return Err(StatsError::Invalid(format!(
+            "confidence {} is not in (0, 1)",
+            config.confidence
+        )));
     }
-    let index: HashMap<&str, usize> = config.variants.iter().enumerate().map(|(i, v)| (v.variant.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = config
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (v.variant.as_str(), i))
+        .collect();
     let metric_keys: Vec<&str> = std::iter::once(&config.primary_metric)
         .chain(&config.guardrail_metrics)
         .map(|m| m.key.as_str())
@@ -214,7 +279,7 @@ pub fn analyse<'a>(
     // (time, variant index, unit, digest) of every exposure to this flag; (metric, unit) → values.
     let mut exposures: Vec<(u64, usize, &str, &str)> = Vec::new();
     let mut exposures_raw = 0u64;
-    let mut tracks: HashMap<(&str, &str), Vec<(u64, Option<f64>)>> = HashMap::new();
+    let mut tracks: Tracks<'_> = HashMap::new();
     for batch in batches {
         for event in &batch.events {
             match event {
@@ -225,7 +290,10 @@ pub fn analyse<'a>(
                     }
                 }
                 Event::Track(t) if metric_keys.contains(&t.key.as_str()) => {
-                    tracks.entry((t.key.as_str(), t.targeting_key.as_str())).or_default().push((t.time, t.value));
+                    tracks
+                        .entry((t.key.as_str(), t.targeting_key.as_str()))
+                        .or_default()
+                        .push((t.time, t.value));
                 }
                 _ => {}
             }
@@ -244,7 +312,10 @@ pub fn analyse<'a>(
                 *d += 1;
             }
         }
-        let u = units.entry(unit).or_insert_with(|| Unit { first_exposure: time, ..Unit::default() });
+        let u = units.entry(unit).or_insert_with(|| Unit {
+            first_exposure: time,
+            ..Unit::default()
+        });
         match u.variant {
             None => u.variant = Some(v),
             Some(first) if first != v => u.mixed = true,
@@ -268,7 +339,9 @@ pub fn analyse<'a>(
     let srm_alarm = srm.as_ref().is_some_and(|s| s.p_value < 0.001);
 
     let mut metrics = Vec::new();
-    for (role, spec) in std::iter::once(("primary", &config.primary_metric)).chain(config.guardrail_metrics.iter().map(|m| ("guardrail", m))) {
+    for (role, spec) in std::iter::once(("primary", &config.primary_metric))
+        .chain(config.guardrail_metrics.iter().map(|m| ("guardrail", m)))
+    {
         metrics.push(metric_result(config, spec, role, &assigned, &tracks));
     }
 
@@ -279,7 +352,12 @@ pub fn analyse<'a>(
             .variants
             .iter()
             .zip(counts.iter().zip(&deduped))
-            .map(|(v, (units, exposures))| VariantSummary { variant: v.variant.clone(), weight: v.weight, units: *units, exposures: *exposures })
+            .map(|(v, (units, exposures))| VariantSummary {
+                variant: v.variant.clone(),
+                weight: v.weight,
+                units: *units,
+                exposures: *exposures,
+            })
             .collect(),
         exposures_raw,
         units_excluded,
@@ -294,14 +372,23 @@ fn metric_result(
     spec: &MetricSpec,
     role: &'static str,
     assigned: &[(&str, usize, u64)],
-    tracks: &HashMap<(&str, &str), Vec<(u64, Option<f64>)>>,
+    tracks: &Tracks<'_>,
 ) -> MetricResult {
     let k = config.variants.len();
     let mut moments = vec![Moments::default(); k];
-    let mut conversions = vec![Conversions { units: 0, conversions: 0 }; k];
+    let mut conversions = vec![
+        Conversions {
+            units: 0,
+            conversions: 0
+        };
+        k
+    ];
     let mut cuped_units = Vec::new();
     for &(unit, v, first) in assigned {
-        let events = tracks.get(&(spec.key.as_str(), unit)).map(Vec::as_slice).unwrap_or(&[]);
+        let events = tracks
+            .get(&(spec.key.as_str(), unit))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
         let (post, pre): (Vec<_>, Vec<_>) = events.iter().partition(|(t, _)| *t >= first);
         let value = |evs: &[&(u64, Option<f64>)]| -> Option<f64> {
             match spec.kind {
@@ -321,52 +408,78 @@ fn metric_result(
             c.units += 1;
             c.conversions += u64::from(y > 0.0);
         }
-        cuped_units.push(CupedUnit { variant: v, y, x: value(&pre).unwrap_or(0.0) });
+        cuped_units.push(CupedUnit {
+            variant: v,
+            y,
+            x: value(&pre).unwrap_or(0.0),
+        });
     }
 
     let mut notes = Vec::new();
     let mut comparisons = Vec::new();
-    let (control_m, control_c) = (moments.first().copied().unwrap_or_default(), conversions.first().copied());
+    let (control_m, control_c) = (
+        moments.first().copied().unwrap_or_default(),
+        conversions.first().copied(),
+    );
     let cuped_result = match spec.kind {
         MetricKind::Conversion => None,
         _ if cuped_units.iter().all(|u| u.x == 0.0) => None,
         _ => cuped(&cuped_units, k).ok(),
     };
     for i in 1..k {
-        let name = config.variants.get(i).map(|v| v.variant.clone()).unwrap_or_default();
+        let name = config
+            .variants
+            .get(i)
+            .map(|v| v.variant.clone())
+            .unwrap_or_default();
         let comparison = match (spec.kind, control_c, conversions.get(i)) {
-            (MetricKind::Conversion, Some(c), Some(t)) => compare_conversions(c, *t, config.confidence).map(|r| {
-                let var = r.treatment_rate * (1.0 - r.treatment_rate) / t.units as f64 + r.control_rate * (1.0 - r.control_rate) / c.units as f64;
-                Comparison {
-                    variant: name.clone(),
-                    difference: r.difference,
-                    difference_ci: r.difference_ci,
-                    relative_lift: r.relative_lift,
-                    p_value: r.p_value,
-                    sequential_p_value: sequential(r.difference, var, r.control_rate, config.sequential_mde),
-                    cuped: None,
-                }
-            }),
+            (MetricKind::Conversion, Some(c), Some(t)) => {
+                compare_conversions(c, *t, config.confidence).map(|r| {
+                    let var = r.treatment_rate * (1.0 - r.treatment_rate) / t.units as f64
+                        + r.control_rate * (1.0 - r.control_rate) / c.units as f64;
+                    Comparison {
+                        variant: name.clone(),
+                        difference: r.difference,
+                        difference_ci: r.difference_ci,
+                        relative_lift: r.relative_lift,
+                        p_value: r.p_value,
+                        sequential_p_value: sequential(
+                            r.difference,
+                            var,
+                            r.control_rate,
+                            config.sequential_mde,
+                        ),
+                        cuped: None,
+                    }
+                })
+            }
             _ => {
                 let treatment = moments.get(i).copied().unwrap_or_default();
-                welch_t_test(&control_m, &treatment, config.confidence).map(|r: MeanComparison| Comparison {
-                    variant: name.clone(),
-                    difference: r.difference,
-                    difference_ci: r.difference_ci,
-                    relative_lift: r.relative_lift,
-                    p_value: r.p_value,
-                    sequential_p_value: sequential(r.difference, r.difference_variance, r.control_mean, config.sequential_mde),
-                    cuped: cuped_result.as_ref().and_then(|cu| {
-                        let (c, t) = (cu.adjusted.first()?, cu.adjusted.get(i)?);
-                        let w = welch_t_test(c, t, config.confidence).ok()?;
-                        Some(CupedComparison {
-                            theta: cu.theta,
-                            variance_reduction: cu.variance_reduction,
-                            difference: w.difference,
-                            difference_ci: w.difference_ci,
-                            p_value: w.p_value,
-                        })
-                    }),
+                welch_t_test(&control_m, &treatment, config.confidence).map(|r: MeanComparison| {
+                    Comparison {
+                        variant: name.clone(),
+                        difference: r.difference,
+                        difference_ci: r.difference_ci,
+                        relative_lift: r.relative_lift,
+                        p_value: r.p_value,
+                        sequential_p_value: sequential(
+                            r.difference,
+                            r.difference_variance,
+                            r.control_mean,
+                            config.sequential_mde,
+                        ),
+                        cuped: cuped_result.as_ref().and_then(|cu| {
+                            let (c, t) = (cu.adjusted.first()?, cu.adjusted.get(i)?);
+                            let w = welch_t_test(c, t, config.confidence).ok()?;
+                            Some(CupedComparison {
+                                theta: cu.theta,
+                                variance_reduction: cu.variance_reduction,
+                                difference: w.difference,
+                                difference_ci: w.difference_ci,
+                                p_value: w.p_value,
+                            })
+                        }),
+                    }
                 })
             }
         };

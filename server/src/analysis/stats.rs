@@ -66,7 +66,10 @@ fn chi_square_p(chi_square: f64, df: u32) -> Result<f64, StatsError> {
 /// # Errors
 /// [`StatsError::Invalid`] for fewer than two variants, mismatched lengths or all-zero weights;
 /// [`StatsError::NotEnoughData`] when no units were observed.
-pub fn sample_ratio_mismatch(observed: &[u64], weights_bp: &[u32]) -> Result<ChiSquareTest, StatsError> {
+pub fn sample_ratio_mismatch(
+    observed: &[u64],
+    weights_bp: &[u32],
+) -> Result<ChiSquareTest, StatsError> {
     if observed.len() != weights_bp.len() {
         return Err(invalid(format!(
             "{} observed counts for {} weights",
@@ -77,7 +80,9 @@ pub fn sample_ratio_mismatch(observed: &[u64], weights_bp: &[u32]) -> Result<Chi
     let weight_sum: f64 = weights_bp.iter().map(|w| f64::from(*w)).sum();
     let live = weights_bp.iter().filter(|w| **w > 0).count();
     if live < 2 || weight_sum <= 0.0 {
-        return Err(invalid("an SRM check needs at least two variants with positive weight"));
+        return Err(invalid(
+            "an SRM check needs at least two variants with positive weight",
+        ));
     }
     #[allow(clippy::cast_precision_loss)] // unit counts stay far below 2^53
     let total = observed.iter().sum::<u64>() as f64;
@@ -98,7 +103,11 @@ pub fn sample_ratio_mismatch(observed: &[u64], weights_bp: &[u32]) -> Result<Chi
         chi_square += (o - e).powi(2) / e;
     }
     let df = u32::try_from(live - 1).map_err(|e| invalid(e.to_string()))?;
-    Ok(ChiSquareTest { chi_square, df, p_value: chi_square_p(chi_square, df)? })
+    Ok(ChiSquareTest {
+        chi_square,
+        df,
+        p_value: chi_square_p(chi_square, df)?,
+    })
 }
 
 /// Units exposed and units that converted, for one variant.
@@ -177,7 +186,10 @@ pub fn compare_conversions(
     let (relative_lift, relative_lift_ci) = if pc > 0.0 {
         let lift = difference / pc;
         let se_ratio = (var_t / pc.powi(2) + pt.powi(2) * var_c / pc.powi(4)).sqrt();
-        (Some(lift), Some((lift - z_crit * se_ratio, lift + z_crit * se_ratio)))
+        (
+            Some(lift),
+            Some((lift - z_crit * se_ratio, lift + z_crit * se_ratio)),
+        )
     } else {
         (None, None)
     };
@@ -225,7 +237,11 @@ pub fn conversion_independence(variants: &[Conversions]) -> Result<ChiSquareTest
         }
     }
     let df = u32::try_from(variants.len() - 1).map_err(|e| invalid(e.to_string()))?;
-    Ok(ChiSquareTest { chi_square, df, p_value: chi_square_p(chi_square, df)? })
+    Ok(ChiSquareTest {
+        chi_square,
+        df,
+        p_value: chi_square_p(chi_square, df)?,
+    })
 }
 
 /// Count, mean and sample variance (`n − 1` denominator) of a metric, accumulated with
@@ -300,7 +316,11 @@ pub struct MeanComparison {
 /// # Errors
 /// [`StatsError::Invalid`] for a confidence outside (0, 1); [`StatsError::NotEnoughData`] when
 /// a variant has fewer than two values or both have zero variance.
-pub fn welch_t_test(control: &Moments, treatment: &Moments, confidence: f64) -> Result<MeanComparison, StatsError> {
+pub fn welch_t_test(
+    control: &Moments,
+    treatment: &Moments,
+    confidence: f64,
+) -> Result<MeanComparison, StatsError> {
     if !(confidence > 0.0 && confidence < 1.0) {
         return Err(invalid(format!("confidence {confidence} is not in (0, 1)")));
     }
@@ -370,7 +390,10 @@ pub fn cuped(units: &[CupedUnit], variants: usize) -> Result<Cuped, StatsError> 
         return Err(not_enough("CUPED needs at least two units"));
     }
     if let Some(u) = units.iter().find(|u| u.variant >= variants) {
-        return Err(invalid(format!("variant index {} out of range 0..{variants}", u.variant)));
+        return Err(invalid(format!(
+            "variant index {} out of range 0..{variants}",
+            u.variant
+        )));
     }
     #[allow(clippy::cast_precision_loss)]
     let n = units.len() as f64;
@@ -397,7 +420,11 @@ pub fn cuped(units: &[CupedUnit], variants: usize) -> Result<Cuped, StatsError> 
     } else {
         0.0
     };
-    Ok(Cuped { theta, variance_reduction, adjusted })
+    Ok(Cuped {
+        theta,
+        variance_reduction,
+        adjusted,
+    })
 }
 
 /// Always-valid p-value of the mixture sequential probability ratio test (mSPRT) for a
@@ -414,10 +441,13 @@ pub fn cuped(units: &[CupedUnit], variants: usize) -> Result<Cuped, StatsError> 
 /// # Errors
 /// [`StatsError::Invalid`] when `variance` or `tau_squared` is not positive and finite.
 pub fn msprt_p_value(difference: f64, variance: f64, tau_squared: f64) -> Result<f64, StatsError> {
-    if !(variance > 0.0 && variance.is_finite()) || !(tau_squared > 0.0 && tau_squared.is_finite()) {
-        return Err(invalid("mSPRT needs a positive, finite variance and mixing variance"));
+    if !(variance > 0.0 && variance.is_finite() && tau_squared > 0.0 && tau_squared.is_finite()) {
+        return Err(invalid(
+            "mSPRT needs a positive, finite variance and mixing variance",
+        ));
     }
     let s = variance + tau_squared;
-    let log_lambda = 0.5 * (variance / s).ln() + tau_squared * difference.powi(2) / (2.0 * variance * s);
+    let log_lambda =
+        0.5 * (variance / s).ln() + tau_squared * difference.powi(2) / (2.0 * variance * s);
     Ok((-log_lambda).exp().min(1.0))
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!  handlers ──append()──► bounded queue ──► writer thread: take every waiting batch,
-//!                          (full → 429)        dedupe by (environment, batch_id), write records,
+//!                          (full → 429)        dedupe by (project, environment, batch_id), write records,
 //!                                              one fdatasync, then acknowledge them all
 //! ```
 //!
@@ -30,6 +30,8 @@ use super::model::{Event, SdkInfo};
 /// One accepted batch as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredBatch {
+    /// Project of the SDK key that sent it.
+    pub project: String,
     /// Environment of the SDK key that sent it.
     pub environment: String,
     /// The SDK's idempotency key.
@@ -105,7 +107,12 @@ pub struct LogConfig {
 impl LogConfig {
     /// Defaults: 64 MiB segments, 1024 batches or 64 MiB queued.
     pub fn new(dir: PathBuf) -> Self {
-        LogConfig { dir, segment_bytes: 64 << 20, queue_batches: 1024, queue_bytes: 64 << 20 }
+        LogConfig {
+            dir,
+            segment_bytes: 64 << 20,
+            queue_batches: 1024,
+            queue_bytes: 64 << 20,
+        }
     }
 }
 
@@ -141,7 +148,10 @@ pub struct EventLog {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
-    move |source| LogError::Io { path: path.to_owned(), source }
+    move |source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn segment_name(n: u64) -> String {
@@ -155,14 +165,21 @@ fn decode(bytes: &[u8]) -> (Vec<(u64, StoredBatch)>, u64, Option<String>) {
     let mut at = 0usize;
     while at < bytes.len() {
         let word = |from: usize| -> Option<u32> {
-            bytes.get(from..from + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes)
+            bytes
+                .get(from..from + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
         };
         let (Some(len), Some(crc)) = (word(at), word(at + 4)) else {
             return (out, at as u64, Some("truncated record header".into()));
         };
         let len = len as usize;
         let Some(payload) = bytes.get(at + 8..at + 8 + len) else {
-            return (out, at as u64, Some(format!("record of {len} bytes is truncated")));
+            return (
+                out,
+                at as u64,
+                Some(format!("record of {len} bytes is truncated")),
+            );
         };
         if crc32fast::hash(payload) != crc {
             return (out, at as u64, Some("checksum mismatch".into()));
@@ -200,10 +217,14 @@ impl EventLog {
             .map_err(io_err(&config.dir))?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("events-") && n.ends_with(".log")))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("events-") && n.ends_with(".log"))
+            })
             .collect();
         names.sort();
-        let mut index: HashMap<(String, String), Receipt> = HashMap::new();
+        let mut index: HashMap<(String, String, String), Receipt> = HashMap::new();
         let mut committed = Committed::default();
         let last = names.len().saturating_sub(1);
         for (i, path) in names.iter().enumerate() {
@@ -211,17 +232,28 @@ impl EventLog {
             let (batches, valid, damage) = decode(&bytes);
             if let Some(why) = damage {
                 if i != last {
-                    return Err(LogError::Corrupt { path: path.clone(), offset: valid, why });
+                    return Err(LogError::Corrupt {
+                        path: path.clone(),
+                        offset: valid,
+                        why,
+                    });
                 }
                 tracing::warn!(path = %path.display(), offset = valid, %why, "truncating a torn record at the end of the event log");
-                let f = OpenOptions::new().write(true).open(path).map_err(io_err(path))?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_err(path))?;
                 f.set_len(valid).map_err(io_err(path))?;
                 f.sync_all().map_err(io_err(path))?;
             }
             for (_, b) in batches {
                 index.insert(
-                    (b.environment, b.batch_id),
-                    Receipt { accepted: b.events.len(), rejected: b.rejected, duplicate: true },
+                    (b.project, b.environment, b.batch_id),
+                    Receipt {
+                        accepted: b.events.len(),
+                        rejected: b.rejected,
+                        duplicate: true,
+                    },
                 );
             }
             committed.segments.push((path.clone(), valid));
@@ -232,7 +264,10 @@ impl EventLog {
             committed.segments.push((path, 0));
         }
         let (active, len) = committed.segments.last().cloned().unwrap_or_default();
-        let file = OpenOptions::new().append(true).open(&active).map_err(io_err(&active))?;
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&active)
+            .map_err(io_err(&active))?;
         let committed = Arc::new(Mutex::new(committed));
         let appended = Arc::new(tokio::sync::Notify::new());
         let (tx, rx) = mpsc::channel(config.queue_batches.max(1));
@@ -253,7 +288,13 @@ impl EventLog {
             .name("burgee-event-log".into())
             .spawn(move || writer.run(rx))
             .map_err(io_err(&config.dir))?;
-        Ok(EventLog { tx, queued_bytes, queue_bytes: config.queue_bytes, committed, appended })
+        Ok(EventLog {
+            tx,
+            queued_bytes,
+            queue_bytes: config.queue_bytes,
+            committed,
+            appended,
+        })
     }
 
     /// Appends a batch and waits until it is durable (or recognised as a duplicate).
@@ -269,14 +310,21 @@ impl EventLog {
             return Err(AppendError::Overloaded);
         }
         let (done, wait) = oneshot::channel();
-        if let Err(e) = self.tx.try_send(Job { batch, payload, done }) {
+        if let Err(e) = self.tx.try_send(Job {
+            batch,
+            payload,
+            done,
+        }) {
             self.queued_bytes.fetch_sub(size, Ordering::AcqRel);
             return Err(match e {
                 mpsc::error::TrySendError::Full(_) => AppendError::Overloaded,
-                mpsc::error::TrySendError::Closed(_) => AppendError::Failed("the writer stopped".into()),
+                mpsc::error::TrySendError::Closed(_) => {
+                    AppendError::Failed("the writer stopped".into())
+                }
             });
         }
-        wait.await.map_err(|_| AppendError::Failed("the writer stopped".into()))?
+        wait.await
+            .map_err(|_| AppendError::Failed("the writer stopped".into()))?
     }
 
     /// Durable batches after `from` (all environments, oldest first), at most `limit` of
@@ -284,28 +332,53 @@ impl EventLog {
     ///
     /// # Errors
     /// [`LogError`] when a segment cannot be read or a durable record is damaged.
-    pub fn read_from(&self, from: Position, limit: usize) -> Result<Vec<(Position, StoredBatch)>, LogError> {
-        let segments = self.committed.lock().unwrap_or_else(PoisonError::into_inner).segments.clone();
+    pub fn read_from(
+        &self,
+        from: Position,
+        limit: usize,
+    ) -> Result<Vec<(Position, StoredBatch)>, LogError> {
+        let segments = self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .segments
+            .clone();
         let mut out = Vec::new();
         for (i, (path, len)) in segments.into_iter().enumerate() {
             let segment = i + 1;
             if segment < from.segment.max(1) {
                 continue;
             }
-            let start = if segment == from.segment { from.offset } else { 0 };
+            let start = if segment == from.segment {
+                from.offset
+            } else {
+                0
+            };
             if start >= len {
                 continue;
             }
             let mut f = File::open(&path).map_err(io_err(&path))?;
             io::Seek::seek(&mut f, io::SeekFrom::Start(start)).map_err(io_err(&path))?;
             let mut bytes = Vec::new();
-            f.take(len - start).read_to_end(&mut bytes).map_err(io_err(&path))?;
+            f.take(len - start)
+                .read_to_end(&mut bytes)
+                .map_err(io_err(&path))?;
             let (batches, valid, damage) = decode(&bytes);
             if let Some(why) = damage {
-                return Err(LogError::Corrupt { path, offset: start + valid, why });
+                return Err(LogError::Corrupt {
+                    path,
+                    offset: start + valid,
+                    why,
+                });
             }
             for (end, b) in batches {
-                out.push((Position { segment, offset: start + end }, b));
+                out.push((
+                    Position {
+                        segment,
+                        offset: start + end,
+                    },
+                    b,
+                ));
                 if out.len() >= limit {
                     return Ok(out);
                 }
@@ -319,19 +392,37 @@ impl EventLog {
         self.appended.notified().await;
     }
 
-    /// Calls `f` with every durable batch of `environment`, oldest first.
+    /// Calls `f` with every durable batch of `project`'s `environment`, oldest first.
     ///
     /// # Errors
     /// [`LogError`] when a segment cannot be read or a durable record is damaged.
-    pub fn scan(&self, environment: &str, mut f: impl FnMut(&StoredBatch)) -> Result<(), LogError> {
-        let segments = self.committed.lock().unwrap_or_else(PoisonError::into_inner).segments.clone();
+    pub fn scan(
+        &self,
+        project: &str,
+        environment: &str,
+        mut f: impl FnMut(&StoredBatch),
+    ) -> Result<(), LogError> {
+        let segments = self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .segments
+            .clone();
         for (path, len) in segments {
             let bytes = read_file(&path, Some(len))?;
             let (batches, valid, damage) = decode(&bytes);
             if let Some(why) = damage {
-                return Err(LogError::Corrupt { path, offset: valid, why });
+                return Err(LogError::Corrupt {
+                    path,
+                    offset: valid,
+                    why,
+                });
             }
-            batches.iter().map(|(_, b)| b).filter(|b| b.environment == environment).for_each(&mut f);
+            batches
+                .iter()
+                .map(|(_, b)| b)
+                .filter(|b| b.project == project && b.environment == environment)
+                .for_each(&mut f);
         }
         Ok(())
     }
@@ -343,7 +434,7 @@ struct Writer {
     file: BufWriter<File>,
     active: PathBuf,
     len: u64,
-    index: HashMap<(String, String), Receipt>,
+    index: HashMap<(String, String, String), Receipt>,
     committed: Arc<Mutex<Committed>>,
     queued_bytes: Arc<AtomicUsize>,
     failed: AtomicBool,
@@ -373,23 +464,46 @@ impl Writer {
     /// Writes every new batch of the group, fsyncs once, and returns one result per job.
     fn commit(&mut self, jobs: &[Job]) -> Vec<Result<Receipt, AppendError>> {
         if self.failed.load(Ordering::Acquire) {
-            return jobs.iter().map(|_| Err(AppendError::Failed("an earlier write failed; restart the server".into()))).collect();
+            return jobs
+                .iter()
+                .map(|_| {
+                    Err(AppendError::Failed(
+                        "an earlier write failed; restart the server".into(),
+                    ))
+                })
+                .collect();
         }
         let mut results = Vec::with_capacity(jobs.len());
         let written = (|| -> io::Result<()> {
             for job in jobs {
-                let key = (job.batch.environment.clone(), job.batch.batch_id.clone());
+                let key = (
+                    job.batch.project.clone(),
+                    job.batch.environment.clone(),
+                    job.batch.batch_id.clone(),
+                );
                 if let Some(r) = self.index.get(&key) {
                     results.push(Ok(*r));
                     continue;
                 }
-                let len = u32::try_from(job.payload.len()).map_err(|_| io::Error::other("batch over 4 GiB"))?;
+                let len = u32::try_from(job.payload.len())
+                    .map_err(|_| io::Error::other("batch over 4 GiB"))?;
                 self.file.write_all(&len.to_le_bytes())?;
-                self.file.write_all(&crc32fast::hash(&job.payload).to_le_bytes())?;
+                self.file
+                    .write_all(&crc32fast::hash(&job.payload).to_le_bytes())?;
                 self.file.write_all(&job.payload)?;
                 self.len += 8 + u64::from(len);
-                let receipt = Receipt { accepted: job.batch.events.len(), rejected: job.batch.rejected, duplicate: false };
-                self.index.insert(key, Receipt { duplicate: true, ..receipt });
+                let receipt = Receipt {
+                    accepted: job.batch.events.len(),
+                    rejected: job.batch.rejected,
+                    duplicate: false,
+                };
+                self.index.insert(
+                    key,
+                    Receipt {
+                        duplicate: true,
+                        ..receipt
+                    },
+                );
                 results.push(Ok(receipt));
             }
             self.file.flush()?;
@@ -406,27 +520,45 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, path = %self.active.display(), "event log write failed; refusing further writes");
                 self.failed.store(true, Ordering::Release);
-                jobs.iter().map(|_| Err(AppendError::Failed(e.to_string()))).collect()
+                jobs.iter()
+                    .map(|_| Err(AppendError::Failed(e.to_string())))
+                    .collect()
             }
         }
     }
 
     fn publish_len(&self) {
-        let mut c = self.committed.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut c = self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(last) = c.segments.last_mut() {
             last.1 = self.len;
         }
     }
 
     fn rotate(&mut self) -> io::Result<()> {
-        let n = self.committed.lock().unwrap_or_else(PoisonError::into_inner).segments.len() as u64 + 1;
+        let n = self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .segments
+            .len() as u64
+            + 1;
         let path = self.dir.join(segment_name(n));
-        let file = OpenOptions::new().create_new(true).append(true).open(&path)?;
+        let file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&path)?;
         File::open(&self.dir)?.sync_all()?;
         self.file = BufWriter::with_capacity(1 << 20, file);
         self.active = path.clone();
         self.len = 0;
-        self.committed.lock().unwrap_or_else(PoisonError::into_inner).segments.push((path, 0));
+        self.committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .segments
+            .push((path, 0));
         Ok(())
     }
 }

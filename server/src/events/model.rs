@@ -121,21 +121,40 @@ pub struct Rejection {
 #[error("{0}")]
 pub struct BatchError(pub String);
 
-const REASONS: [&str; 6] = ["STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "PREREQUISITE_FAILED"];
+const REASONS: [&str; 6] = [
+    "STATIC",
+    "DEFAULT",
+    "TARGETING_MATCH",
+    "SPLIT",
+    "DISABLED",
+    "PREREQUISITE_FAILED",
+];
 
 /// Parses a batch body and validates every event on its own against `now` (ms since epoch).
 ///
 /// # Errors
 /// [`BatchError`] when the body is not JSON or the batch envelope breaks `spec/EVENTS.md` §1;
 /// per-event problems are returned as [`Rejection`]s instead.
-pub fn parse_batch(body: &[u8], now: u64) -> Result<(String, SdkInfo, Vec<Event>, Vec<Rejection>), BatchError> {
-    let batch: BatchIn<'_> = serde_json::from_slice(body).map_err(|e| BatchError(format!("batch is not valid: {e}")))?;
+pub fn parse_batch(
+    body: &[u8],
+    now: u64,
+) -> Result<(String, SdkInfo, Vec<Event>, Vec<Rejection>), BatchError> {
+    let batch: BatchIn<'_> =
+        serde_json::from_slice(body).map_err(|e| BatchError(format!("batch is not valid: {e}")))?;
     let id_ok = (8..=128).contains(&batch.batch_id.len())
-        && batch.batch_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        && batch
+            .batch_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
     if !id_ok {
-        return Err(BatchError("batch_id: must be 8-128 characters of [A-Za-z0-9._:-]".into()));
+        return Err(BatchError(
+            "batch_id: must be 8-128 characters of [A-Za-z0-9._:-]".into(),
+        ));
     }
-    for (field, v) in [("sdk.name", &batch.sdk.name), ("sdk.version", &batch.sdk.version)] {
+    for (field, v) in [
+        ("sdk.name", &batch.sdk.name),
+        ("sdk.version", &batch.sdk.version),
+    ] {
         if v.is_empty() || v.chars().count() > 64 {
             return Err(BatchError(format!("{field}: must be 1-64 characters")));
         }
@@ -164,7 +183,10 @@ pub fn parse_batch(body: &[u8], now: u64) -> Result<(String, SdkInfo, Vec<Event>
 /// Validates one event; the error starts with `.field: ` or `: ` so it can follow `events[i]`.
 fn validate_event(raw: &RawValue, now: u64) -> Result<Event, String> {
     if raw.get().len() > MAX_EVENT_BYTES {
-        return Err(format!(": event is {} bytes, over {MAX_EVENT_BYTES}", raw.get().len()));
+        return Err(format!(
+            ": event is {} bytes, over {MAX_EVENT_BYTES}",
+            raw.get().len()
+        ));
     }
     let event: Event = serde_json::from_str(raw.get()).map_err(|e| format!(": {e}"))?;
     let text = |field: &str, v: &str, max: usize| -> Result<(), String> {
@@ -196,7 +218,11 @@ fn validate_event(raw: &RawValue, now: u64) -> Result<Event, String> {
                 return Err(".snapshot_version: must be at least 1".into());
             }
             let hex = e.snapshot_digest.strip_prefix("sha256:").unwrap_or("");
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            if hex.len() != 64
+                || !hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 return Err(".snapshot_digest: must be sha256: and 64 lowercase hex digits".into());
             }
         }
@@ -214,7 +240,11 @@ fn validate_event(raw: &RawValue, now: u64) -> Result<Event, String> {
                 match v {
                     serde_json::Value::String(s) if s.chars().count() <= 256 => {}
                     serde_json::Value::Number(_) | serde_json::Value::Bool(_) => {}
-                    _ => return Err(format!(".attributes.{k}: must be a string (≤ 256), number or bool")),
+                    _ => {
+                        return Err(format!(
+                            ".attributes.{k}: must be a string (≤ 256), number or bool"
+                        ));
+                    }
                 }
             }
         }

@@ -2,8 +2,8 @@
 //! whatever analytics stack a team runs.
 //!
 //! The local log stays the source of truth: the forwarder follows it from a persisted
-//! position, publishes each batch to `<prefix>.<environment>` with the JetStream message id
-//! `<environment>:<batch_id>`, waits for the stream's acknowledgement, then advances. After a
+//! position, publishes each batch to `<prefix>.<project>.<environment>` with the JetStream
+//! message id `<project>:<environment>:<batch_id>`, waits for the stream's acknowledgement, then advances. After a
 //! crash it resumes from the last saved position; batches published again are dropped by the
 //! stream's duplicate window (the position is saved at least every second, far inside it).
 
@@ -21,7 +21,8 @@ pub struct NatsConfig {
     pub url: String,
     /// Stream name (created if missing), default `BURGEE_EVENTS`.
     pub stream: String,
-    /// Subject prefix, default `burgee.events`; the subject is `<prefix>.<environment>`.
+    /// Subject prefix, default `burgee.events`; the subject is
+    /// `<prefix>.<project>.<environment>`.
     pub subject_prefix: String,
     /// File holding the forwarding position (JSON), e.g. `DATA_DIR/events/nats.position`.
     pub position_file: PathBuf,
@@ -52,17 +53,29 @@ fn nats_err(e: impl std::fmt::Display) -> NatsError {
 
 fn load_position(path: &Path) -> Result<Position, NatsError> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NatsError::Position { path: path.to_owned(), message: e.to_string() }),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| NatsError::Position {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Position::default()),
-        Err(e) => Err(NatsError::Position { path: path.to_owned(), message: e.to_string() }),
+        Err(e) => Err(NatsError::Position {
+            path: path.to_owned(),
+            message: e.to_string(),
+        }),
     }
 }
 
 /// Writes the position atomically (temporary file, fsync, rename).
 fn save_position(path: &Path, position: Position) -> Result<(), NatsError> {
-    let err = |e: std::io::Error| NatsError::Position { path: path.to_owned(), message: e.to_string() };
+    let err = |e: std::io::Error| NatsError::Position {
+        path: path.to_owned(),
+        message: e.to_string(),
+    };
     let tmp = path.with_extension("tmp");
-    let bytes = serde_json::to_vec(&position).map_err(|e| NatsError::Position { path: path.to_owned(), message: e.to_string() })?;
+    let bytes = serde_json::to_vec(&position).map_err(|e| NatsError::Position {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
     {
         use std::io::Write as _;
         let mut f = std::fs::File::create(&tmp).map_err(err)?;
@@ -118,10 +131,19 @@ pub async fn forward(
         for (after, batch) in next {
             let payload = serde_json::to_vec(&batch).map_err(nats_err)?;
             let publish = PublishMessage::build()
-                .message_id(format!("{}:{}", batch.environment, batch.batch_id))
+                .message_id(format!(
+                    "{}:{}:{}",
+                    batch.project, batch.environment, batch.batch_id
+                ))
                 .payload(payload.into());
             let ack = js
-                .send_publish(format!("{}.{}", config.subject_prefix, batch.environment), publish)
+                .send_publish(
+                    format!(
+                        "{}.{}.{}",
+                        config.subject_prefix, batch.project, batch.environment
+                    ),
+                    publish,
+                )
                 .await
                 .map_err(nats_err)?;
             ack.await.map_err(nats_err)?;
