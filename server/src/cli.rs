@@ -21,6 +21,7 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
+use crate::events::nats::{NatsConfig, connect, forward};
 use crate::keys::{self, KeyError};
 use crate::model::{Role, TokenInput};
 use crate::state::{AppState, Credentials, ServerConfig};
@@ -68,6 +69,39 @@ pub enum Command {
     Backup(BackupArgs),
     /// Load a backup into an empty database.
     Restore(RestoreArgs),
+    /// Experiment analysis.
+    #[command(subcommand)]
+    Experiment(ExperimentCommand),
+}
+
+/// `burgee experiment ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Fetch an experiment's results from a server and print them as a table.
+    Results(ExperimentResultsArgs),
+}
+
+/// `burgee experiment results`.
+#[derive(Debug, Args)]
+pub struct ExperimentResultsArgs {
+    /// Server base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Admin API token with at least the viewer role in the project.
+    #[arg(long, env = "BURGEE_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Project key.
+    #[arg(long)]
+    pub project: String,
+    /// Flag key of the experiment.
+    #[arg(long)]
+    pub flag: String,
+    /// Environment to analyse.
+    #[arg(long)]
+    pub environment: String,
+    /// Print the API's JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `burgee backup`.
@@ -222,6 +256,20 @@ pub struct ServeArgs {
     /// Largest accepted request body, bytes.
     #[arg(long, env = "BURGEE_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// Also forward every stored event batch to NATS JetStream at this URL
+    /// (e.g. nats://127.0.0.1:4222); subject `<prefix>.<project>.<environment>`.
+    #[arg(long, env = "BURGEE_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// JetStream stream for forwarded events (created if missing).
+    #[arg(long, env = "BURGEE_NATS_STREAM", default_value = "BURGEE_EVENTS")]
+    pub nats_stream: String,
+    /// Subject prefix for forwarded events.
+    #[arg(
+        long,
+        env = "BURGEE_NATS_SUBJECT_PREFIX",
+        default_value = "burgee.events"
+    )]
+    pub nats_subject_prefix: String,
 }
 
 /// `burgee eval`.
@@ -392,6 +440,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keys(cmd) => plain(keys_command(cmd)),
         Command::Backup(args) => plain(backup(&args)),
         Command::Restore(args) => plain(restore(&args)),
+        Command::Experiment(ExperimentCommand::Results(args)) => plain(experiment_results(&args)),
         Command::Eval(args) => eval(&args).unwrap_or_else(|e| {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_ERROR)
@@ -784,6 +833,52 @@ fn restore(args: &RestoreArgs) -> Result<(), CliError> {
     })
 }
 
+/// `burgee experiment results`: `GET .../experiments/{flag}/results` printed as a table
+/// ([`crate::analysis::report::render`]) or as JSON.
+fn experiment_results(args: &ExperimentResultsArgs) -> Result<(), CliError> {
+    let url = format!(
+        "{}/v1/projects/{}/experiments/{}/results?environment={}",
+        args.server.trim_end_matches('/'),
+        args.project,
+        args.flag,
+        args.environment
+    );
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(120)))
+        .build()
+        .new_agent();
+    let mut response = agent
+        .get(&url)
+        .header("Authorization", &format!("Bearer {}", args.token))
+        .call()
+        .map_err(|e| CliError::general(format!("GET {url}: {e}")))?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .read_to_vec()
+        .map_err(|e| CliError::general(format!("GET {url}: reading the body: {e}")))?;
+    if !status.is_success() {
+        let detail = serde_json::from_slice::<ServerErrorBody>(&body).map_or_else(
+            |_| String::from_utf8_lossy(&body).into_owned(),
+            |e| format!("{}: {}", e.code, e.message),
+        );
+        return Err(CliError::general(format!(
+            "GET {url}: HTTP {status}: {detail}"
+        )));
+    }
+    let results: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| CliError::general(format!("GET {url}: the answer is not JSON: {e}")))?;
+    if args.json {
+        let text =
+            serde_json::to_string_pretty(&results).map_err(|e| CliError::general(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", crate::analysis::report::render(&results));
+    }
+    Ok(())
+}
+
 /// `burgee serve`: runs until Ctrl-C / SIGTERM.
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
     runtime()?.block_on(serve_async(args))
@@ -824,6 +919,16 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         state.clone(),
         Duration::from_secs(args.resign_check_secs),
     ));
+    let (stop_forwarding, forwarding_stopped) = tokio::sync::watch::channel(false);
+    let forwarder = args.nats_url.as_ref().map(|url| {
+        let config = NatsConfig {
+            url: url.clone(),
+            stream: args.nats_stream.clone(),
+            subject_prefix: args.nats_subject_prefix.clone(),
+            position_file: config.data_dir.join("events").join("nats.position"),
+        };
+        tokio::spawn(forward_events(state.clone(), config, forwarding_stopped))
+    });
     let stopping = state.clone();
     let served = axum::serve(listener, api::app(state.clone()))
         .with_graceful_shutdown(async move {
@@ -833,11 +938,49 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         })
         .await;
     resign.abort();
+    // Let the forwarder finish the batch in flight and save its position.
+    let _ = stop_forwarding.send(true);
+    if let Some(task) = forwarder {
+        let _ = task.await;
+    }
     if let Some(task) = listener_task {
         task.abort();
     }
     state.close().await;
     served.map_err(|e| CliError::general(format!("serving: {e}")))
+}
+
+/// Forwards stored events to NATS JetStream until `stop` turns true; on an error (NATS down,
+/// ...) logs it and retries every 5 s from the last acknowledged batch, so nothing is lost.
+async fn forward_events(
+    state: AppState,
+    config: NatsConfig,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let stopped = {
+            let mut stop = stop.clone();
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }
+        };
+        let run = async {
+            let js = connect(&config).await?;
+            tracing::info!(url = %config.url, stream = %config.stream, "forwarding events to NATS JetStream");
+            forward(state.events().log().clone(), js, config.clone(), stopped).await
+        };
+        match run.await {
+            Ok(n) => {
+                tracing::info!(batches = n, "event forwarding stopped");
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "event forwarding failed; retrying in 5 s"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
 }
 
 fn print_credentials(credentials: &Credentials, data_dir: &Path) {
