@@ -8,7 +8,8 @@
 //!
 //! and prints one line per figure. Usage:
 //! `load BASE_URL ADMIN_TOKEN [--seconds S] [--connections C] [--sse-clients N]`.
-//! It creates project `loadtest` (one environment `bench`, 1000 boolean flags) first.
+//! It creates project `loadtest` (one environment `bench`, 1000 flags with a rule and a
+//! rollout each) and project `small` (one flag) first, and reads with SDK keys.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,6 +27,8 @@ struct Args {
     base: String,
     addr: String,
     token: String,
+    /// SDK key of loadtest/bench (created by setup), used for GETs and streams.
+    sdk: String,
     seconds: u64,
     connections: usize,
     sse_clients: usize,
@@ -42,6 +45,7 @@ fn args() -> Args {
             .to_owned(),
         base,
         token,
+        sdk: String::new(),
         seconds: 10,
         connections: 32,
         sse_clients: 10_000,
@@ -63,6 +67,42 @@ fn agent() -> ureq::Agent {
         .http_status_as_error(false)
         .build()
         .new_agent()
+}
+
+/// An SDK key for `project/env`.
+fn sdk_key(a: &Args, project: &str, env: &str) -> String {
+    let r = agent()
+        .post(format!("{}/v1/tokens", a.base))
+        .header("Authorization", &format!("Bearer {}", a.token))
+        .header("Content-Type", "application/json")
+        .send(format!(
+            r#"{{"kind":"sdk","project":"{project}","environment":"{env}"}}"#
+        ))
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&r).unwrap();
+    v["token"].as_str().unwrap().to_owned()
+}
+
+/// Project `small` (environment `bench`, one flag): propagation without the bandwidth.
+fn setup_small(a: &Args) {
+    let auth = format!("Bearer {}", a.token);
+    let r = agent()
+        .post(format!("{}/v1/projects", a.base))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(r#"{"key":"small","environments":[{"key":"bench"}]}"#)
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 201 | 409));
+    let r = agent()
+        .post(format!("{}/v1/projects/small/flags", a.base))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .send(r#"{"key":"flag-0000","type":"boolean","variants":{"on":true,"off":false}}"#)
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 201 | 409));
 }
 
 /// Project `loadtest` with environment `bench` and 1000 flags (idempotent).
@@ -152,9 +192,9 @@ fn ms(d: Duration) -> f64 {
 async fn get_phase(a: &Args, label: &str, if_none_match: Option<String>, expect: u16) {
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let request = format!(
-        "GET /v1/snapshots/bench?project=loadtest HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{}\r\n",
+        "GET /v1/snapshots/bench HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n{}\r\n",
         a.addr,
-        a.token,
+        a.sdk,
         if_none_match
             .map(|t| format!("If-None-Match: {t}\r\n"))
             .unwrap_or_default()
@@ -204,11 +244,12 @@ async fn get_phase(a: &Args, label: &str, if_none_match: Option<String>, expect:
 }
 
 /// N SSE clients, one publish, time until each has the new version.
-async fn propagation(a: &Args) {
+async fn propagation(a: &Args, project: &str) {
+    let sdk = sdk_key(a, project, "bench");
     let current = {
         let r = agent()
             .get(format!(
-                "{}/v1/projects/loadtest/environments/bench",
+                "{}/v1/projects/{project}/environments/bench",
                 a.base
             ))
             .header("Authorization", &format!("Bearer {}", a.token))
@@ -222,8 +263,8 @@ async fn propagation(a: &Args) {
     };
     let next = format!("id: {}\n", current + 1);
     let request = Arc::new(format!(
-        "GET /v1/stream/bench?project=loadtest HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nLast-Event-ID: {current}\r\n\r\n",
-        a.addr, a.token
+        "GET /v1/stream/bench HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {sdk}\r\nLast-Event-ID: {current}\r\n\r\n",
+        a.addr
     ));
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(a.sse_clients);
     let mut tasks = Vec::new();
@@ -286,11 +327,12 @@ async fn propagation(a: &Args) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base = a.base.clone();
     let token = a.token.clone();
+    let project_owned = project.to_owned();
     let t0 = Instant::now();
-    tokio::task::spawn_blocking(move || {
+    let put = tokio::task::spawn_blocking(move || {
         let r = agent()
             .put(format!(
-                "{base}/v1/projects/loadtest/environments/bench/flags/flag-0000"
+                "{base}/v1/projects/{project_owned}/environments/bench/flags/flag-0000"
             ))
             .header("Authorization", &format!("Bearer {token}"))
             .header("Content-Type", "application/json")
@@ -298,15 +340,29 @@ async fn propagation(a: &Args) {
             .send(r#"{"enabled":true,"off_variant":"off","default":{"variant":"on"}}"#)
             .unwrap();
         assert_eq!(r.status().as_u16(), 200);
+        t0.elapsed()
     });
     let mut lat = Vec::new();
     for t in tasks {
         lat.push(t.await.unwrap().saturating_duration_since(t0));
     }
     lat.sort();
+    let put = put.await.unwrap();
+    let size = {
+        let r = agent()
+            .get(format!("{}/v1/snapshots/bench", a.base))
+            .header("Authorization", &format!("Bearer {sdk}"))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_vec()
+            .unwrap();
+        r.len()
+    };
     println!(
-        "propagation: {} SSE clients, one publish of a 1000-flag snapshot (measured from the PUT): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "propagation ({project}, {size}-byte envelope): {} SSE clients, one publish, from the PUT (which answered in {:.1} ms) until each client has the whole event: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         lat.len(),
+        ms(put),
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99)),
         ms(*lat.last().unwrap())
@@ -314,11 +370,13 @@ async fn propagation(a: &Args) {
 }
 
 fn main() {
-    let a = args();
+    let mut a = args();
     setup(&a);
+    setup_small(&a);
+    a.sdk = sdk_key(&a, "loadtest", "bench");
     let etag = agent()
-        .get(format!("{}/v1/snapshots/bench?project=loadtest", a.base))
-        .header("Authorization", &format!("Bearer {}", a.token))
+        .get(format!("{}/v1/snapshots/bench", a.base))
+        .header("Authorization", &format!("Bearer {}", a.sdk))
         .call()
         .unwrap()
         .headers()["etag"]
@@ -332,6 +390,7 @@ fn main() {
     rt.block_on(async {
         get_phase(&a, "304", Some(etag), 304).await;
         get_phase(&a, "full 1000-flag GET", None, 200).await;
-        propagation(&a).await;
+        propagation(&a, "small").await;
+        propagation(&a, "loadtest").await;
     });
 }

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::events::log::AppendError;
@@ -50,7 +51,6 @@ pub fn app(state: AppState) -> Router {
         .route("/live", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .route("/openapi.json", get(openapi_json))
         .route("/v1/snapshots/{env}", get(get_snapshot))
         .route("/v1/stream/{env}", get(stream_snapshots))
         .route("/v1/projects", get(list_projects).post(create_project))
@@ -103,6 +103,11 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/v1/projects/{project}/experiments/{flag}/results",
             get(experiment_results),
+        )
+        .merge(
+            // Swagger UI (assets vendored in the crate) at /swagger-ui/, and the document.
+            SwaggerUi::new("/swagger-ui")
+                .external_url_unchecked("/openapi.json", openapi::document()),
         )
         .fallback(no_route)
         .layer(middleware::from_fn(json_errors))
@@ -195,14 +200,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
         state.metrics().render(),
-    )
-        .into_response()
-}
-
-async fn openapi_json() -> Response {
-    (
-        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        openapi::document().to_string(),
     )
         .into_response()
 }

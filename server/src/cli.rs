@@ -930,6 +930,12 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         tokio::spawn(forward_events(state.clone(), config, forwarding_stopped))
     });
     let stopping = state.clone();
+    // No Nagle delay: SSE events and small responses go out at once.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
+    });
     let served = axum::serve(listener, api::app(state.clone()))
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -2,9 +2,10 @@
 //! table the README's API section follows — so every route [`crate::api::app`] serves is
 //! described with its parameters, body, role and error responses.
 //!
-//! (utoipa was not used: its derive macros cannot describe the `burgee-core` model types,
-//! which live in a `no_std` crate this server may not change, so schemas of bodies are given
-//! as JSON objects with a link to `spec/SNAPSHOT.md`.)
+//! (utoipa's derive macros were not used: they cannot describe the `burgee-core` model types,
+//! which live in a `no_std` crate without them, so schemas of bodies are given as JSON objects
+//! pointing to `spec/SNAPSHOT.md`. The Swagger UI at `/swagger-ui/` is `utoipa-swagger-ui`
+//! with its vendored assets, serving this document.)
 
 use serde_json::{Map, Value, json};
 

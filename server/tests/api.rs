@@ -1296,6 +1296,13 @@ async fn every_route_enforces_roles(f: &Fixture) {
     let r = call(f, "GET", P, Some(&t.viewer), None, &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Operations endpoints need no token.
+    let ui = call(f, "GET", "/swagger-ui/", None, None, &[]).await;
+    assert_eq!(ui.status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&ui.body).contains("swagger"));
+    let doc = call(f, "GET", "/openapi.json", None, None, &[])
+        .await
+        .json();
+    assert_eq!(doc["openapi"], "3.1.0");
     for uri in ["/health", "/live", "/ready", "/metrics", "/openapi.json"] {
         assert_eq!(
             call(f, "GET", uri, None, None, &[]).await.status,

@@ -239,11 +239,33 @@ fn sigterm_shuts_down_gracefully_and_restart_keeps_state() {
     let first = fetch(&base, &admin, None);
     assert_eq!(first.status, 200);
 
+    // An open SSE stream must not hold the shutdown up: the server ends it.
+    let mut sse = std::net::TcpStream::connect(base.strip_prefix("http://").unwrap()).unwrap();
+    std::io::Write::write_all(
+        &mut sse,
+        format!(
+            "GET /v1/stream/production HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {admin}\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut head = [0u8; 512];
+    let n = std::io::Read::read(&mut sse, &mut head).unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).contains("text/event-stream"));
+
     let pid = server.0.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
+    let stopping = std::time::Instant::now();
     let status = server.0.wait().unwrap();
     assert!(status.success(), "graceful exit, got {status:?}");
+    assert!(stopping.elapsed() < std::time::Duration::from_secs(10));
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut sse, &mut rest).unwrap();
+    assert!(
+        String::from_utf8_lossy(&rest).ends_with("0\r\n\r\n"),
+        "stream ended cleanly"
+    );
 
     // Same data directory: no new credentials, the same snapshot is served.
     let before = std::fs::read_to_string(dir.path().join("credentials.env")).unwrap();
