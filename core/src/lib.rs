@@ -36,6 +36,7 @@
 extern crate alloc;
 
 mod bucket;
+pub mod client;
 mod compile;
 mod context;
 mod envelope;
