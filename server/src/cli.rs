@@ -905,6 +905,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         tracing::info!(project = %p.project, environment = %p.environment, version = p.version, "re-signed snapshot at start");
     }
     let listener_task = replicas::listen(&state).await.map_err(failed)?;
+    let poll_task = replicas::poll(&state);
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -952,6 +953,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
     if let Some(task) = listener_task {
         task.abort();
     }
+    poll_task.abort();
     state.close().await;
     served.map_err(|e| CliError::general(format!("serving: {e}")))
 }

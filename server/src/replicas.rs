@@ -2,8 +2,10 @@
 //! `NOTIFY burgee_snapshots, '<project>/<env>'` inside its transaction (delivered at commit,
 //! see [`crate::store::Writer::commit`]); [`listen`] runs in every process, and on each
 //! notification reloads that environment's latest snapshot and pushes it to the process's
-//! SSE clients ([`AppState::refresh_latest`]). With SQLite there is one process and no
-//! listener.
+//! SSE clients ([`AppState::refresh_latest`]). Every process also polls the newest versions
+//! every [`POLL_INTERVAL`] ([`poll`]): with SQLite that is how publishes made by CLI commands
+//! next to a running server (e.g. `burgee keys rotate`) reach it; with PostgreSQL it is a
+//! safety net for missed notifications.
 
 use std::time::Duration;
 
@@ -12,6 +14,26 @@ use sqlx::postgres::PgListener;
 use crate::error::StateError;
 use crate::state::AppState;
 use crate::store::{Backend, NOTIFY_CHANNEL};
+
+/// How often [`poll`] checks for versions published by other processes.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts the task that calls [`AppState::refresh_changed`] every [`POLL_INTERVAL`].
+pub fn poll(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match state.refresh_changed().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(environments = n, "picked up versions published elsewhere"),
+                Err(e) => tracing::warn!(error = %e, "checking for new versions failed"),
+            }
+        }
+    })
+}
 
 /// Starts the listener task when the store is PostgreSQL (`None` for SQLite). The task
 /// reconnects after errors (1 s pause) and, after each (re)connect, refreshes every

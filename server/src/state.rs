@@ -2656,6 +2656,36 @@ impl AppState {
         Ok(published)
     }
 
+    /// Refreshes every environment whose newest stored version is above the cached one (a
+    /// publish by another process: a CLI command next to a SQLite server, or a replica whose
+    /// notification was missed). Returns how many were refreshed.
+    ///
+    /// # Errors
+    /// [`StateError::Db`], [`StateError::Corrupt`].
+    pub async fn refresh_changed(&self) -> Result<usize, StateError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT project, environment, MAX(version) FROM snapshots \
+             GROUP BY project, environment",
+        )
+        .fetch_all(&self.inner.store.pool)
+        .await?;
+        let mut refreshed = 0;
+        for (project, env, max) in rows {
+            let cached = self
+                .inner
+                .latest
+                .read()
+                .ok()
+                .and_then(|c| c.get(&(project.clone(), env.clone())).map(|s| s.version));
+            // Only environments someone has read or streamed are cached; others load on demand.
+            if cached.is_some_and(|v| v < to_u64(max).unwrap_or(0)) {
+                self.refresh_latest(&project, &env).await?;
+                refreshed += 1;
+            }
+        }
+        Ok(refreshed)
+    }
+
     /// The latest snapshot of every environment, sorted by project and environment.
     ///
     /// # Errors

@@ -278,3 +278,52 @@ fn sigterm_shuts_down_gracefully_and_restart_keeps_state() {
         before
     );
 }
+
+#[test]
+fn publishes_by_cli_commands_reach_a_running_sqlite_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start(dir.path());
+    let sdk_key = credentials(dir.path())["BURGEE_SDK_KEY"].clone();
+    let first = fetch(&base, &sdk_key, None);
+    assert_eq!(first.status, 200);
+    let out = Command::new(BIN)
+        .args([
+            "keys",
+            "rotate",
+            "--project",
+            "webshop",
+            "--environment",
+            "production",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env_remove("BURGEE_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The server polls every second: within a few seconds it serves version 2, signed by
+    // both the new and the old key.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let second = loop {
+        let f = fetch(&base, &sdk_key, Some(&first.etag));
+        if f.status == 200 || std::time::Instant::now() > deadline {
+            break f;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(
+        second.status, 200,
+        "the running server did not pick up version 2"
+    );
+    let new_key = read_trusted_key(&dir.path().join("keys/production.pub")).unwrap();
+    let snap = Snapshot::load(
+        &second.body,
+        &LoadOptions::new(&[new_key], "production", now_ms()),
+    )
+    .unwrap();
+    assert_eq!(snap.info().version, 2);
+}
