@@ -286,6 +286,12 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
     }
 }
 
+/// A client-supplied number as a BIGINT: values above `i64::MAX` become `i64::MAX` (no
+/// stored value is that large, so lookups simply find nothing).
+fn clamp_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
 fn to_json<T: Serialize>(value: &T) -> Result<String, StateError> {
     serde_json::to_string(value).map_err(|e| StateError::Corrupt(format!("serializing: {e}")))
 }
@@ -2432,7 +2438,7 @@ impl AppState {
         )
         .bind(project)
         .bind(env)
-        .bind(to_i64(before.unwrap_or(i64::MAX as u64))?)
+        .bind(clamp_i64(before.unwrap_or(u64::MAX)))
         .bind(to_i64(limit)?)
         .fetch_all(&mut *conn)
         .await?;
@@ -2466,7 +2472,7 @@ impl AppState {
         )
         .bind(project)
         .bind(env)
-        .bind(to_i64(version)?)
+        .bind(clamp_i64(version))
         .fetch_optional(&self.inner.store.pool)
         .await?;
         row.map(snapshot_row).transpose()?.ok_or_else(|| {
@@ -2862,11 +2868,9 @@ impl AppState {
         }
         sql.push_str(&format!(" ORDER BY seq LIMIT ${}", n + 1));
         let mut query = sqlx::query_as::<_, AuditTuple>(sqlx::AssertSqlSafe(sql))
-            .bind(to_i64(filter.after_seq.unwrap_or(0))?)
-            .bind(to_i64(filter.since.unwrap_or(0))?)
-            .bind(to_i64(
-                filter.until.unwrap_or(i64::MAX as u64).min(i64::MAX as u64),
-            )?);
+            .bind(clamp_i64(filter.after_seq.unwrap_or(0)))
+            .bind(clamp_i64(filter.since.unwrap_or(0)))
+            .bind(clamp_i64(filter.until.unwrap_or(u64::MAX)));
         for (_, value) in texts {
             if let Some(v) = value {
                 query = query.bind(v.clone());

@@ -557,6 +557,29 @@ async fn invalid_writes_are_refused_with_field_paths(f: &Fixture) {
         (r.status, r.code().as_str()),
         (StatusCode::BAD_REQUEST, "BAD_REQUEST")
     );
+    // Numbers beyond BIGINT in queries and paths: answers, never a 5xx.
+    let huge = u64::MAX;
+    let r = get(f, &format!("{DEV}/versions/{huge}")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = get(f, &format!("{DEV}/versions?before={huge}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = get(f, &format!("{DEV}/diff?from={huge}&to=1")).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = send(
+        f,
+        "POST",
+        &format!("{DEV}/rollback"),
+        &json!({"version": huge}),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = get(
+        f,
+        &format!("/v1/audit?since={huge}&after_seq={huge}&until={huge}"),
+    )
+    .await;
+    assert_eq!((r.status, r.json()), (StatusCode::OK, json!([])));
     let r = get(f, "/v1/nothing").await;
     assert_eq!(
         (r.status, r.code().as_str()),
