@@ -187,7 +187,7 @@ fn configs_are_checked() {
     c.variants.truncate(1);
     assert!(analyse(&c, "production", &[]).is_err());
     let mut c = config();
-    c.confidence = 1.5;
+    c.spec.confidence = 1.5;
     assert!(analyse(&c, "production", &[]).is_err());
     let empty = analyse(&config(), "production", &[]).unwrap();
     assert!(empty.srm.is_none());

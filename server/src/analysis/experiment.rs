@@ -61,8 +61,8 @@ pub struct ExperimentSpec {
 }
 
 impl ExperimentSpec {
-    /// The analysis configuration for `flag` in an environment whose targeting serves
-    /// `rollout` from the experiment's rule (or default).
+    /// The analysis configuration for `flag` in an environment whose experiment rollout has
+    /// these `weights` (the first variant is the control).
     pub fn config(
         &self,
         flag: &str,
@@ -77,39 +77,22 @@ impl ExperimentSpec {
                     weight: w.weight,
                 })
                 .collect(),
-            primary_metric: self.primary_metric.clone(),
-            guardrail_metrics: self.guardrail_metrics.clone(),
-            confidence: self.confidence,
-            dedupe_window_ms: self.dedupe_window_ms,
-            sequential_mde: self.sequential_mde,
+            spec: self.clone(),
         }
     }
 }
 
-/// An experiment: a flag whose variants split units, a primary metric and guardrails.
+/// An experiment as analysed: the flag, its variants and weights in one environment, and the
+/// experiment's metrics and settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ExperimentConfig {
     /// Flag key.
     pub flag: String,
     /// Variants and their configured weights in basis points; the first is the control.
     pub variants: Vec<VariantWeight>,
-    /// The decision metric.
-    pub primary_metric: MetricSpec,
-    /// Metrics that must not get worse.
-    #[serde(default)]
-    pub guardrail_metrics: Vec<MetricSpec>,
-    /// Confidence level of intervals, in (0, 1). Default 0.95.
-    #[serde(default = "default_confidence")]
-    pub confidence: f64,
-    /// Exposures of one (variant, unit, snapshot digest) within this window count once, ms.
-    /// Default one hour.
-    #[serde(default = "default_window")]
-    pub dedupe_window_ms: u64,
-    /// Relative effect the sequential test is tuned for: the mSPRT mixing variance is
-    /// `(mde × control mean)²`. Default 0.05.
-    #[serde(default = "default_mde")]
-    pub sequential_mde: f64,
+    /// Metrics and settings (the mSPRT mixing variance is `(sequential_mde × control mean)²`).
+    #[serde(flatten)]
+    pub spec: ExperimentSpec,
 }
 
 fn default_confidence() -> f64 {
@@ -259,10 +242,10 @@ pub fn analyse<'a>(
             "an experiment needs at least two variants".into(),
         ));
     }
-    if !(config.confidence > 0.0 && config.confidence < 1.0) {
+    if !(config.spec.confidence > 0.0 && config.spec.confidence < 1.0) {
         return Err(StatsError::Invalid(format!(
             "confidence {} is not in (0, 1)",
-            config.confidence
+            config.spec.confidence
         )));
     }
     let index: HashMap<&str, usize> = config
@@ -271,8 +254,8 @@ pub fn analyse<'a>(
         .enumerate()
         .map(|(i, v)| (v.variant.as_str(), i))
         .collect();
-    let metric_keys: Vec<&str> = std::iter::once(&config.primary_metric)
-        .chain(&config.guardrail_metrics)
+    let metric_keys: Vec<&str> = std::iter::once(&config.spec.primary_metric)
+        .chain(&config.spec.guardrail_metrics)
         .map(|m| m.key.as_str())
         .collect();
 
@@ -306,7 +289,7 @@ pub fn analyse<'a>(
     let mut last_counted: HashMap<(usize, &str, &str), u64> = HashMap::new();
     for &(time, v, unit, digest) in &exposures {
         let counted = last_counted.entry((v, unit, digest)).or_insert(u64::MAX);
-        if *counted == u64::MAX || time.saturating_sub(*counted) >= config.dedupe_window_ms {
+        if *counted == u64::MAX || time.saturating_sub(*counted) >= config.spec.dedupe_window_ms {
             *counted = time;
             if let Some(d) = deduped.get_mut(v) {
                 *d += 1;
@@ -339,9 +322,13 @@ pub fn analyse<'a>(
     let srm_alarm = srm.as_ref().is_some_and(|s| s.p_value < 0.001);
 
     let mut metrics = Vec::new();
-    for (role, spec) in std::iter::once(("primary", &config.primary_metric))
-        .chain(config.guardrail_metrics.iter().map(|m| ("guardrail", m)))
-    {
+    for (role, spec) in std::iter::once(("primary", &config.spec.primary_metric)).chain(
+        config
+            .spec
+            .guardrail_metrics
+            .iter()
+            .map(|m| ("guardrail", m)),
+    ) {
         metrics.push(metric_result(config, spec, role, &assigned, &tracks));
     }
 
@@ -434,7 +421,7 @@ fn metric_result(
             .unwrap_or_default();
         let comparison = match (spec.kind, control_c, conversions.get(i)) {
             (MetricKind::Conversion, Some(c), Some(t)) => {
-                compare_conversions(c, *t, config.confidence).map(|r| {
+                compare_conversions(c, *t, config.spec.confidence).map(|r| {
                     let var = r.treatment_rate * (1.0 - r.treatment_rate) / t.units as f64
                         + r.control_rate * (1.0 - r.control_rate) / c.units as f64;
                     Comparison {
@@ -447,7 +434,7 @@ fn metric_result(
                             r.difference,
                             var,
                             r.control_rate,
-                            config.sequential_mde,
+                            config.spec.sequential_mde,
                         ),
                         cuped: None,
                     }
@@ -455,8 +442,8 @@ fn metric_result(
             }
             _ => {
                 let treatment = moments.get(i).copied().unwrap_or_default();
-                welch_t_test(&control_m, &treatment, config.confidence).map(|r: MeanComparison| {
-                    Comparison {
+                welch_t_test(&control_m, &treatment, config.spec.confidence).map(
+                    |r: MeanComparison| Comparison {
                         variant: name.clone(),
                         difference: r.difference,
                         difference_ci: r.difference_ci,
@@ -466,11 +453,11 @@ fn metric_result(
                             r.difference,
                             r.difference_variance,
                             r.control_mean,
-                            config.sequential_mde,
+                            config.spec.sequential_mde,
                         ),
                         cuped: cuped_result.as_ref().and_then(|cu| {
                             let (c, t) = (cu.adjusted.first()?, cu.adjusted.get(i)?);
-                            let w = welch_t_test(c, t, config.confidence).ok()?;
+                            let w = welch_t_test(c, t, config.spec.confidence).ok()?;
                             Some(CupedComparison {
                                 theta: cu.theta,
                                 variance_reduction: cu.variance_reduction,
@@ -479,8 +466,8 @@ fn metric_result(
                                 p_value: w.p_value,
                             })
                         }),
-                    }
-                })
+                    },
+                )
             }
         };
         match comparison {
