@@ -208,6 +208,19 @@ impl SyncState {
         }
     }
 
+    /// [`SyncState::apply`] for an envelope from a local cache (a persisted last-known-good
+    /// file, a bootstrap copy): a refusal (e.g. an older cache than the snapshot held, or an
+    /// expired file) is reported and recorded as the last error, but leaves the status as it
+    /// was, since no source misbehaved.
+    pub fn apply_local(&mut self, envelope: &[u8], now: u64) -> ApplyOutcome {
+        let before = self.status.clone();
+        let outcome = self.apply(envelope, None, now);
+        if matches!(outcome, ApplyOutcome::Refused(_)) {
+            self.status = before;
+        }
+        outcome
+    }
+
     /// The source answered `304 Not Modified`: the held snapshot is current. Status `Ready`
     /// when a snapshot is held.
     pub fn not_modified(&mut self) {

@@ -421,3 +421,24 @@ fn track_events_are_validated() {
     }
     assert_eq!(b.stats().queued, 1);
 }
+
+#[test]
+fn local_refusals_leave_the_status_alone() {
+    let mut s = SyncState::new(config());
+    assert!(matches!(
+        s.apply_local(&envelope(3), NOW + 60_000),
+        ApplyOutcome::Refused(_)
+    ));
+    assert_eq!(s.status(), &SyncStatus::NotReady);
+    assert_eq!(s.last_error().unwrap().0, ErrorCode::SnapshotExpired);
+    assert!(matches!(
+        s.apply_local(&envelope(3), NOW),
+        ApplyOutcome::Updated { old: None, new: 3 }
+    ));
+    assert!(matches!(
+        s.apply_local(&envelope(2), NOW),
+        ApplyOutcome::Refused(_)
+    ));
+    assert_eq!(s.status(), &SyncStatus::Ready);
+    assert_eq!(s.snapshot().unwrap().info().version, 3);
+}
