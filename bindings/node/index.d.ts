@@ -1,0 +1,184 @@
+// Type declarations of @burgee/node. Times are milliseconds since the Unix epoch.
+import { EventEmitter } from 'node:events';
+
+/** Every stable error code (spec/SNAPSHOT.md §6). */
+export type ErrorCode =
+  | 'PARSE_ERROR'
+  | 'SNAPSHOT_TOO_LARGE'
+  | 'SIGNATURE_INVALID'
+  | 'KEY_UNTRUSTED'
+  | 'PAYLOAD_TYPE_MISMATCH'
+  | 'ENVIRONMENT_MISMATCH'
+  | 'SNAPSHOT_ROLLBACK'
+  | 'SNAPSHOT_EXPIRED'
+  | 'SNAPSHOT_INVALID'
+  | 'FLAG_NOT_FOUND'
+  | 'TYPE_MISMATCH'
+  | 'TARGETING_KEY_MISSING'
+  | 'INVALID_CONTEXT'
+  | 'GENERAL';
+export declare const ErrorCode: Readonly<{ [K in ErrorCode]: K }>;
+
+/** OpenFeature resolution reasons, plus PREREQUISITE_FAILED. */
+export type Reason = 'STATIC' | 'DEFAULT' | 'TARGETING_MATCH' | 'SPLIT' | 'DISABLED' | 'PREREQUISITE_FAILED' | 'ERROR';
+
+/** Thrown for bad configuration, refused snapshots and invalid input; never by evaluation. */
+export declare class BurgeeError extends Error {
+  constructor(code: ErrorCode, message: string);
+  readonly name: 'BurgeeError';
+  readonly code: ErrorCode;
+}
+/** A native error ("CODE: message") as a BurgeeError; anything else unchanged. */
+export declare function toBurgeeError(e: unknown): unknown;
+
+/** Every code the native core knows, in documentation order. */
+export declare function errorCodes(): ErrorCode[];
+/** The bucket (0..=9999) of `value` for `salt` and `seed` (spec/SNAPSHOT.md §4). */
+export declare function bucket(salt: string, seed: string, value: string): number;
+/** ms since epoch from the clock the client uses. */
+export declare function now(): number;
+
+/** Attribute values: strings, numbers, booleans, lists of strings. */
+export type AttributeValue = string | number | boolean | string[];
+/** A plain context object: `{targetingKey: 'user-42', country: 'DE', age: 31}`. */
+export type ContextObject = { targetingKey?: string } & Record<string, AttributeValue | undefined>;
+
+/** A context handle: build once, reuse across evaluations (the fastest path). */
+export declare class Context {
+  /** @throws BurgeeError INVALID_CONTEXT */
+  constructor(attributes?: ContextObject);
+  readonly targetingKey: string | null;
+  toJSON(): ContextObject;
+}
+
+/** What an evaluation served (OpenFeature evaluation details). */
+export interface EvaluationDetails<T> {
+  flagKey: string;
+  /** The value served, or the default when `reason` is ERROR. */
+  value: T;
+  variant?: string | null;
+  reason: Reason;
+  ruleId?: string | null;
+  errorCode?: ErrorCode | null;
+  errorMessage?: string | null;
+  flagMetadata: Record<string, string | number | boolean>;
+}
+
+export interface SnapshotInfo {
+  project: string;
+  environment: string;
+  version: number;
+  issuedAt: number;
+  expiresAt: number;
+  /** `sha256:<hex>` of the payload, when loaded from an envelope. */
+  digest?: string | null;
+}
+
+export interface LoadOptions {
+  trustedKeys: string[];
+  environment: string;
+  /** default: the clock */
+  now?: number;
+  heldVersion?: number;
+  heldDigest?: string;
+  minVersion?: number;
+  /** default 8 MiB */
+  maxEnvelopeBytes?: number;
+}
+
+export type ValueKind = 'boolean' | 'string' | 'number' | 'integer' | 'object';
+
+/** A verified snapshot evaluated with an explicit `now` (tests, tools, offline). */
+export declare class Snapshot {
+  /** @throws BurgeeError with the code of the first failing check (spec/SNAPSHOT.md §5.3) */
+  static load(envelope: string | Buffer, options: LoadOptions): Snapshot;
+  /** Unsigned document (no signature checks). @throws BurgeeError PARSE_ERROR / SNAPSHOT_INVALID */
+  static fromJson(document: string | object): Snapshot;
+  readonly info: SnapshotInfo;
+  flagKeys(): string[];
+  evaluate(flagKey: string, context?: Context | ContextObject, now?: number): EvaluationDetails<unknown>;
+  getDetails<T>(kind: ValueKind, flagKey: string, defaultValue: T, context?: Context | ContextObject, now?: number): EvaluationDetails<T>;
+}
+
+export interface ClientOptions {
+  environment: string;
+  /** base64 Ed25519 public keys (`keys/<env>.pub`) */
+  trustedKeys: string[];
+  /** e.g. http://127.0.0.1:8080; absent = offline */
+  serverUrl?: string;
+  /** `bgs_...`, required with serverUrl */
+  sdkKey?: string;
+  project?: string;
+  /** envelope JSON to start from */
+  bootstrap?: string;
+  /** file with an envelope to start from */
+  bootstrapFile?: string;
+  /** last-known-good file (re-verified at start) */
+  persistPath?: string;
+  /** default true */
+  streaming?: boolean;
+  /** ms, default 30000 */
+  pollIntervalMs?: number;
+  /** ms, default 10000 */
+  requestTimeoutMs?: number;
+  /** ms, default 60000 */
+  streamIdleTimeoutMs?: number;
+  /** ms, default 500 */
+  backoffBaseMs?: number;
+  /** ms, default 30000 */
+  backoffCapMs?: number;
+  minVersion?: number;
+  /** default true */
+  sendExposures?: boolean;
+  /** ms, default 10000 */
+  flushIntervalMs?: number;
+  /** default 500 (max 1000) */
+  flushSize?: number;
+  /** default 10000 */
+  maxQueuedEvents?: number;
+  /** ms, default 3600000 */
+  dedupeWindowMs?: number;
+  /** ms, default 5000 */
+  closeTimeoutMs?: number;
+}
+
+export type Status = 'NOT_READY' | 'READY' | 'STALE' | 'ERROR';
+export interface ClientStatus {
+  status: Status;
+  /** the refused envelope's code, with ERROR */
+  errorCode?: ErrorCode | null;
+  lastErrorCode?: ErrorCode | null;
+  lastErrorMessage?: string | null;
+}
+export interface StatusEvent { kind: 'status'; status: Status; errorCode?: ErrorCode | null; message?: string | null }
+export interface ChangeEvent { kind: 'changed'; oldVersion?: number | null; newVersion: number }
+export interface EventStats { queued: number; inBatch: number; deduplicated: number; unattributable: number; dropped: number; delivered: number }
+
+/** Syncs the snapshot in the background; evaluates synchronously; records exposures. */
+export declare class Client extends EventEmitter {
+  /** @throws BurgeeError PARSE_ERROR (bad key) or GENERAL (bad configuration) */
+  constructor(options: ClientOptions);
+  /** READY/STALE once a snapshot is held, ERROR if an envelope was refused, NOT_READY on timeout. */
+  waitUntilReady(timeoutMs?: number): Promise<Status>;
+  status(): ClientStatus;
+  snapshotInfo(): SnapshotInfo | null;
+  /** The flag's type in the snapshot held, or null when unknown. */
+  flagType(flagKey: string): 'boolean' | 'string' | 'integer' | 'float' | 'object' | null;
+  getBooleanValue(flagKey: string, defaultValue: boolean, context?: Context | ContextObject): boolean;
+  getStringValue(flagKey: string, defaultValue: string, context?: Context | ContextObject): string;
+  getNumberValue(flagKey: string, defaultValue: number, context?: Context | ContextObject): number;
+  getIntegerValue(flagKey: string, defaultValue: number, context?: Context | ContextObject): number;
+  getObjectValue<T extends object>(flagKey: string, defaultValue: T, context?: Context | ContextObject): T;
+  getBooleanDetails(flagKey: string, defaultValue: boolean, context?: Context | ContextObject): EvaluationDetails<boolean>;
+  getStringDetails(flagKey: string, defaultValue: string, context?: Context | ContextObject): EvaluationDetails<string>;
+  getNumberDetails(flagKey: string, defaultValue: number, context?: Context | ContextObject): EvaluationDetails<number>;
+  getIntegerDetails(flagKey: string, defaultValue: number, context?: Context | ContextObject): EvaluationDetails<number>;
+  getObjectDetails<T extends object>(flagKey: string, defaultValue: T, context?: Context | ContextObject): EvaluationDetails<T>;
+  /** @throws BurgeeError GENERAL when the event breaks spec/EVENTS.md §2 */
+  track(key: string, targetingKey: string, value?: number, attributes?: Record<string, string | number | boolean>): void;
+  eventStats(): EventStats;
+  flush(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<boolean>;
+  on(event: 'status', listener: (e: StatusEvent) => void): this;
+  on(event: 'change', listener: (e: ChangeEvent) => void): this;
+}

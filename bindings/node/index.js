@@ -1,0 +1,189 @@
+'use strict';
+/**
+ * @burgee/node — Burgee feature flags for Node.js.
+ *
+ * A thin layer over the native addon (burgee.node, napi-rs over burgee-client and burgee-core):
+ * argument order and naming (OpenFeature style), an EventEmitter for status and change
+ * events, and `BurgeeError` with the stable code for every failure. Evaluation never throws.
+ */
+const { EventEmitter } = require('node:events');
+const native = require('./burgee.node');
+
+/** Every stable error code (spec/SNAPSHOT.md §6), mapped one to one. */
+const ErrorCode = Object.freeze({
+  PARSE_ERROR: 'PARSE_ERROR',
+  SNAPSHOT_TOO_LARGE: 'SNAPSHOT_TOO_LARGE',
+  SIGNATURE_INVALID: 'SIGNATURE_INVALID',
+  KEY_UNTRUSTED: 'KEY_UNTRUSTED',
+  PAYLOAD_TYPE_MISMATCH: 'PAYLOAD_TYPE_MISMATCH',
+  ENVIRONMENT_MISMATCH: 'ENVIRONMENT_MISMATCH',
+  SNAPSHOT_ROLLBACK: 'SNAPSHOT_ROLLBACK',
+  SNAPSHOT_EXPIRED: 'SNAPSHOT_EXPIRED',
+  SNAPSHOT_INVALID: 'SNAPSHOT_INVALID',
+  FLAG_NOT_FOUND: 'FLAG_NOT_FOUND',
+  TYPE_MISMATCH: 'TYPE_MISMATCH',
+  TARGETING_KEY_MISSING: 'TARGETING_KEY_MISSING',
+  INVALID_CONTEXT: 'INVALID_CONTEXT',
+  GENERAL: 'GENERAL',
+});
+
+/** An error with a stable `code` (one of `ErrorCode`). */
+class BurgeeError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'BurgeeError';
+    this.code = code;
+  }
+}
+
+/** Turns a native error (`"CODE: message"`) into a BurgeeError; anything else unchanged. */
+function toBurgeeError(e) {
+  const m = e && typeof e.message === 'string' ? /^([A-Z_]+): ([\s\S]*)$/.exec(e.message) : null;
+  if (m && Object.prototype.hasOwnProperty.call(ErrorCode, m[1])) {
+    return new BurgeeError(m[1], m[2]);
+  }
+  return e;
+}
+
+function guard(fn) {
+  try {
+    return fn();
+  } catch (e) {
+    throw toBurgeeError(e);
+  }
+}
+
+/**
+ * An evaluation context, built once and reused: `new Context({targetingKey: 'user-42',
+ * country: 'DE', age: 31})`. Throws BurgeeError INVALID_CONTEXT for nulls, nested objects,
+ * non-string list items or a non-string targetingKey.
+ */
+class Context {
+  constructor(attributes = {}) {
+    this.native = guard(() => new native.Context(attributes));
+  }
+  get targetingKey() {
+    return this.native.targetingKey;
+  }
+  toJSON() {
+    return this.native.toJson();
+  }
+}
+
+const EMPTY = new Context({});
+const ctx = (c) => (c === undefined ? EMPTY.native : c instanceof Context ? c.native : c);
+
+/** A verified snapshot, evaluated with an explicit `now` (tests, tools, offline use). */
+class Snapshot {
+  constructor(inner) {
+    this.native = inner;
+  }
+  /** Verifies a DSSE envelope (string or Buffer); throws BurgeeError with the failing check's code. */
+  static load(envelope, options) {
+    return new Snapshot(guard(() => native.Snapshot.load(envelope, options)));
+  }
+  /** Compiles an unsigned snapshot document (no signature checks). */
+  static fromJson(document) {
+    const text = typeof document === 'string' ? document : JSON.stringify(document);
+    return new Snapshot(guard(() => native.Snapshot.fromJson(text)));
+  }
+  get info() {
+    return this.native.info;
+  }
+  flagKeys() {
+    return this.native.flagKeys();
+  }
+  evaluate(flagKey, context, now) {
+    return this.native.evaluate(flagKey, ctx(context), now);
+  }
+  getDetails(kind, flagKey, defaultValue, context, now) {
+    return guard(() => this.native.getDetails(kind, flagKey, ctx(context), defaultValue, now));
+  }
+}
+
+/**
+ * The client: keeps the environment's snapshot current in the background and evaluates
+ * synchronously. Events: `'status'` ({status, errorCode?, message?}) and `'change'`
+ * ({oldVersion?, newVersion}).
+ */
+class Client extends EventEmitter {
+  constructor(options) {
+    super();
+    this.native = guard(() => new native.Client(options));
+    this.native.onEvent((e) => {
+      if (e.kind === 'status') this.emit('status', e);
+      else this.emit('change', e);
+    });
+  }
+  /** Resolves with the status: READY/STALE (snapshot held), ERROR (refused), NOT_READY (timeout). */
+  waitUntilReady(timeoutMs = 10000) {
+    return this.native.waitUntilReady(timeoutMs);
+  }
+  status() {
+    return this.native.status();
+  }
+  snapshotInfo() {
+    return this.native.snapshotInfo();
+  }
+  /** The flag's type in the snapshot held ('boolean' | 'string' | 'integer' | 'float' | 'object'), or null. */
+  flagType(flagKey) {
+    return this.native.flagType(flagKey);
+  }
+  getBooleanValue(flagKey, defaultValue, context) {
+    return this.native.getBooleanValue(flagKey, ctx(context), defaultValue);
+  }
+  getStringValue(flagKey, defaultValue, context) {
+    return this.native.getStringValue(flagKey, ctx(context), defaultValue);
+  }
+  getNumberValue(flagKey, defaultValue, context) {
+    return this.native.getNumberValue(flagKey, ctx(context), defaultValue);
+  }
+  getIntegerValue(flagKey, defaultValue, context) {
+    return this.native.getIntegerValue(flagKey, ctx(context), defaultValue);
+  }
+  getObjectValue(flagKey, defaultValue, context) {
+    return this.native.getObjectValue(flagKey, ctx(context), defaultValue);
+  }
+  getBooleanDetails(flagKey, defaultValue, context) {
+    return this.native.getBooleanDetails(flagKey, ctx(context), defaultValue);
+  }
+  getStringDetails(flagKey, defaultValue, context) {
+    return this.native.getStringDetails(flagKey, ctx(context), defaultValue);
+  }
+  getNumberDetails(flagKey, defaultValue, context) {
+    return this.native.getNumberDetails(flagKey, ctx(context), defaultValue);
+  }
+  getIntegerDetails(flagKey, defaultValue, context) {
+    return this.native.getIntegerDetails(flagKey, ctx(context), defaultValue);
+  }
+  getObjectDetails(flagKey, defaultValue, context) {
+    return this.native.getObjectDetails(flagKey, ctx(context), defaultValue);
+  }
+  /** Queues a metric event; throws BurgeeError GENERAL when it breaks spec/EVENTS.md §2. */
+  track(key, targetingKey, value, attributes) {
+    return guard(() => this.native.track(key, targetingKey, value, attributes));
+  }
+  eventStats() {
+    return this.native.eventStats();
+  }
+  /** Sends queued events now; resolves true when all were delivered in time. */
+  flush(timeoutMs = 5000) {
+    return this.native.flush(timeoutMs);
+  }
+  /** Stops syncing and delivers queued events; evaluation keeps the last snapshot. */
+  close() {
+    return this.native.close();
+  }
+}
+
+module.exports = {
+  Client,
+  Context,
+  Snapshot,
+  BurgeeError,
+  ErrorCode,
+  toBurgeeError,
+  errorCodes: native.errorCodes,
+  bucket: native.bucket,
+  now: native.now,
+};

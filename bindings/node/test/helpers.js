@@ -1,0 +1,111 @@
+'use strict';
+// Test helpers: the repository (spec/vectors, read in place) and real `burgee serve` processes.
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+const readline = require('node:readline');
+
+/** The repository root: $BURGEE_REPO (tests copied next to an installed package), else ../../.. */
+const REPO = process.env.BURGEE_REPO || path.resolve(__dirname, '../../..');
+const VECTORS = path.join(REPO, 'spec/vectors');
+
+function burgeeBin() {
+  const bin = process.env.BURGEE_BIN;
+  if (!bin || !fs.existsSync(bin)) {
+    throw new Error(`BURGEE_BIN must name the burgee binary (cargo build -p burgee-server --bin burgee), got ${bin}`);
+  }
+  return bin;
+}
+
+/** Starts `burgee serve --demo` on `listen` with `dataDir`; resolves once it listens. */
+async function startServer(dataDir, listen = '127.0.0.1:0') {
+  const env = { ...process.env, RUST_LOG: 'warn' };
+  for (const k of ['BURGEE_LISTEN', 'BURGEE_DATA_DIR', 'BURGEE_DATABASE_URL']) delete env[k];
+  const proc = spawn(burgeeBin(), ['serve', '--demo', '--listen', listen, '--data-dir', dataDir], {
+    env,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const line = await new Promise((resolve, reject) => {
+    const rl = readline.createInterface({ input: proc.stdout });
+    rl.once('line', (l) => resolve(l));
+    proc.once('exit', (code) => reject(new Error(`burgee serve exited with ${code}`)));
+  });
+  const m = /^listening on (http:\/\/\S+)$/.exec(line.trim());
+  if (!m) throw new Error(`unexpected first line ${line}`);
+  const creds = Object.fromEntries(
+    fs.readFileSync(path.join(dataDir, 'credentials.env'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('export '))
+      .map((l) => l.slice(7).split(/=(.*)/s).slice(0, 2)),
+  );
+  const server = {
+    proc,
+    base: m[1],
+    addr: m[1].replace('http://', ''),
+    dataDir,
+    sdkKey: creds.BURGEE_SDK_KEY_PRODUCTION,
+    admin: creds.BURGEE_ADMIN_TOKEN,
+    publicKey: fs.readFileSync(path.join(dataDir, 'keys/production.pub'), 'utf8').trim(),
+    /** SIGKILL (a crash). */
+    kill() {
+      return stop(proc, 'SIGKILL');
+    },
+    /** SIGTERM, graceful. */
+    stop() {
+      return stop(proc, 'SIGTERM');
+    },
+    /** Sets production's default serve of `flag` through the authoring API; resolves the version. */
+    async setDefault(flag, variant) {
+      const url = `${server.base}/v1/projects/webshop/environments/production/flags/${flag}`;
+      const headers = { Authorization: `Bearer ${server.admin}` };
+      const t = await (await fetch(url, { headers })).json();
+      t.default = { variant };
+      delete t.revision;
+      delete t.updated_at;
+      const r = await fetch(url, {
+        method: 'PUT',
+        headers: { ...headers, 'Content-Type': 'application/json', 'If-Match': '*' },
+        body: JSON.stringify(t),
+      });
+      const body = await r.json();
+      if (r.status !== 200) throw new Error(`PUT ${flag}: ${r.status} ${JSON.stringify(body)}`);
+      return body.published[0].version;
+    },
+    async recentEvents() {
+      const r = await fetch(`${server.base}/v1/projects/webshop/environments/production/events/recent?limit=1000`, {
+        headers: { Authorization: `Bearer ${server.admin}` },
+      });
+      if (r.status !== 200) throw new Error(`recent events: ${r.status}`);
+      return r.json();
+    },
+    async envelope() {
+      const r = await fetch(`${server.base}/v1/snapshots/production`, { headers: { Authorization: `Bearer ${server.sdkKey}` } });
+      return r.text();
+    },
+  };
+  return server;
+}
+
+function stop(proc, signal) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.kill(signal);
+  });
+}
+
+/** Polls `f` every 5 ms until truthy or `timeoutMs`; resolves true, or false on timeout. */
+async function waitFor(timeoutMs, f) {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (await f()) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
+
+function tmpdir() {
+  return fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'burgee-node-'));
+}
+
+module.exports = { REPO, VECTORS, startServer, waitFor, tmpdir };

@@ -1,0 +1,183 @@
+'use strict';
+// @burgee/node against real `burgee serve --demo` processes.
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+const { Client, Context } = require('@burgee/node');
+const { startServer, waitFor, tmpdir } = require('./helpers.js');
+
+function options(server, extra = {}) {
+  return {
+    environment: 'production', trustedKeys: [server.publicKey], serverUrl: server.base, sdkKey: server.sdkKey,
+    backoffBaseMs: 50, backoffCapMs: 400, requestTimeoutMs: 2000, ...extra,
+  };
+}
+const version = (c) => (c.snapshotInfo() ? c.snapshotInfo().version : 0);
+/** A user the demo's 20 % checkout-redesign rollout leaves off. */
+function userOff(c) {
+  for (let i = 0; i < 500; i++) {
+    if (c.getBooleanDetails('checkout-redesign', true, { targetingKey: `user-${i}` }).variant === 'off') return `user-${i}`;
+  }
+  throw new Error('no user off');
+}
+
+test('ready, evaluate, and a change arrives by SSE within a second', async () => {
+  const server = await startServer(tmpdir());
+  try {
+    const client = new Client(options(server));
+    const changes = [];
+    client.on('change', (e) => changes.push(e));
+    assert.equal(await client.waitUntilReady(10000), 'READY');
+    const v1 = version(client);
+    const user = userOff(client);
+    const ctx = new Context({ targetingKey: user, country: 'DE' });
+    assert.equal(client.getBooleanValue('checkout-redesign', true, ctx), false);
+    await new Promise((r) => setTimeout(r, 300)); // the stream connects
+    const published = await server.setDefault('checkout-redesign', 'on');
+    const seen = await waitFor(1000, () => version(client) === published);
+    assert.ok(seen, `version ${published} not seen within 1 s`);
+    assert.equal(client.getBooleanValue('checkout-redesign', false, ctx), true);
+    assert.ok(await waitFor(500, () => changes.some((e) => e.newVersion === published)), JSON.stringify(changes));
+    assert.deepEqual(changes.find((e) => e.newVersion === published), { kind: 'changed', oldVersion: v1, newVersion: published });
+    await client.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('outage keeps the last-known-good snapshot; restart resyncs; persisted file and bootstrap start offline', async () => {
+  const dir = tmpdir();
+  const lkg = path.join(dir, 'lkg.json');
+  let server = await startServer(path.join(dir, 'data'));
+  const addr = server.addr;
+  try {
+    const client = new Client(options(server, { persistPath: lkg }));
+    const statuses = [];
+    client.on('status', (e) => statuses.push(e.status));
+    assert.equal(await client.waitUntilReady(10000), 'READY');
+    const v1 = version(client);
+    const user = userOff(client);
+    await server.kill();
+    assert.ok(await waitFor(5000, () => client.status().status === 'STALE'), JSON.stringify(client.status()));
+    assert.equal(version(client), v1);
+    assert.equal(client.getBooleanValue('checkout-redesign', true, { targetingKey: user }), false);
+    await waitFor(500, () => statuses.includes('STALE'));
+    assert.ok(statuses.includes('STALE'), JSON.stringify(statuses));
+
+    // Offline start from what the client persisted, and from a bootstrap string.
+    const offline = new Client({ environment: 'production', trustedKeys: [server.publicKey], persistPath: lkg });
+    assert.equal(offline.status().status, 'READY');
+    assert.equal(version(offline), v1);
+    const boot = new Client({ environment: 'production', trustedKeys: [server.publicKey], bootstrap: fs.readFileSync(lkg, 'utf8') });
+    assert.equal(boot.getBooleanValue('checkout-redesign', true, { targetingKey: user }), false);
+
+    server = await startServer(path.join(dir, 'data'), addr);
+    const published = await server.setDefault('checkout-redesign', 'on');
+    assert.ok(await waitFor(5000, () => version(client) === published), JSON.stringify(client.status()));
+    assert.equal(client.getBooleanValue('checkout-redesign', false, { targetingKey: user }), true);
+    assert.ok(await waitFor(2000, () => client.status().status === 'READY'));
+    await client.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+function copyDir(from, to) {
+  fs.cpSync(from, to, { recursive: true });
+}
+
+test('a rolled-back server is refused: ERROR status, newer snapshot kept', async () => {
+  const dir = tmpdir();
+  const live = path.join(dir, 'live');
+  let server = await startServer(live);
+  const addr = server.addr;
+  await server.stop();
+  copyDir(live, path.join(dir, 'old'));
+  server = await startServer(live, addr);
+  try {
+    await server.setDefault('checkout-redesign', 'on');
+    const newest = await server.setDefault('guest-checkout', 'off');
+    const client = new Client(options(server));
+    assert.equal(await client.waitUntilReady(10000), 'READY');
+    assert.equal(version(client), newest);
+    const statuses = [];
+    client.on('status', (e) => statuses.push(e));
+    await server.stop();
+    fs.rmSync(live, { recursive: true });
+    copyDir(path.join(dir, 'old'), live);
+    server = await startServer(live, addr);
+    assert.ok(await waitFor(5000, () => client.status().status === 'ERROR'), JSON.stringify(client.status()));
+    assert.equal(client.status().errorCode, 'SNAPSHOT_ROLLBACK');
+    assert.equal(version(client), newest);
+    await waitFor(500, () => statuses.some((s) => s.status === 'ERROR'));
+    assert.ok(statuses.some((s) => s.status === 'ERROR' && s.errorCode === 'SNAPSHOT_ROLLBACK'), JSON.stringify(statuses));
+    await client.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('a tampered envelope is refused and the previous kept (polling fallback when there is no stream)', async () => {
+  const server = await startServer(tmpdir());
+  try {
+    const good = await server.envelope();
+    const env = JSON.parse(good);
+    const payload = JSON.parse(Buffer.from(env.payload, 'base64').toString());
+    payload.version += 100;
+    env.payload = Buffer.from(JSON.stringify(payload)).toString('base64');
+    let body = good;
+    const fake = http.createServer((req, res) => {
+      if (req.url.startsWith('/v1/snapshots/production')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+      } else {
+        res.writeHead(404).end('{"code":"NOT_FOUND","message":"no"}');
+      }
+    });
+    await new Promise((r) => fake.listen(0, '127.0.0.1', r));
+    const client = new Client(options(server, { serverUrl: `http://127.0.0.1:${fake.address().port}`, pollIntervalMs: 50 }));
+    assert.equal(await client.waitUntilReady(10000), 'READY');
+    const v = version(client);
+    body = JSON.stringify(env);
+    assert.ok(await waitFor(5000, () => client.status().status === 'ERROR'), JSON.stringify(client.status()));
+    assert.equal(client.status().errorCode, 'SIGNATURE_INVALID');
+    assert.equal(version(client), v);
+    await client.close();
+    fake.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('exposures and track events arrive at the server', async () => {
+  const server = await startServer(tmpdir());
+  try {
+    const client = new Client(options(server, { flushIntervalMs: 60000 }));
+    assert.equal(await client.waitUntilReady(10000), 'READY');
+    for (let round = 0; round < 2; round++) {
+      for (const user of ['alice', 'bob', 'carol']) {
+        client.getStringValue('pricing-experiment', 'control', new Context({ targetingKey: user, country: 'DE' }));
+      }
+    }
+    client.track('purchase', 'alice', 59.9, { currency: 'EUR' });
+    const stats = client.eventStats();
+    assert.equal(stats.queued, 4);
+    assert.equal(stats.deduplicated, 3);
+    assert.equal(await client.close(), true);
+    const recent = await server.recentEvents();
+    const exposures = recent.filter((e) => e.kind === 'exposure');
+    assert.equal(exposures.length, 3, JSON.stringify(recent));
+    const digest = client.snapshotInfo().digest;
+    for (const e of exposures) {
+      assert.equal(e.flag, 'pricing-experiment');
+      assert.equal(e.snapshot_digest, digest);
+      assert.equal(e.sdk, 'burgee-node');
+    }
+    const tracks = recent.filter((e) => e.kind === 'track');
+    assert.equal(tracks.length, 1);
+    assert.deepEqual([tracks[0].key, tracks[0].value, tracks[0].attributes], ['purchase', 59.9, { currency: 'EUR' }]);
+  } finally {
+    await server.kill();
+  }
+});
