@@ -20,7 +20,7 @@ use std::hint::black_box;
 use burgee_core::{
     Context, LoadOptions, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey, sign_envelope,
 };
-use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group};
 use ed25519_dalek::SigningKey;
 use serde_json::{Value, json};
 
