@@ -152,7 +152,11 @@ fn bench(c: &mut Criterion) {
 fn latency_distribution() {
     let key = SigningKey::from_bytes(&[42u8; 32]);
     let trusted = [TrustedKey::from_bytes(key.verifying_key().as_bytes()).unwrap()];
-    let snap = Snapshot::load(&envelope(100, &key), &LoadOptions::new(&trusted, "production", NOW)).unwrap();
+    let snap = Snapshot::load(
+        &envelope(100, &key),
+        &LoadOptions::new(&trusted, "production", NOW),
+    )
+    .unwrap();
     let pool = users();
     let keys: Vec<String> = (0..100).map(|i| format!("flag-{i}")).collect();
     let samples = 400_000usize;

@@ -21,10 +21,13 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::EnvFilter;
 
+use crate::events::database::copy_to_database;
+use crate::events::follow::FollowError;
 use crate::events::nats::{NatsConfig, connect, forward};
 use crate::keys::{self, KeyError};
 use crate::model::{Role, TokenInput};
 use crate::state::{AppState, Credentials, ServerConfig};
+use crate::store::Backend;
 use crate::{api, now_ms, replicas};
 
 /// Exit code of `eval --expect` when the served variant differs.
@@ -921,15 +924,37 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         Duration::from_secs(args.resign_check_secs),
     ));
     let (stop_forwarding, forwarding_stopped) = tokio::sync::watch::channel(false);
-    let forwarder = args.nats_url.as_ref().map(|url| {
-        let config = NatsConfig {
+    let mut sinks = Vec::new();
+    if let Some(url) = &args.nats_url {
+        let nats = NatsConfig {
             url: url.clone(),
             stream: args.nats_stream.clone(),
             subject_prefix: args.nats_subject_prefix.clone(),
             position_file: config.data_dir.join("events").join("nats.position"),
         };
-        tokio::spawn(forward_events(state.clone(), config, forwarding_stopped))
-    });
+        let log = state.events().log().clone();
+        sinks.push(tokio::spawn(keep_following(
+            "NATS JetStream",
+            forwarding_stopped.clone(),
+            move |stopped| {
+                let (nats, log) = (nats.clone(), log.clone());
+                async move { forward(log, connect(&nats).await?, nats, stopped).await }
+            },
+        )));
+    }
+    if state.store().backend == Backend::Postgres {
+        // With PostgreSQL as the store, events go to its `events` table too.
+        let (log, pool) = (state.events().log().clone(), state.store().pool.clone());
+        let position = config.data_dir.join("events").join("database.position");
+        sinks.push(tokio::spawn(keep_following(
+            "database",
+            forwarding_stopped,
+            move |stopped| {
+                let (log, pool, position) = (log.clone(), pool.clone(), position.clone());
+                async move { copy_to_database(log, pool, &position, stopped).await }
+            },
+        )));
+    }
     let stopping = state.clone();
     // No Nagle delay: SSE events and small responses go out at once.
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
@@ -947,7 +972,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
     resign.abort();
     // Let the forwarder finish the batch in flight and save its position.
     let _ = stop_forwarding.send(true);
-    if let Some(task) = forwarder {
+    for task in sinks {
         let _ = task.await;
     }
     if let Some(task) = listener_task {
@@ -958,34 +983,33 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
     served.map_err(|e| CliError::general(format!("serving: {e}")))
 }
 
-/// Forwards stored events to NATS JetStream until `stop` turns true; on an error (NATS down,
-/// ...) logs it and retries every 5 s from the last acknowledged batch, so nothing is lost.
-async fn forward_events(
-    state: AppState,
-    config: NatsConfig,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
+/// Runs an event sink (`run_once` follows the log until the future it is given resolves) until
+/// `stop` turns true; on an error (sink down, ...) logs it and starts again after 5 s from the
+/// last delivered batch, so nothing is lost.
+async fn keep_following<F, Fut>(
+    sink: &'static str,
+    stop: tokio::sync::watch::Receiver<bool>,
+    mut run_once: F,
+) where
+    F: FnMut(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, FollowError>>,
+{
     loop {
-        let stopped = {
-            let mut stop = stop.clone();
-            async move {
-                let _ = stop.wait_for(|s| *s).await;
-            }
-        };
-        let run = async {
-            let js = connect(&config).await?;
-            tracing::info!(url = %config.url, stream = %config.stream, "forwarding events to NATS JetStream");
-            forward(state.events().log().clone(), js, config.clone(), stopped).await
-        };
-        match run.await {
+        let mut until = stop.clone();
+        let stopped = Box::pin(async move {
+            let _ = until.wait_for(|s| *s).await;
+        });
+        tracing::info!(sink, "copying stored events");
+        match run_once(stopped).await {
             Ok(n) => {
-                tracing::info!(batches = n, "event forwarding stopped");
+                tracing::info!(sink, batches = n, "event copying stopped");
                 return;
             }
-            Err(e) => tracing::warn!(error = %e, "event forwarding failed; retrying in 5 s"),
+            Err(e) => tracing::warn!(sink, error = %e, "event copying failed; retrying in 5 s"),
         }
+        let mut until = stop.clone();
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => return,
+            _ = until.wait_for(|s| *s) => return,
             () = tokio::time::sleep(Duration::from_secs(5)) => {}
         }
     }

@@ -1,5 +1,8 @@
 //! Exposure and metric events: validation (`model`), the durable embedded store (`log`), the
-//! ingestion service (`service`) and the NATS JetStream forwarder (`nats`).
+//! ingestion service (`service`), and the sinks that copy stored batches elsewhere by following
+//! the log (`follow`): NATS JetStream (`nats`) and the database's `events` table (`database`).
+pub mod database;
+pub mod follow;
 pub mod log;
 pub mod model;
 pub mod nats;
