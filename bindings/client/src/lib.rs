@@ -529,11 +529,21 @@ impl Client {
     }
 
     /// For the child of a `fork()`: the background threads did not survive the fork, and any
-    /// lock they held stays held. Forgets this client without touching its locks or threads
-    /// and starts a fresh one with the same options, the same listeners and the snapshot held
-    /// (re-verified), each read only if its lock is free. Events queued in the parent stay
-    /// with the parent.
-    pub fn restart_in_child(self) -> Result<Client, ClientError> {
+    /// lock they held stays held. Starts a fresh client with the same options, the same
+    /// listeners and the snapshot held (re-verified), each read only if its lock is free, and
+    /// abandons this one: its [`Client::close`] and `Drop` become no-ops (they would join
+    /// threads that exist only in the parent), and its memory is left as is. Events queued in
+    /// the parent stay with the parent.
+    ///
+    /// # Errors
+    /// As [`Client::new`] (the options were valid in the parent, so only thread creation can
+    /// fail).
+    pub fn restart_in_child(&self) -> Result<Client, ClientError> {
+        self.closed.store(true, Ordering::SeqCst);
+        if let Ok(mut handle) = self.events_thread.try_lock() {
+            // The thread handle belongs to the parent's thread: never join it here.
+            std::mem::forget(handle.take());
+        }
         let envelope = self
             .shared
             .current
@@ -546,9 +556,10 @@ impl Client {
             .try_lock()
             .map(|l| l.clone())
             .unwrap_or_default();
-        let opts = self.shared.opts.clone();
-        std::mem::forget(self);
-        Self::start(opts, envelope, listeners)
+        // The parent's `Shared` may be locked by threads that no longer exist: leak a reference
+        // so it is never dropped (dropping could touch those locks).
+        std::mem::forget(Arc::clone(&self.shared));
+        Self::start(self.shared.opts.clone(), envelope, listeners)
     }
 }
 

@@ -439,6 +439,7 @@ fn restart_in_child_keeps_the_snapshot_and_syncs_again() {
         }
     }));
     let child = client.restart_in_child().unwrap();
+    drop(client); // abandoned: dropping it neither joins nor closes anything
     assert_eq!(version(&child), v);
     let published = server.set_default("checkout-redesign", "on");
     assert!(wait_for(Duration::from_secs(3), || version(&child) == published).is_some());

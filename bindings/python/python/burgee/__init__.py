@@ -1,0 +1,118 @@
+"""Burgee feature flags for Python.
+
+Signed snapshots are verified and evaluated locally by a native (Rust) core; a background
+thread keeps the snapshot current (server-sent events, ETag polling fallback, backoff with
+jitter, last-known-good file) and delivers exposures and metric events in batches.
+
+    import burgee
+    with burgee.Client(environment="production", trusted_keys=[public_key],
+                       server_url="http://127.0.0.1:8080", sdk_key=sdk_key) as client:
+        client.wait_until_ready(5_000)            # "READY" | "STALE" | "ERROR" | "NOT_READY"
+        user = burgee.Context("user-42", country="DE", age=31)   # build once, reuse
+        client.get_boolean_value("checkout-redesign", False, user)
+        client.get_string_details("pricing-experiment", "control", user).reason
+
+Evaluation never raises: problems come back as reason ``ERROR`` with an ``error_code`` and the
+default value. Configuration errors and refused snapshots raise a ``BurgeeError`` subclass
+named after the stable code (``EXCEPTIONS`` maps every code). Times are ms since the epoch.
+
+Fork safety: every live client restarts its own background sync in the child of
+``os.fork()`` (pre-fork servers such as gunicorn), from the snapshot the parent held.
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from typing import Any, Dict, Type
+
+from . import _native
+from ._native import (
+    BurgeeError,
+    Context,
+    EnvironmentMismatch,
+    EvaluationDetails,
+    FlagNotFound,
+    GeneralError,
+    InvalidContext,
+    KeyUntrusted,
+    ParseError,
+    PayloadTypeMismatch,
+    SignatureInvalid,
+    Snapshot,
+    SnapshotExpired,
+    SnapshotInvalid,
+    SnapshotRollback,
+    SnapshotTooLarge,
+    TargetingKeyMissing,
+    TypeMismatch,
+    bucket,
+    error_codes,
+    now,
+)
+
+__all__ = [
+    "BurgeeError",
+    "Client",
+    "Context",
+    "EXCEPTIONS",
+    "EnvironmentMismatch",
+    "EvaluationDetails",
+    "FlagNotFound",
+    "GeneralError",
+    "InvalidContext",
+    "KeyUntrusted",
+    "ParseError",
+    "PayloadTypeMismatch",
+    "SignatureInvalid",
+    "Snapshot",
+    "SnapshotExpired",
+    "SnapshotInvalid",
+    "SnapshotRollback",
+    "SnapshotTooLarge",
+    "TargetingKeyMissing",
+    "TypeMismatch",
+    "bucket",
+    "error_codes",
+    "now",
+]
+
+#: Stable code -> exception class, for every code of ``error_codes()``.
+EXCEPTIONS: Dict[str, Type[BurgeeError]] = {
+    "PARSE_ERROR": ParseError,
+    "SNAPSHOT_TOO_LARGE": SnapshotTooLarge,
+    "SIGNATURE_INVALID": SignatureInvalid,
+    "KEY_UNTRUSTED": KeyUntrusted,
+    "PAYLOAD_TYPE_MISMATCH": PayloadTypeMismatch,
+    "ENVIRONMENT_MISMATCH": EnvironmentMismatch,
+    "SNAPSHOT_ROLLBACK": SnapshotRollback,
+    "SNAPSHOT_EXPIRED": SnapshotExpired,
+    "SNAPSHOT_INVALID": SnapshotInvalid,
+    "FLAG_NOT_FOUND": FlagNotFound,
+    "TYPE_MISMATCH": TypeMismatch,
+    "TARGETING_KEY_MISSING": TargetingKeyMissing,
+    "INVALID_CONTEXT": InvalidContext,
+    "GENERAL": GeneralError,
+}
+
+_LIVE: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
+class Client(_native.Client):
+    """The Burgee client (keyword arguments documented on ``burgee._native.Client``).
+
+    Syncs the environment's snapshot in the background, evaluates synchronously, records
+    exposures, and is a context manager (closes on exit). Registered for fork safety.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        _LIVE.add(self)
+
+
+def _restart_clients_in_child() -> None:
+    for client in list(_LIVE):
+        client._restart_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_restart_clients_in_child)
