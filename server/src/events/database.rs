@@ -36,7 +36,7 @@ async fn insert(pool: &AnyPool, batches: Vec<StoredBatch>) -> Result<(), String>
             sqlx::query(
                 "INSERT INTO events (project, environment, batch_id, seq, kind, targeting_key, time, \
                  flag, variant, metric, value, received_at, sdk, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, CAST($11 AS DOUBLE PRECISION), $12, $13, $14) \
                  ON CONFLICT (project, environment, batch_id, seq) DO NOTHING",
             )
             .bind(&b.project)
@@ -49,7 +49,9 @@ async fn insert(pool: &AnyPool, batches: Vec<StoredBatch>) -> Result<(), String>
             .bind(flag)
             .bind(variant)
             .bind(metric)
-            .bind(value)
+            // As text (Rust's shortest round-trip form), cast by the database: the `Any`
+            // driver cannot bind a NULL double to PostgreSQL.
+            .bind(value.map(|v| v.to_string()))
             .bind(i64::try_from(b.received_at).map_err(|e| e.to_string())?)
             .bind(&b.sdk.name)
             .bind(body)
