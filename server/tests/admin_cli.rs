@@ -16,7 +16,9 @@ use burgee_core::{ErrorCode, LoadOptions, Snapshot};
 use burgee_server::keys::read_trusted_key;
 use burgee_server::now_ms;
 use burgee_server::state::{AppState, ServerConfig};
-use sqlx::Connection as _;
+
+mod common;
+use common::postgres_url;
 
 const BIN: &str = env!("CARGO_BIN_EXE_burgee");
 
@@ -264,25 +266,4 @@ async fn tokens_audit_export_keys_backup_restore() {
         assert_eq!(published.version, 4);
         state.close().await;
     }
-}
-
-async fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("BURGEE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but BURGEE_TEST_DATABASE_URL is not set"
-        );
-        eprintln!("BURGEE_TEST_DATABASE_URL not set: restore into PostgreSQL not run");
-        return None;
-    };
-    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-    let name = format!(
-        "burgee_t_{}",
-        hex::encode(burgee_server::keys::random_bytes::<6>().unwrap())
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
 }

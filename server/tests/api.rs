@@ -25,10 +25,12 @@ use burgee_server::now_ms;
 use burgee_server::openapi::ROUTES;
 use burgee_server::state::{AppState, Credentials, ServerConfig};
 use serde_json::{Value, json};
-use sqlx::Connection as _;
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tower::ServiceExt as _;
+
+mod common;
+use common::postgres_url;
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -55,33 +57,6 @@ impl Fixture {
 }
 
 /// A fresh PostgreSQL database URL, or `None` (after a notice) when none is configured.
-async fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("BURGEE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but BURGEE_TEST_DATABASE_URL is not set: PostgreSQL tests cannot run \
-             (scripts/test starts PostgreSQL with scripts/postgres)"
-        );
-        eprintln!(
-            "BURGEE_TEST_DATABASE_URL not set: PostgreSQL half not run (scripts/test runs it)"
-        );
-        return None;
-    };
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at BURGEE_TEST_DATABASE_URL unreachable: {e}"));
-    let name = format!(
-        "burgee_t_{}",
-        hex::encode(burgee_server::keys::random_bytes::<6>().unwrap())
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    Some(format!("{prefix}/{name}"))
-}
-
 async fn fixture_with(db: Db, demo: bool, keep_alive: Duration) -> Option<Fixture> {
     let dir = tempfile::tempdir().unwrap();
     let database_url = match db {

@@ -11,32 +11,9 @@ use burgee_server::events::database::copy_to_database;
 use burgee_server::now_ms;
 use burgee_server::state::{AppState, ServerConfig};
 use serde_json::json;
-use sqlx::Connection as _;
 
-/// A fresh PostgreSQL database under `BURGEE_TEST_DATABASE_URL`; `None` outside CI without it.
-async fn postgres_url() -> Option<String> {
-    let Ok(base) = std::env::var("BURGEE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but BURGEE_TEST_DATABASE_URL is not set"
-        );
-        eprintln!(
-            "BURGEE_TEST_DATABASE_URL not set: PostgreSQL half not run (scripts/test runs it)"
-        );
-        return None;
-    };
-    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-    let name = format!(
-        "burgee_ev_{}",
-        hex::encode(burgee_server::keys::random_bytes::<6>().unwrap())
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    Some(format!("{prefix}/{name}"))
-}
+mod common;
+use common::postgres_url;
 
 async fn copies_every_event_once(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
