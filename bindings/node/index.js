@@ -61,6 +61,8 @@ function guard(fn) {
 class Context {
   constructor(attributes = {}) {
     this.native = guard(() => new native.Context(attributes));
+    /** The handle of the fast evaluation path. */
+    this.h = this.native.handle();
   }
   get targetingKey() {
     return this.native.targetingKey;
@@ -71,6 +73,24 @@ class Context {
 }
 
 const EMPTY = new Context({});
+const {
+  fastGetBoolean, fastGetString, fastGetNumber, fastGetInteger,
+  fastGetBooleanPairs, fastGetStringPairs, fastGetNumberPairs, fastGetIntegerPairs,
+} = native;
+
+/** A plain context object as `[name1, value1, name2, value2, ...]` (members `for...in`
+ * sees), for the pair form of the fast getters; `null` when it has more than 32. */
+function pairs(obj) {
+  const out = [];
+  for (const k in obj) {
+    if (out.length === 64) return null;
+    out.push(k, obj[k]);
+  }
+  return out;
+}
+
+/** Whether `c` goes through the pair form: a plain (non-array) object. */
+const isPlain = (c) => c !== null && typeof c === 'object' && !Array.isArray(c);
 const ctx = (c) => (c === undefined ? EMPTY.native : c instanceof Context ? c.native : c);
 
 /** A verified snapshot, evaluated with an explicit `now` (tests, tools, offline use). */
@@ -110,6 +130,8 @@ class Client extends EventEmitter {
   constructor(options) {
     super();
     this.native = guard(() => new native.Client(options));
+    /** The handle of the fast evaluation path. */
+    this.h = this.native.handle();
     this.native.onEvent((e) => {
       if (e.kind === 'status') this.emit('status', e);
       else this.emit('change', e);
@@ -129,17 +151,29 @@ class Client extends EventEmitter {
   flagType(flagKey) {
     return this.native.flagType(flagKey);
   }
-  getBooleanValue(flagKey, defaultValue, context) {
-    return this.native.getBooleanValue(flagKey, ctx(context), defaultValue);
+  getBooleanValue(flagKey, defaultValue, context = EMPTY) {
+    if (context instanceof Context) return fastGetBoolean(this.h, flagKey, context.h, defaultValue);
+    const p = isPlain(context) ? pairs(context) : null;
+    if (p !== null) return fastGetBooleanPairs(this.h, flagKey, defaultValue, ...p);
+    return fastGetBoolean(this.h, flagKey, context, defaultValue);
   }
-  getStringValue(flagKey, defaultValue, context) {
-    return this.native.getStringValue(flagKey, ctx(context), defaultValue);
+  getStringValue(flagKey, defaultValue, context = EMPTY) {
+    if (context instanceof Context) return fastGetString(this.h, flagKey, context.h, defaultValue);
+    const p = isPlain(context) ? pairs(context) : null;
+    if (p !== null) return fastGetStringPairs(this.h, flagKey, defaultValue, ...p);
+    return fastGetString(this.h, flagKey, context, defaultValue);
   }
-  getNumberValue(flagKey, defaultValue, context) {
-    return this.native.getNumberValue(flagKey, ctx(context), defaultValue);
+  getNumberValue(flagKey, defaultValue, context = EMPTY) {
+    if (context instanceof Context) return fastGetNumber(this.h, flagKey, context.h, defaultValue);
+    const p = isPlain(context) ? pairs(context) : null;
+    if (p !== null) return fastGetNumberPairs(this.h, flagKey, defaultValue, ...p);
+    return fastGetNumber(this.h, flagKey, context, defaultValue);
   }
-  getIntegerValue(flagKey, defaultValue, context) {
-    return this.native.getIntegerValue(flagKey, ctx(context), defaultValue);
+  getIntegerValue(flagKey, defaultValue, context = EMPTY) {
+    if (context instanceof Context) return fastGetInteger(this.h, flagKey, context.h, defaultValue);
+    const p = isPlain(context) ? pairs(context) : null;
+    if (p !== null) return fastGetIntegerPairs(this.h, flagKey, defaultValue, ...p);
+    return fastGetInteger(this.h, flagKey, context, defaultValue);
   }
   getObjectValue(flagKey, defaultValue, context) {
     return this.native.getObjectValue(flagKey, ctx(context), defaultValue);

@@ -219,6 +219,10 @@ struct Current {
 }
 
 struct Shared {
+    /// Process-unique id, for the per-thread snapshot cache.
+    id: u64,
+    /// Bumped after every swap of `current`.
+    generation: AtomicU64,
     opts: ClientOptions,
     agent: ureq::Agent,
     stream_agent: ureq::Agent,
@@ -231,6 +235,18 @@ struct Shared {
     sleep: (Mutex<()>, Condvar),
     listeners: Mutex<Vec<(u64, Listener)>>,
     next_listener: AtomicU64,
+}
+
+static NEXT_CLIENT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A cached snapshot: `(client id, generation, snapshot)`.
+type CachedSnapshot = Option<(u64, u64, Arc<Snapshot>)>;
+
+thread_local! {
+    /// The last snapshot this thread evaluated with, so the hot path reads one atomic instead
+    /// of taking the lock and touching the `Arc` count. Holds that snapshot alive until the
+    /// thread evaluates with a newer one (or another client) or exits.
+    static SNAPSHOT_CACHE: std::cell::RefCell<CachedSnapshot> = const { std::cell::RefCell::new(None) };
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -359,6 +375,8 @@ impl Client {
         });
         let next_listener = listeners.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
         let shared = Arc::new(Shared {
+            id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
             opts,
             agent,
             stream_agent,
@@ -411,6 +429,30 @@ impl Client {
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
             .map(|c| Arc::clone(&c.snapshot))
+    }
+
+    /// Runs `f` with the snapshot held (`None` before the first verified envelope), without
+    /// taking a lock or touching the `Arc` count when this thread already saw the current
+    /// snapshot (a per-thread cache checked against a generation counter). The fastest way to
+    /// evaluate; `f` must not block.
+    #[inline]
+    pub fn with_snapshot<R>(&self, f: impl FnOnce(&Arc<Snapshot>) -> R) -> Option<R> {
+        let generation = self.shared.generation.load(Ordering::Acquire);
+        SNAPSHOT_CACHE.with(|c| {
+            // Hit: `f` runs under a shared borrow (a reentrant call may read it too).
+            if let Some((id, g, snap)) = &*c.borrow()
+                && *id == self.shared.id
+                && *g == generation
+            {
+                return Some(f(snap));
+            }
+            let snap = self.snapshot()?;
+            // A reentrant miss (the cache is borrowed above us) just skips caching.
+            if let Ok(mut slot) = c.try_borrow_mut() {
+                *slot = Some((self.shared.id, generation, Arc::clone(&snap)));
+            }
+            Some(f(&snap))
+        })
     }
 
     /// The status and the last error (code and message) seen, if any.
@@ -632,6 +674,7 @@ impl Shared {
                     snapshot: Arc::clone(snap),
                     envelope: Arc::clone(&env),
                 });
+                self.generation.fetch_add(1, Ordering::Release);
                 if let Some(path) = &self.opts.persist_path {
                     persist(path, &env);
                 }

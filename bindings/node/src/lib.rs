@@ -13,6 +13,8 @@
 //! ```
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod fast;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,6 +42,12 @@ fn coded(code: ErrorCode, message: impl std::fmt::Display) -> napi::Error {
 
 fn general(message: impl std::fmt::Display) -> napi::Error {
     coded(ErrorCode::General, message)
+}
+
+/// Registers the raw fast-path functions next to the napi-derive exports.
+#[napi(module_exports)]
+pub fn register_fast(exports: Object, env: Env) -> Result<()> {
+    fast::register(env.raw(), exports.raw())
 }
 
 /// Every stable error code, in documentation order (`ErrorCode::ALL`).
@@ -87,7 +95,7 @@ fn js_to_ms(ms: f64) -> Result<u64> {
 /// groups: ["staff"]})`. Values are strings, numbers, booleans or lists of strings.
 #[napi]
 pub struct Context {
-    inner: CoreContext,
+    inner: Arc<CoreContext>,
 }
 
 #[napi]
@@ -98,7 +106,15 @@ impl Context {
     pub fn new(attributes: Option<Value>) -> Result<Self> {
         let value = attributes.unwrap_or_else(|| Value::Object(Map::new()));
         let inner = CoreContext::from_json(&value).map_err(|e| coded(e.code(), e))?;
-        Ok(Context { inner })
+        Ok(Context {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The handle the fast evaluation functions take (`index.js` passes it).
+    #[napi]
+    pub fn handle(&self, env: Env) -> Result<fast::Handle> {
+        fast::Handle::context(&env, Arc::clone(&self.inner))
     }
 
     /// The targeting key, or `null`.
@@ -110,7 +126,7 @@ impl Context {
     /// The context as a plain object.
     #[napi]
     pub fn to_json(&self) -> Result<Value> {
-        serde_json::to_value(&self.inner).map_err(general)
+        serde_json::to_value(&*self.inner).map_err(general)
     }
 }
 
@@ -850,6 +866,12 @@ impl Client {
             client: Arc::clone(&self.inner),
             timeout: Duration::from_millis(u64::from(timeout_ms)),
         })
+    }
+
+    /// The handle the fast evaluation functions take (`index.js` passes it).
+    #[napi]
+    pub fn handle(&self, env: Env) -> Result<fast::Handle> {
+        fast::Handle::client(&env, Arc::clone(&self.inner))
     }
 
     /// Status and last error.

@@ -181,3 +181,44 @@ test('exposures and track events arrive at the server', async () => {
     await server.kill();
   }
 });
+
+test('the fast value getters agree with the details for handles, plain objects and bad contexts', async () => {
+  const server = await startServer(tmpdir());
+  try {
+    const client = new Client(options(server));
+    assert.equal(await client.waitUntilReady(10000), 'READY');
+    const wide = { targetingKey: 'user-7', country: 'DE', plan: 'business' };
+    for (let i = 0; i < 40; i++) wide[`extra${i}`] = i; // more than the 32 the pair form takes
+    const contexts = [
+      { targetingKey: 'user-1', country: 'DE', platform: 'ios', app_version: '4.6.0' },
+      { targetingKey: 'user-2', country: 'AU', groups: ['staff', 'beta'], beta: true, plan: 'business' },
+      { targetingKey: 'user-3' },
+      wide,
+    ];
+    const cases = [
+      ['Boolean', 'express-checkout', false], ['Boolean', 'gift-wrapping', false],
+      ['String', 'pricing-experiment', 'dflt'], ['Integer', 'max-cart-items', 1], ['Number', 'free-shipping-threshold', 1.5],
+    ];
+    for (const obj of contexts) {
+      const handle = new Context(obj);
+      for (const [T, flag, dflt] of cases) {
+        const details = client[`get${T}Details`](flag, dflt, obj);
+        assert.equal(details.errorCode ?? null, null, `${flag} ${JSON.stringify(details)}`);
+        assert.deepEqual(client[`get${T}Value`](flag, dflt, handle), details.value, `${T} ${flag} handle`);
+        assert.deepEqual(client[`get${T}Value`](flag, dflt, obj), details.value, `${T} ${flag} object`);
+      }
+    }
+    // Errors serve the default: bad contexts, unknown flags, wrong types, anonymous rollouts.
+    assert.equal(client.getBooleanValue('checkout-redesign', true, { targetingKey: 'u', nested: { a: 1 } }), true);
+    assert.equal(client.getBooleanValue('checkout-redesign', true, { targetingKey: 'u', bad: null }), true);
+    assert.equal(client.getBooleanValue('checkout-redesign', true, { targetingKey: 5 }), true);
+    assert.equal(client.getBooleanValue('checkout-redesign', true, null), true);
+    assert.equal(client.getStringValue('no-such-flag', 'd', { targetingKey: 'u' }), 'd');
+    assert.equal(client.getStringValue('checkout-redesign', 'd', new Context({ targetingKey: 'u' })), 'd');
+    assert.equal(client.getStringValue('pricing-experiment', 'd', { country: 'DE' }), 'd');
+    assert.equal(client.getNumberValue('max-cart-items', 2.5, {}), 2.5); // integer flag, number getter
+    await client.close();
+  } finally {
+    await server.kill();
+  }
+});

@@ -1,0 +1,610 @@
+//! The evaluation hot path as plain N-API callbacks.
+//!
+//! napi-derive wraps every `#[napi]` call in borrow-tracking scopes (thread-local stacks, a
+//! hash map of borrowed objects, class-identity checks) that cost ~400 ns per call — more than
+//! the evaluation itself. The typed value getters are the calls an application makes per
+//! request, so they are registered here as raw callbacks over *externals*: a client handle
+//! and a context handle, each an `napi_create_external` tagged with its own
+//! `napi_type_tag`, so a foreign or mismatched value is refused (the caller's default comes
+//! back) instead of being misread. `index.js` passes them; everything else stays on
+//! napi-derive. Conversion only: evaluation is `burgee-core`'s, exposures `burgee-client`'s.
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_void};
+use std::ptr;
+use std::sync::Arc;
+
+use burgee_client::{Client as NativeClient, now_ms};
+use burgee_core::{AttributeValue, Context as CoreContext, Snapshot as CoreSnapshot, TypedDetails};
+use napi::sys;
+
+/// Tag of client externals.
+const CLIENT_TAG: sys::napi_type_tag = sys::napi_type_tag {
+    lower: 0x6275_7267_6565_636c,
+    upper: 0x6965_6e74_0000_0001,
+};
+/// Tag of context externals.
+const CONTEXT_TAG: sys::napi_type_tag = sys::napi_type_tag {
+    lower: 0x6275_7267_6565_6374,
+    upper: 0x7800_0000_0000_0001,
+};
+
+unsafe extern "C" fn finalize<T>(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    if !data.is_null() {
+        // SAFETY: `data` is the `Box<T>` leaked by `external` below, finalized exactly once.
+        drop(unsafe { Box::from_raw(data.cast::<T>()) });
+    }
+}
+
+/// A tagged external owning `value`.
+fn external<T>(
+    env: sys::napi_env,
+    value: T,
+    tag: &sys::napi_type_tag,
+) -> napi::Result<sys::napi_value> {
+    let data = Box::into_raw(Box::new(value)).cast::<c_void>();
+    let mut out = ptr::null_mut();
+    // SAFETY: a valid env from a running callback; `finalize::<T>` frees `data`.
+    let status = unsafe {
+        sys::napi_create_external(env, data, Some(finalize::<T>), ptr::null_mut(), &mut out)
+    };
+    if status != sys::Status::napi_ok {
+        // SAFETY: not handed to JS; reclaim.
+        drop(unsafe { Box::from_raw(data.cast::<T>()) });
+        return Err(napi::Error::from_reason("napi_create_external failed"));
+    }
+    // SAFETY: `out` is the external just created.
+    let status = unsafe { sys::napi_type_tag_object(env, out, tag) };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason("napi_type_tag_object failed"));
+    }
+    Ok(out)
+}
+
+/// The `T` of an external carrying `tag`, or `None` for anything else.
+///
+/// # Safety
+/// `env` and `value` come from the running callback; the reference lives while the JS value
+/// is reachable, which covers the callback.
+unsafe fn unwrap<'a, T>(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    tag: &sys::napi_type_tag,
+) -> Option<&'a T> {
+    // Only externals are checked for the tag (N-API throws for null and undefined).
+    let mut t = 0;
+    // SAFETY: per the function contract.
+    let status = unsafe { sys::napi_typeof(env, value, &mut t) };
+    if status != sys::Status::napi_ok || t != sys::ValueType::napi_external {
+        return None;
+    }
+    let mut is = false;
+    // SAFETY: per the function contract.
+    let status = unsafe { sys::napi_check_object_type_tag(env, value, tag, &mut is) };
+    if status != sys::Status::napi_ok || !is {
+        return None;
+    }
+    let mut data = ptr::null_mut();
+    // SAFETY: tagged by `external::<T>`, so `data` is a live `Box<T>`.
+    let status = unsafe { sys::napi_get_value_external(env, value, &mut data) };
+    if status != sys::Status::napi_ok || data.is_null() {
+        return None;
+    }
+    // SAFETY: see above.
+    Some(unsafe { &*data.cast::<T>() })
+}
+
+/// Calls `f` with the UTF-8 of a JS string (on the stack up to 255 bytes).
+///
+/// # Safety
+/// `env` and `value` come from the running callback.
+unsafe fn with_str<R>(
+    env: sys::napi_env,
+    value: sys::napi_value,
+    f: impl FnOnce(&str) -> R,
+) -> Option<R> {
+    let mut buf = [0u8; 256];
+    let mut len = 0usize;
+    // SAFETY: `buf` has `buf.len()` bytes; N-API writes at most len - 1 plus a NUL.
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value,
+            buf.as_mut_ptr().cast::<c_char>(),
+            buf.len(),
+            &mut len,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    if len < buf.len() - 1 {
+        return std::str::from_utf8(buf.get(..len)?).ok().map(f);
+    }
+    // Possibly truncated: ask for the length, then copy into the heap.
+    // SAFETY: a null buffer asks for the length only.
+    let status =
+        unsafe { sys::napi_get_value_string_utf8(env, value, ptr::null_mut(), 0, &mut len) };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    let mut heap = vec![0u8; len + 1];
+    // SAFETY: `heap` has len + 1 bytes.
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(
+            env,
+            value,
+            heap.as_mut_ptr().cast::<c_char>(),
+            heap.len(),
+            &mut len,
+        )
+    };
+    if status != sys::Status::napi_ok {
+        return None;
+    }
+    std::str::from_utf8(heap.get(..len)?).ok().map(f)
+}
+
+/// Reads a plain JS object into a core context with the rules of `Context::from_json`:
+/// strings, numbers, booleans and arrays of strings (enumerable string-keyed members, as
+/// `for...in` sees them); `undefined` members are left out; a
+/// string `targetingKey` is the targeting key. `None` for anything else (`null`, nested
+/// objects, other list items, a non-string `targetingKey`): the evaluation is then an
+/// `INVALID_CONTEXT` error, which a value getter answers with the caller's default.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn object_context(env: sys::napi_env, obj: sys::napi_value) -> Option<CoreContext> {
+    // SAFETY (whole body): `env` and every value come from the running callback.
+    unsafe {
+        let mut t = 0;
+        if sys::napi_typeof(env, obj, &mut t) != sys::Status::napi_ok
+            || t != sys::ValueType::napi_object
+        {
+            return None;
+        }
+        let mut names = ptr::null_mut();
+        if sys::napi_get_all_property_names(
+            env,
+            obj,
+            sys::KeyCollectionMode::include_prototypes,
+            sys::KeyFilter::enumerable | sys::KeyFilter::skip_symbols,
+            sys::KeyConversion::numbers_to_strings,
+            &mut names,
+        ) != sys::Status::napi_ok
+        {
+            return None;
+        }
+        let mut n = 0u32;
+        if sys::napi_get_array_length(env, names, &mut n) != sys::Status::napi_ok {
+            return None;
+        }
+        let mut ctx = CoreContext::anonymous();
+        for i in 0..n {
+            let mut key = ptr::null_mut();
+            let mut value = ptr::null_mut();
+            if sys::napi_get_element(env, names, i, &mut key) != sys::Status::napi_ok
+                || sys::napi_get_property(env, obj, key, &mut value) != sys::Status::napi_ok
+            {
+                return None;
+            }
+            add_member(env, &mut ctx, key, value)?;
+        }
+        Some(ctx)
+    }
+}
+
+/// Adds one `(name, value)` member to `ctx` with the rules of `object_context`; `None` for a
+/// value the context refuses.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn add_member(
+    env: sys::napi_env,
+    ctx: &mut CoreContext,
+    key: sys::napi_value,
+    value: sys::napi_value,
+) -> Option<()> {
+    // SAFETY (whole body): `env` and every value come from the running callback.
+    unsafe {
+        let mut t = 0;
+        if sys::napi_typeof(env, value, &mut t) != sys::Status::napi_ok {
+            return None;
+        }
+        let attr = match t {
+            sys::ValueType::napi_undefined => return Some(()),
+            sys::ValueType::napi_string => {
+                AttributeValue::String(with_str(env, value, |s: &str| Box::<str>::from(s))?)
+            }
+            sys::ValueType::napi_number => {
+                let mut d = 0.0;
+                if sys::napi_get_value_double(env, value, &mut d) != sys::Status::napi_ok {
+                    return None;
+                }
+                AttributeValue::Number(d)
+            }
+            sys::ValueType::napi_boolean => {
+                let mut b = false;
+                if sys::napi_get_value_bool(env, value, &mut b) != sys::Status::napi_ok {
+                    return None;
+                }
+                AttributeValue::Bool(b)
+            }
+            sys::ValueType::napi_object => {
+                let mut is_array = false;
+                let mut len = 0u32;
+                if sys::napi_is_array(env, value, &mut is_array) != sys::Status::napi_ok
+                    || !is_array
+                    || sys::napi_get_array_length(env, value, &mut len) != sys::Status::napi_ok
+                {
+                    return None;
+                }
+                let mut items = Vec::with_capacity(len as usize);
+                for j in 0..len {
+                    let mut item = ptr::null_mut();
+                    let mut it = 0;
+                    if sys::napi_get_element(env, value, j, &mut item) != sys::Status::napi_ok
+                        || sys::napi_typeof(env, item, &mut it) != sys::Status::napi_ok
+                        || it != sys::ValueType::napi_string
+                    {
+                        return None;
+                    }
+                    items.push(with_str(env, item, |s: &str| Box::<str>::from(s))?);
+                }
+                AttributeValue::List(items.into_boxed_slice())
+            }
+            _ => return None,
+        };
+        let ok = with_str(env, key, |name| {
+            if name == burgee_core::TARGETING_KEY && !matches!(attr, AttributeValue::String(_)) {
+                return false;
+            }
+            ctx.set(name, attr);
+            true
+        })?;
+        if !ok {
+            return None;
+        }
+        Some(())
+    }
+}
+
+/// The callback's four arguments `(client, flagKey, context, default)`.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn args4(env: sys::napi_env, info: sys::napi_callback_info) -> Option<[sys::napi_value; 4]> {
+    let mut argv = [ptr::null_mut(); 4];
+    let mut argc = 4usize;
+    // SAFETY: `argv` has room for `argc` values.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    (status == sys::Status::napi_ok && argc == 4).then_some(argv)
+}
+
+/// Evaluates with the client's snapshot and the context handle, records the exposure, and
+/// returns the typed value, or `None` (caller's default) for any problem.
+fn evaluate<T>(
+    client: &NativeClient,
+    flag: &str,
+    ctx: &CoreContext,
+    get: impl for<'s> FnOnce(&'s CoreSnapshot, u64) -> TypedDetails<'s, T>,
+) -> Option<T> {
+    client.with_snapshot(|snap| {
+        let now = now_ms();
+        let t = get(snap, now);
+        client.record_exposure(snap, flag, &t.details, ctx, now);
+        t.value
+    })
+}
+
+/// Shared body of the typed callbacks: unwraps the handles, reads the flag key and runs `f`.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn typed_call(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    f: impl FnOnce(&NativeClient, &str, &CoreContext, sys::napi_value) -> Option<sys::napi_value>,
+) -> sys::napi_value {
+    // SAFETY: within the callback.
+    let Some([c, flag, ctx, default]) = (unsafe { args4(env, info) }) else {
+        let mut undefined = ptr::null_mut();
+        // SAFETY: within the callback.
+        unsafe { sys::napi_get_undefined(env, &mut undefined) };
+        return undefined;
+    };
+    let run = || -> Option<sys::napi_value> {
+        // SAFETY: within the callback.
+        let client: &Arc<NativeClient> = unsafe { unwrap(env, c, &CLIENT_TAG) }?;
+        let owned;
+        // SAFETY: within the callback.
+        let ctx: &CoreContext = match unsafe { unwrap::<Arc<CoreContext>>(env, ctx, &CONTEXT_TAG) }
+        {
+            Some(handle) => handle,
+            None => {
+                // A plain object: converted for this call (the fresh-context path).
+                // SAFETY: within the callback.
+                owned = unsafe { object_context(env, ctx) }?;
+                &owned
+            }
+        };
+        // SAFETY: within the callback.
+        unsafe { with_str(env, flag, |flag| f(client, flag, ctx, default)) }?
+    };
+    // Any problem (no snapshot, a foreign handle, a default of another type, a panic) serves
+    // the caller's default, as evaluation never throws.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Some(v)) => v,
+        _ => default,
+    }
+}
+
+/// Body of `fastGetBoolean*`.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn boolean_body(
+    env: sys::napi_env,
+    client: &NativeClient,
+    flag: &str,
+    ctx: &CoreContext,
+    default: sys::napi_value,
+) -> Option<sys::napi_value> {
+    // SAFETY (whole body): within the callback.
+    unsafe {
+        let mut d = false;
+        if sys::napi_get_value_bool(env, default, &mut d) != sys::Status::napi_ok {
+            return None;
+        }
+        let v = evaluate(client, flag, ctx, |s, now| s.get_bool(flag, ctx, now, d))?;
+        let mut out = ptr::null_mut();
+        (sys::napi_get_boolean(env, v, &mut out) == sys::Status::napi_ok).then_some(out)
+    }
+}
+
+/// Body of `fastGetNumber*`.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn number_body(
+    env: sys::napi_env,
+    client: &NativeClient,
+    flag: &str,
+    ctx: &CoreContext,
+    default: sys::napi_value,
+) -> Option<sys::napi_value> {
+    // SAFETY (whole body): within the callback.
+    unsafe {
+        let mut d = 0.0;
+        if sys::napi_get_value_double(env, default, &mut d) != sys::Status::napi_ok {
+            return None;
+        }
+        let v = evaluate(client, flag, ctx, |s, now| s.get_float(flag, ctx, now, d))?;
+        let mut out = ptr::null_mut();
+        (sys::napi_create_double(env, v, &mut out) == sys::Status::napi_ok).then_some(out)
+    }
+}
+
+/// Body of `fastGetInteger*`.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn integer_body(
+    env: sys::napi_env,
+    client: &NativeClient,
+    flag: &str,
+    ctx: &CoreContext,
+    default: sys::napi_value,
+) -> Option<sys::napi_value> {
+    // SAFETY (whole body): within the callback.
+    unsafe {
+        let mut d = 0i64;
+        if sys::napi_get_value_int64(env, default, &mut d) != sys::Status::napi_ok {
+            return None;
+        }
+        let v = evaluate(client, flag, ctx, |s, now| s.get_integer(flag, ctx, now, d))?;
+        let mut out = ptr::null_mut();
+        // Integers beyond 2^53 lose precision as JS numbers.
+        #[allow(clippy::cast_precision_loss)]
+        let status = sys::napi_create_double(env, v as f64, &mut out);
+        (status == sys::Status::napi_ok).then_some(out)
+    }
+}
+
+/// Body of `fastGetString*`.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn string_body(
+    env: sys::napi_env,
+    client: &NativeClient,
+    flag: &str,
+    ctx: &CoreContext,
+    default: sys::napi_value,
+) -> Option<sys::napi_value> {
+    client
+        .with_snapshot(|snap| {
+            let now = now_ms();
+            // The core's default only stands in: on error the caller's string is returned.
+            let t = snap.get_string(flag, ctx, now, "");
+            client.record_exposure(snap, flag, &t.details, ctx, now);
+            if t.details.error.is_some() {
+                return Some(default);
+            }
+            let mut out = ptr::null_mut();
+            let len = isize::try_from(t.value.len()).ok()?;
+            // SAFETY: within the callback; `t.value` is UTF-8 of `len` bytes.
+            let status = unsafe {
+                sys::napi_create_string_utf8(env, t.value.as_ptr().cast::<c_char>(), len, &mut out)
+            };
+            (status == sys::Status::napi_ok).then_some(out)
+        })
+        .flatten()
+}
+
+/// A typed body: `(env, client, flag, context, default JS value)` → the JS value to return.
+type Body = unsafe fn(
+    sys::napi_env,
+    &NativeClient,
+    &str,
+    &CoreContext,
+    sys::napi_value,
+) -> Option<sys::napi_value>;
+
+/// Most attributes the pair form carries (more go through the object form).
+const MAX_PAIRS: usize = 32;
+
+/// `(client, flagKey, default, name1, value1, name2, value2, ...)`: a fresh context passed as
+/// arguments (`index.js` spreads a plain object's members), so one `napi_get_cb_info` reads
+/// them all.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn pairs_call(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    body: Body,
+) -> sys::napi_value {
+    let mut argv = [ptr::null_mut(); 3 + 2 * MAX_PAIRS];
+    let mut argc = argv.len();
+    // SAFETY: `argv` has room for `argc` values.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+        )
+    };
+    let mut undefined = ptr::null_mut();
+    if status != sys::Status::napi_ok || argc < 3 {
+        // SAFETY: within the callback.
+        unsafe { sys::napi_get_undefined(env, &mut undefined) };
+        return undefined;
+    }
+    let [c, flag, default, ..] = argv;
+    let run = || -> Option<sys::napi_value> {
+        if argc > argv.len() || (argc - 3) % 2 != 0 {
+            return None;
+        }
+        // SAFETY: within the callback.
+        let client: &Arc<NativeClient> = unsafe { unwrap(env, c, &CLIENT_TAG) }?;
+        let mut ctx = CoreContext::anonymous();
+        for pair in argv.get(3..argc)?.chunks_exact(2) {
+            let [k, v] = pair else { return None };
+            // SAFETY: within the callback.
+            unsafe { add_member(env, &mut ctx, *k, *v) }?;
+        }
+        // SAFETY: within the callback.
+        unsafe { with_str(env, flag, |flag| body(env, client, flag, &ctx, default)) }?
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Some(v)) => v,
+        _ => default,
+    }
+}
+
+macro_rules! callbacks {
+    ($($handle:ident, $pairs:ident, $body:ident;)*) => {$(
+        unsafe extern "C" fn $handle(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+            // SAFETY: N-API calls this with a live env and info.
+            unsafe { typed_call(env, info, |client, flag, ctx, default| $body(env, client, flag, ctx, default)) }
+        }
+        unsafe extern "C" fn $pairs(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+            // SAFETY: N-API calls this with a live env and info.
+            unsafe { pairs_call(env, info, $body) }
+        }
+    )*};
+}
+
+callbacks! {
+    get_boolean, get_boolean_pairs, boolean_body;
+    get_number, get_number_pairs, number_body;
+    get_integer, get_integer_pairs, integer_body;
+    get_string, get_string_pairs, string_body;
+}
+
+/// Registers the raw callbacks on `exports`: `fastGetBoolean`, `fastGetString`,
+/// `fastGetNumber`, `fastGetInteger`, each `(clientHandle, flagKey, context, default)` with a
+/// context handle (or a plain object), and their `...Pairs` forms
+/// `(clientHandle, flagKey, default, name1, value1, ...)`.
+pub(crate) fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
+    type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+    let fns: [(&str, Callback); 8] = [
+        ("fastGetBoolean", get_boolean),
+        ("fastGetString", get_string),
+        ("fastGetNumber", get_number),
+        ("fastGetInteger", get_integer),
+        ("fastGetBooleanPairs", get_boolean_pairs),
+        ("fastGetStringPairs", get_string_pairs),
+        ("fastGetNumberPairs", get_number_pairs),
+        ("fastGetIntegerPairs", get_integer_pairs),
+    ];
+    for (name, cb) in fns {
+        let mut f = ptr::null_mut();
+        let len = isize::try_from(name.len()).unwrap_or(0);
+        // SAFETY: a live env during module registration; `name` outlives the call.
+        let status = unsafe {
+            sys::napi_create_function(
+                env,
+                name.as_ptr().cast::<c_char>(),
+                len,
+                Some(cb),
+                ptr::null_mut(),
+                &mut f,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason(format!("cannot create {name}")));
+        }
+        // SAFETY: as above; `exports` is the module's exports object.
+        let status = unsafe {
+            sys::napi_set_named_property(env, exports, format!("{name}\0").as_ptr().cast(), f)
+        };
+        if status != sys::Status::napi_ok {
+            return Err(napi::Error::from_reason(format!("cannot export {name}")));
+        }
+    }
+    Ok(())
+}
+
+/// A handle (tagged external) returned to JS from a `#[napi]` method.
+pub struct Handle(sys::napi_value);
+
+impl Handle {
+    /// The client handle of `client`.
+    pub(crate) fn client(env: &napi::Env, client: Arc<NativeClient>) -> napi::Result<Handle> {
+        external(env.raw(), client, &CLIENT_TAG).map(Handle)
+    }
+
+    /// The context handle of `ctx`.
+    pub(crate) fn context(env: &napi::Env, ctx: Arc<CoreContext>) -> napi::Result<Handle> {
+        external(env.raw(), ctx, &CONTEXT_TAG).map(Handle)
+    }
+}
+
+impl napi::bindgen_prelude::TypeName for Handle {
+    fn type_name() -> &'static str {
+        "external"
+    }
+    fn value_type() -> napi::ValueType {
+        napi::ValueType::External
+    }
+}
+
+impl napi::bindgen_prelude::ToNapiValue for Handle {
+    unsafe fn to_napi_value(_env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        Ok(val.0)
+    }
+}
