@@ -1,6 +1,6 @@
 //! # burgee-python
 //!
-//! The native half of the pip package `burgee` (pyo3, abi3 for CPython ≥ 3.9). It converts
+//! The native half of the pip package `burgee` (pyo3, abi3 for CPython ≥ 3.10). It converts
 //! Python values to `burgee-core` / `burgee-client` types and back, and stable error codes to
 //! exception classes. It must hold no evaluation, sync or event logic: that lives in
 //! `burgee-core` and `burgee-client`, once for every language.
@@ -822,26 +822,25 @@ impl Client {
         context: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let native = self.native();
-        let Some(snap) = native.snapshot() else {
-            return Ok(default_value.clone().unbind());
-        };
-        let now = now_ms();
         let client = &*native;
         let obj = match kind {
             Kind::Object => object_default(kind, default_value)?,
             _ => Map::new(),
         };
-        let r = with_context(context, |ctx| {
-            typed(py, &snap, kind, flag_key, ctx, now, default_value, &obj).map(|r| {
-                r.map(|(v, d)| {
-                    client.record_exposure(&snap, flag_key, &d, ctx, now);
-                    v
+        let r = client.with_snapshot(|snap| {
+            let now = now_ms();
+            with_context(context, |ctx| {
+                typed(py, snap, kind, flag_key, ctx, now, default_value, &obj).map(|r| {
+                    r.map(|(v, d)| {
+                        client.record_exposure(snap, flag_key, &d, ctx, now);
+                        v
+                    })
                 })
             })
         });
         Ok(match r {
-            Ok(Ok(Ok(v))) => v,
-            Ok(Err(e)) => return Err(e),
+            Some(Ok(Ok(Ok(v)))) => v,
+            Some(Ok(Err(e))) => return Err(e),
             _ => default_value.clone().unbind(),
         })
     }
