@@ -73,10 +73,6 @@ class Context {
 }
 
 const EMPTY = new Context({});
-const {
-  fastGetBoolean, fastGetString, fastGetNumber, fastGetInteger,
-  fastGetBooleanPairs, fastGetStringPairs, fastGetNumberPairs, fastGetIntegerPairs,
-} = native;
 
 /** A plain context object as `[name1, value1, name2, value2, ...]` (members `for...in`
  * sees), for the pair form of the fast getters; `null` when it has more than 32. */
@@ -130,8 +126,8 @@ class Client extends EventEmitter {
   constructor(options) {
     super();
     this.native = guard(() => new native.Client(options));
-    /** The handle of the fast evaluation path. */
-    this.h = this.native.handle();
+    /** The fast value getters, bound to this client. */
+    this.fast = this.native.bind();
     this.native.onEvent((e) => {
       if (e.kind === 'status') this.emit('status', e);
       else this.emit('change', e);
@@ -152,28 +148,28 @@ class Client extends EventEmitter {
     return this.native.flagType(flagKey);
   }
   getBooleanValue(flagKey, defaultValue, context = EMPTY) {
-    if (context instanceof Context) return fastGetBoolean(this.h, flagKey, context.h, defaultValue);
+    if (context instanceof Context) return this.fast.boolean(flagKey, context.h, defaultValue);
     const p = isPlain(context) ? pairs(context) : null;
-    if (p !== null) return fastGetBooleanPairs(this.h, flagKey, defaultValue, ...p);
-    return fastGetBoolean(this.h, flagKey, context, defaultValue);
+    if (p !== null) return this.fast.booleanPairs(flagKey, defaultValue, ...p);
+    return this.fast.boolean(flagKey, context, defaultValue);
   }
   getStringValue(flagKey, defaultValue, context = EMPTY) {
-    if (context instanceof Context) return fastGetString(this.h, flagKey, context.h, defaultValue);
+    if (context instanceof Context) return this.fast.string(flagKey, context.h, defaultValue);
     const p = isPlain(context) ? pairs(context) : null;
-    if (p !== null) return fastGetStringPairs(this.h, flagKey, defaultValue, ...p);
-    return fastGetString(this.h, flagKey, context, defaultValue);
+    if (p !== null) return this.fast.stringPairs(flagKey, defaultValue, ...p);
+    return this.fast.string(flagKey, context, defaultValue);
   }
   getNumberValue(flagKey, defaultValue, context = EMPTY) {
-    if (context instanceof Context) return fastGetNumber(this.h, flagKey, context.h, defaultValue);
+    if (context instanceof Context) return this.fast.number(flagKey, context.h, defaultValue);
     const p = isPlain(context) ? pairs(context) : null;
-    if (p !== null) return fastGetNumberPairs(this.h, flagKey, defaultValue, ...p);
-    return fastGetNumber(this.h, flagKey, context, defaultValue);
+    if (p !== null) return this.fast.numberPairs(flagKey, defaultValue, ...p);
+    return this.fast.number(flagKey, context, defaultValue);
   }
   getIntegerValue(flagKey, defaultValue, context = EMPTY) {
-    if (context instanceof Context) return fastGetInteger(this.h, flagKey, context.h, defaultValue);
+    if (context instanceof Context) return this.fast.integer(flagKey, context.h, defaultValue);
     const p = isPlain(context) ? pairs(context) : null;
-    if (p !== null) return fastGetIntegerPairs(this.h, flagKey, defaultValue, ...p);
-    return fastGetInteger(this.h, flagKey, context, defaultValue);
+    if (p !== null) return this.fast.integerPairs(flagKey, defaultValue, ...p);
+    return this.fast.integer(flagKey, context, defaultValue);
   }
   getObjectValue(flagKey, defaultValue, context) {
     return this.native.getObjectValue(flagKey, ctx(context), defaultValue);

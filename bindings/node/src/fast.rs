@@ -3,10 +3,10 @@
 //! napi-derive wraps every `#[napi]` call in borrow-tracking scopes (thread-local stacks, a
 //! hash map of borrowed objects, class-identity checks) that cost ~400 ns per call — more than
 //! the evaluation itself. The typed value getters are the calls an application makes per
-//! request, so they are registered here as raw callbacks over *externals*: a client handle
-//! and a context handle, each an `napi_create_external` tagged with its own
-//! `napi_type_tag`, so a foreign or mismatched value is refused (the caller's default comes
-//! back) instead of being misread. `index.js` passes them; everything else stays on
+//! request, so they are raw callbacks here: bound to their client through the function's
+//! data, and taking a context *handle* (an `napi_create_external` tagged with its own
+//! `napi_type_tag`, so a foreign value is refused and the caller's default comes back instead
+//! of a misread) or a plain object. `index.js` calls them; everything else stays on
 //! napi-derive. Conversion only: evaluation is `burgee-core`'s, exposures `burgee-client`'s.
 #![allow(unsafe_code)]
 
@@ -18,11 +18,6 @@ use burgee_client::{Client as NativeClient, now_ms};
 use burgee_core::{AttributeValue, Context as CoreContext, Snapshot as CoreSnapshot, TypedDetails};
 use napi::sys;
 
-/// Tag of client externals.
-const CLIENT_TAG: sys::napi_type_tag = sys::napi_type_tag {
-    lower: 0x6275_7267_6565_636c,
-    upper: 0x6965_6e74_0000_0001,
-};
 /// Tag of context externals.
 const CONTEXT_TAG: sys::napi_type_tag = sys::napi_type_tag {
     lower: 0x6275_7267_6565_6374,
@@ -269,13 +264,18 @@ unsafe fn add_member(
     }
 }
 
-/// The callback's four arguments `(client, flagKey, context, default)`.
+/// The callback's client (the function's data) and its three arguments
+/// `(flagKey, context, default)`.
 ///
 /// # Safety
-/// Called from a running callback.
-unsafe fn args4(env: sys::napi_env, info: sys::napi_callback_info) -> Option<[sys::napi_value; 4]> {
-    let mut argv = [ptr::null_mut(); 4];
-    let mut argc = 4usize;
+/// Called from a running callback of a function made by `bind`.
+unsafe fn args3<'a>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Option<(&'a NativeClient, [sys::napi_value; 3])> {
+    let mut argv = [ptr::null_mut(); 3];
+    let mut argc = 3usize;
+    let mut data = ptr::null_mut();
     // SAFETY: `argv` has room for `argc` values.
     let status = unsafe {
         sys::napi_get_cb_info(
@@ -284,10 +284,15 @@ unsafe fn args4(env: sys::napi_env, info: sys::napi_callback_info) -> Option<[sy
             &mut argc,
             argv.as_mut_ptr(),
             ptr::null_mut(),
-            ptr::null_mut(),
+            &mut data,
         )
     };
-    (status == sys::Status::napi_ok && argc == 4).then_some(argv)
+    if status != sys::Status::napi_ok || argc != 3 || data.is_null() {
+        return None;
+    }
+    // SAFETY: `bind` made `data` a `Box<Arc<NativeClient>>` that lives as long as the function.
+    let client: &Arc<NativeClient> = unsafe { &*data.cast::<Arc<NativeClient>>() };
+    Some((client, argv))
 }
 
 /// Evaluates with the client's snapshot and the context handle, records the exposure, and
@@ -316,15 +321,13 @@ unsafe fn typed_call(
     f: impl FnOnce(&NativeClient, &str, &CoreContext, sys::napi_value) -> Option<sys::napi_value>,
 ) -> sys::napi_value {
     // SAFETY: within the callback.
-    let Some([c, flag, ctx, default]) = (unsafe { args4(env, info) }) else {
+    let Some((client, [flag, ctx, default])) = (unsafe { args3(env, info) }) else {
         let mut undefined = ptr::null_mut();
         // SAFETY: within the callback.
         unsafe { sys::napi_get_undefined(env, &mut undefined) };
         return undefined;
     };
     let run = || -> Option<sys::napi_value> {
-        // SAFETY: within the callback.
-        let client: &Arc<NativeClient> = unsafe { unwrap(env, c, &CLIENT_TAG) }?;
         let owned;
         // SAFETY: within the callback.
         let ctx: &CoreContext = match unsafe { unwrap::<Arc<CoreContext>>(env, ctx, &CONTEXT_TAG) }
@@ -463,7 +466,7 @@ type Body = unsafe fn(
 /// Most attributes the pair form carries (more go through the object form).
 const MAX_PAIRS: usize = 32;
 
-/// `(client, flagKey, default, name1, value1, name2, value2, ...)`: a fresh context passed as
+/// `(flagKey, default, name1, value1, name2, value2, ...)`: a fresh context passed as
 /// arguments (`index.js` spreads a plain object's members), so one `napi_get_cb_info` reads
 /// them all.
 ///
@@ -474,8 +477,9 @@ unsafe fn pairs_call(
     info: sys::napi_callback_info,
     body: Body,
 ) -> sys::napi_value {
-    let mut argv = [ptr::null_mut(); 3 + 2 * MAX_PAIRS];
+    let mut argv = [ptr::null_mut(); 2 + 2 * MAX_PAIRS];
     let mut argc = argv.len();
+    let mut data = ptr::null_mut();
     // SAFETY: `argv` has room for `argc` values.
     let status = unsafe {
         sys::napi_get_cb_info(
@@ -484,24 +488,24 @@ unsafe fn pairs_call(
             &mut argc,
             argv.as_mut_ptr(),
             ptr::null_mut(),
-            ptr::null_mut(),
+            &mut data,
         )
     };
     let mut undefined = ptr::null_mut();
-    if status != sys::Status::napi_ok || argc < 3 {
+    if status != sys::Status::napi_ok || argc < 2 || data.is_null() {
         // SAFETY: within the callback.
         unsafe { sys::napi_get_undefined(env, &mut undefined) };
         return undefined;
     }
-    let [c, flag, default, ..] = argv;
+    // SAFETY: `bind` made `data` a `Box<Arc<NativeClient>>` that lives as long as the function.
+    let client: &Arc<NativeClient> = unsafe { &*data.cast::<Arc<NativeClient>>() };
+    let [flag, default, ..] = argv;
     let run = || -> Option<sys::napi_value> {
-        if argc > argv.len() || (argc - 3) % 2 != 0 {
+        if argc > argv.len() || (argc - 2) % 2 != 0 {
             return None;
         }
-        // SAFETY: within the callback.
-        let client: &Arc<NativeClient> = unsafe { unwrap(env, c, &CLIENT_TAG) }?;
         let mut ctx = CoreContext::anonymous();
-        for pair in argv.get(3..argc)?.chunks_exact(2) {
+        for pair in argv.get(2..argc)?.chunks_exact(2) {
             let [k, v] = pair else { return None };
             // SAFETY: within the callback.
             unsafe { add_member(env, &mut ctx, *k, *v) }?;
@@ -535,59 +539,80 @@ callbacks! {
     get_string, get_string_pairs, string_body;
 }
 
-/// Registers the raw callbacks on `exports`: `fastGetBoolean`, `fastGetString`,
-/// `fastGetNumber`, `fastGetInteger`, each `(clientHandle, flagKey, context, default)` with a
-/// context handle (or a plain object), and their `...Pairs` forms
-/// `(clientHandle, flagKey, default, name1, value1, ...)`.
-pub(crate) fn register(env: sys::napi_env, exports: sys::napi_value) -> napi::Result<()> {
+/// The fast getters of one client, as an object of functions that carry the client in their
+/// data (no handle to unwrap per call): `boolean`, `string`, `number`, `integer`, each
+/// `(flagKey, context, default)` with a context handle or a plain object, and
+/// `booleanPairs`, `stringPairs`, `numberPairs`, `integerPairs`, each
+/// `(flagKey, default, name1, value1, ...)`.
+pub(crate) fn bind(env: &napi::Env, client: &Arc<NativeClient>) -> napi::Result<Handle> {
     type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+    let env = env.raw();
     let fns: [(&str, Callback); 8] = [
-        ("fastGetBoolean", get_boolean),
-        ("fastGetString", get_string),
-        ("fastGetNumber", get_number),
-        ("fastGetInteger", get_integer),
-        ("fastGetBooleanPairs", get_boolean_pairs),
-        ("fastGetStringPairs", get_string_pairs),
-        ("fastGetNumberPairs", get_number_pairs),
-        ("fastGetIntegerPairs", get_integer_pairs),
+        ("boolean", get_boolean),
+        ("string", get_string),
+        ("number", get_number),
+        ("integer", get_integer),
+        ("booleanPairs", get_boolean_pairs),
+        ("stringPairs", get_string_pairs),
+        ("numberPairs", get_number_pairs),
+        ("integerPairs", get_integer_pairs),
     ];
+    let fail = |what: &str| napi::Error::from_reason(format!("binding the fast getters: {what}"));
+    let mut object = ptr::null_mut();
+    // SAFETY: a live env in a `#[napi]` call.
+    if unsafe { sys::napi_create_object(env, &mut object) } != sys::Status::napi_ok {
+        return Err(fail("napi_create_object"));
+    }
     for (name, cb) in fns {
+        let data = Box::into_raw(Box::new(Arc::clone(client))).cast::<c_void>();
         let mut f = ptr::null_mut();
         let len = isize::try_from(name.len()).unwrap_or(0);
-        // SAFETY: a live env during module registration; `name` outlives the call.
-        let status = unsafe {
+        // SAFETY: a live env; `name` outlives the call; `data` stays valid until the
+        // finalizer below frees it with the function.
+        let created = unsafe {
             sys::napi_create_function(
                 env,
                 name.as_ptr().cast::<c_char>(),
                 len,
                 Some(cb),
-                ptr::null_mut(),
+                data,
                 &mut f,
             )
         };
-        if status != sys::Status::napi_ok {
-            return Err(napi::Error::from_reason(format!("cannot create {name}")));
+        if created != sys::Status::napi_ok {
+            // SAFETY: not handed to JS; reclaim.
+            drop(unsafe { Box::from_raw(data.cast::<Arc<NativeClient>>()) });
+            return Err(fail("napi_create_function"));
         }
-        // SAFETY: as above; `exports` is the module's exports object.
-        let status = unsafe {
-            sys::napi_set_named_property(env, exports, format!("{name}\0").as_ptr().cast(), f)
+        // SAFETY: `f` is the function just created; the finalizer frees `data` exactly once.
+        let finalizer = unsafe {
+            sys::napi_add_finalizer(
+                env,
+                f,
+                data,
+                Some(finalize::<Arc<NativeClient>>),
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
         };
-        if status != sys::Status::napi_ok {
-            return Err(napi::Error::from_reason(format!("cannot export {name}")));
+        if finalizer != sys::Status::napi_ok {
+            return Err(fail("napi_add_finalizer"));
+        }
+        let key = format!("{name}\0");
+        // SAFETY: `object` and `f` are live values; `key` is NUL-terminated.
+        let set = unsafe { sys::napi_set_named_property(env, object, key.as_ptr().cast(), f) };
+        if set != sys::Status::napi_ok {
+            return Err(fail("napi_set_named_property"));
         }
     }
-    Ok(())
+    Ok(Handle(object))
 }
 
-/// A handle (tagged external) returned to JS from a `#[napi]` method.
+/// A value made here (a tagged context external, the object of bound getters) returned to JS
+/// from a `#[napi]` method.
 pub struct Handle(sys::napi_value);
 
 impl Handle {
-    /// The client handle of `client`.
-    pub(crate) fn client(env: &napi::Env, client: Arc<NativeClient>) -> napi::Result<Handle> {
-        external(env.raw(), client, &CLIENT_TAG).map(Handle)
-    }
-
     /// The context handle of `ctx`.
     pub(crate) fn context(env: &napi::Env, ctx: Arc<CoreContext>) -> napi::Result<Handle> {
         external(env.raw(), ctx, &CONTEXT_TAG).map(Handle)

@@ -44,12 +44,6 @@ fn general(message: impl std::fmt::Display) -> napi::Error {
     coded(ErrorCode::General, message)
 }
 
-/// Registers the raw fast-path functions next to the napi-derive exports.
-#[napi(module_exports)]
-pub fn register_fast(exports: Object, env: Env) -> Result<()> {
-    fast::register(env.raw(), exports.raw())
-}
-
 /// Every stable error code, in documentation order (`ErrorCode::ALL`).
 #[napi]
 pub fn error_codes() -> Vec<String> {
@@ -868,10 +862,10 @@ impl Client {
         })
     }
 
-    /// The handle the fast evaluation functions take (`index.js` passes it).
-    #[napi]
-    pub fn handle(&self, env: Env) -> Result<fast::Handle> {
-        fast::Handle::client(&env, Arc::clone(&self.inner))
+    /// The fast value getters bound to this client (`index.js` calls them).
+    #[napi(ts_return_type = "Record<string, Function>")]
+    pub fn bind(&self, env: Env) -> Result<fast::Handle> {
+        fast::bind(&env, &self.inner)
     }
 
     /// Status and last error.
