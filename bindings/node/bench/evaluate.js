@@ -91,5 +91,13 @@ measure('getBooleanValue, new Context(3 attributes) per call', N, (n) => {
 measure('getBooleanDetails, reused Context handle', N / 4, (n) => {
   for (let i = 0; i < n; i++) sink += client.getBooleanDetails(boolKeys[i % 50], false, handles[(i * 7) & 1023]).reason.length;
 });
-console.log(`(checksum ${sink})`);
+// The same with exposure recording on: a server is configured (an unused local port, so
+// batches stay queued and bounded), and every evaluation goes through the exposure dedupe.
+const recording = new Client({ environment: 'production', trustedKeys: [key], bootstrap: envelope,
+  serverUrl: 'http://127.0.0.1:9', sdkKey: 'bgs_bench', streaming: false, pollIntervalMs: 3600000, backoffCapMs: 3600000 });
+measure('getBooleanValue, reused handle, exposures recorded (deduped)', N, (n) => {
+  for (let i = 0; i < n; i++) if (recording.getBooleanValue(boolKeys[i % 50], false, handles[(i * 7) & 1023])) sink++;
+});
+console.log(`(checksum ${sink}; exposures deduplicated: ${recording.eventStats().deduplicated})`);
 client.close();
+recording.close();

@@ -121,7 +121,23 @@ def main():
     measure("get_boolean_value, fresh 3-attribute dict per call", n, fresh_dict)
     measure("get_boolean_value, Context(3 attributes) per call", n, fresh_context)
     measure("get_boolean_details, reused Context handle", n // 4, details)
+
+    # The same with exposure recording on: a server is configured (an unused local port, so
+    # batches stay queued and bounded), and every evaluation goes through the exposure dedupe.
+    recording = burgee.Client(environment="production", trusted_keys=[key], bootstrap=envelope,
+                              server_url="http://127.0.0.1:9", sdk_key="bgs_bench", streaming=False,
+                              poll_interval_ms=3_600_000, backoff_cap_ms=3_600_000)
+    get_rec = recording.get_boolean_value
+
+    def recorded(n):
+        pairs = bool_pairs * (n // 4096 + 1)
+        for k, ctx in pairs[:n]:
+            get_rec(k, False, ctx)
+
+    measure("get_boolean_value, reused handle, exposures recorded (deduped)", n, recorded)
+    print(f"(exposures deduplicated: {recording.event_stats()['deduplicated']})")
     client.close()
+    recording.close()
 
 
 if __name__ == "__main__":
