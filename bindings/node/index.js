@@ -117,6 +117,17 @@ class Snapshot {
   }
 }
 
+/** Clients not closed yet (weakly held): closed at `beforeExit`, so queued exposures and
+ * events are delivered when a program ends without calling `close()`. */
+const open = new Set();
+process.on('beforeExit', () => {
+  for (const ref of open) {
+    const client = ref.deref();
+    if (client) client.close();
+  }
+  open.clear();
+});
+
 /**
  * The client: keeps the environment's snapshot current in the background and evaluates
  * synchronously. Events: `'status'` ({status, errorCode?, message?}) and `'change'`
@@ -132,6 +143,8 @@ class Client extends EventEmitter {
       if (e.kind === 'status') this.emit('status', e);
       else this.emit('change', e);
     });
+    this.ref = new WeakRef(this);
+    open.add(this.ref);
   }
   /** Resolves with the status: READY/STALE (snapshot held), ERROR (refused), NOT_READY (timeout). */
   waitUntilReady(timeoutMs = 10000) {
@@ -200,8 +213,10 @@ class Client extends EventEmitter {
   flush(timeoutMs = 5000) {
     return this.native.flush(timeoutMs);
   }
-  /** Stops syncing and delivers queued events; evaluation keeps the last snapshot. */
+  /** Stops syncing and delivers queued events; evaluation keeps the last snapshot. Called at
+   * `beforeExit` for clients still open. */
   close() {
+    open.delete(this.ref);
     return this.native.close();
   }
 }

@@ -222,3 +222,20 @@ test('the fast value getters agree with the details for handles, plain objects a
     await server.kill();
   }
 });
+
+test('a program that never calls close() still delivers its exposures at exit', async () => {
+  const server = await startServer(tmpdir());
+  try {
+    const script = `
+      const { Client, Context } = require('@burgee/node');
+      const c = new Client(${JSON.stringify(options(server, { flushIntervalMs: 3600000 }))});
+      c.waitUntilReady(10000).then(() => c.getStringValue('pricing-experiment', 'control', new Context({ targetingKey: 'exit-user', country: 'DE' })));
+    `;
+    const { execFileSync } = require('node:child_process');
+    execFileSync(process.execPath, ['-e', script], { cwd: __dirname, timeout: 20000 });
+    const recent = await server.recentEvents();
+    assert.ok(recent.some((e) => e.kind === 'exposure' && e.targeting_key === 'exit-user'), JSON.stringify(recent));
+  } finally {
+    await server.kill();
+  }
+});

@@ -167,3 +167,22 @@ def test_exposures_and_track_events_arrive_at_the_server(tmp_path):
         assert [(t["key"], t["value"], t["attributes"]) for t in tracks] == [("purchase", 59.9, {"currency": "EUR"})]
     finally:
         server.kill()
+
+
+def test_a_program_that_never_closes_still_delivers_exposures_at_exit(tmp_path):
+    import subprocess
+    import sys
+
+    server = Server(tmp_path)
+    try:
+        opts = options(server, flush_interval_ms=3_600_000)
+        script = (
+            "import burgee\n"
+            f"c = burgee.Client(**{opts!r})\n"
+            "c.wait_until_ready(10_000)\n"
+            "c.get_string_value('pricing-experiment', 'control', burgee.Context('exit-user', country='DE'))\n"
+        )
+        subprocess.run([sys.executable, "-c", script], check=True, timeout=20)
+        assert any(e["kind"] == "exposure" and e["targeting_key"] == "exit-user" for e in server.recent_events())
+    finally:
+        server.kill()

@@ -16,12 +16,14 @@ Evaluation never raises: problems come back as reason ``ERROR`` with an ``error_
 default value. Configuration errors and refused snapshots raise a ``BurgeeError`` subclass
 named after the stable code (``EXCEPTIONS`` maps every code). Times are ms since the epoch.
 
+Clients still open when the interpreter exits are closed (queued events delivered).
 Fork safety: every live client restarts its own background sync in the child of
 ``os.fork()`` (pre-fork servers such as gunicorn), from the snapshot the parent held.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import weakref
 from typing import Any, Dict, Type
@@ -116,3 +118,10 @@ def _restart_clients_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_restart_clients_in_child)
+
+
+@atexit.register
+def _close_clients_at_exit() -> None:
+    # Delivers queued exposures and events of clients the program did not close.
+    for client in list(_LIVE):
+        client.close()
