@@ -187,17 +187,17 @@ class Client extends EventEmitter {
   getObjectValue(flagKey, defaultValue, context) {
     return this.native.getObjectValue(flagKey, ctx(context), defaultValue);
   }
-  getBooleanDetails(flagKey, defaultValue, context) {
-    return this.native.getBooleanDetails(flagKey, ctx(context), defaultValue);
+  getBooleanDetails(flagKey, defaultValue, context = EMPTY) {
+    return this.fast.booleanDetails(flagKey, context instanceof Context ? context.h : context, defaultValue);
   }
-  getStringDetails(flagKey, defaultValue, context) {
-    return this.native.getStringDetails(flagKey, ctx(context), defaultValue);
+  getStringDetails(flagKey, defaultValue, context = EMPTY) {
+    return this.fast.stringDetails(flagKey, context instanceof Context ? context.h : context, defaultValue);
   }
-  getNumberDetails(flagKey, defaultValue, context) {
-    return this.native.getNumberDetails(flagKey, ctx(context), defaultValue);
+  getNumberDetails(flagKey, defaultValue, context = EMPTY) {
+    return this.fast.numberDetails(flagKey, context instanceof Context ? context.h : context, defaultValue);
   }
-  getIntegerDetails(flagKey, defaultValue, context) {
-    return this.native.getIntegerDetails(flagKey, ctx(context), defaultValue);
+  getIntegerDetails(flagKey, defaultValue, context = EMPTY) {
+    return this.fast.integerDetails(flagKey, context instanceof Context ? context.h : context, defaultValue);
   }
   getObjectDetails(flagKey, defaultValue, context) {
     return this.native.getObjectDetails(flagKey, ctx(context), defaultValue);

@@ -15,7 +15,10 @@ use std::ptr;
 use std::sync::Arc;
 
 use burgee_client::{Client as NativeClient, now_ms};
-use burgee_core::{AttributeValue, Context as CoreContext, Snapshot as CoreSnapshot, TypedDetails};
+use burgee_core::{
+    AttributeValue, Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, MetadataValue,
+    Snapshot as CoreSnapshot, TypedDetails,
+};
 use napi::sys;
 
 /// Tag of context externals.
@@ -454,6 +457,284 @@ unsafe fn string_body(
         .flatten()
 }
 
+// ---- details ----
+
+/// A JS string.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn js_string(env: sys::napi_env, s: &str) -> Option<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    let len = isize::try_from(s.len()).ok()?;
+    // SAFETY: within the callback; `s` is UTF-8 of `len` bytes.
+    let status =
+        unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast::<c_char>(), len, &mut out) };
+    (status == sys::Status::napi_ok).then_some(out)
+}
+
+/// `obj[name] = value`; `name` is NUL-terminated.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn set(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+    name: &[u8],
+    value: sys::napi_value,
+) -> Option<()> {
+    // SAFETY: within the callback; `name` ends with NUL.
+    let status = unsafe { sys::napi_set_named_property(env, obj, name.as_ptr().cast(), value) };
+    (status == sys::Status::napi_ok).then_some(())
+}
+
+/// A new plain object.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn object(env: sys::napi_env) -> Option<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: within the callback.
+    (unsafe { sys::napi_create_object(env, &mut out) } == sys::Status::napi_ok).then_some(out)
+}
+
+/// The details object (`EvaluationDetails` of `index.d.ts`): `flagKey`, `value`, `reason`,
+/// `flagMetadata`, and `variant`, `ruleId`, `errorCode`, `errorMessage` when present.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn details_object(
+    env: sys::napi_env,
+    flag: &str,
+    value: sys::napi_value,
+    d: &EvaluationDetails<'_>,
+) -> Option<sys::napi_value> {
+    // SAFETY (whole body): within the callback.
+    unsafe {
+        let obj = object(env)?;
+        set(env, obj, b"flagKey\0", js_string(env, flag)?)?;
+        set(env, obj, b"value\0", value)?;
+        if let Some(v) = d.variant {
+            set(env, obj, b"variant\0", js_string(env, v)?)?;
+        }
+        set(env, obj, b"reason\0", js_string(env, d.reason.as_str())?)?;
+        if let Some(r) = d.rule_id {
+            set(env, obj, b"ruleId\0", js_string(env, r)?)?;
+        }
+        if let Some(e) = &d.error {
+            set(env, obj, b"errorCode\0", js_string(env, e.code.as_str())?)?;
+            set(env, obj, b"errorMessage\0", js_string(env, &e.message)?)?;
+        }
+        let meta = object(env)?;
+        for (k, v) in d.metadata.iter() {
+            let mut jv = ptr::null_mut();
+            let status = match v {
+                MetadataValue::String(s) => {
+                    jv = js_string(env, s)?;
+                    sys::Status::napi_ok
+                }
+                MetadataValue::Number(n) => sys::napi_create_double(env, *n, &mut jv),
+                MetadataValue::Bool(b) => sys::napi_get_boolean(env, *b, &mut jv),
+            };
+            let key = js_string(env, k)?;
+            if status != sys::Status::napi_ok
+                || sys::napi_set_property(env, meta, key, jv) != sys::Status::napi_ok
+            {
+                return None;
+            }
+        }
+        set(env, obj, b"flagMetadata\0", meta)?;
+        Some(obj)
+    }
+}
+
+/// Details of an error with the caller's default as the value.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn error_object(
+    env: sys::napi_env,
+    flag: &str,
+    default: sys::napi_value,
+    e: &EvalError,
+) -> Option<sys::napi_value> {
+    // SAFETY (whole body): within the callback.
+    unsafe {
+        let obj = object(env)?;
+        set(env, obj, b"flagKey\0", js_string(env, flag)?)?;
+        set(env, obj, b"value\0", default)?;
+        set(env, obj, b"reason\0", js_string(env, "ERROR")?)?;
+        set(env, obj, b"errorCode\0", js_string(env, e.code.as_str())?)?;
+        set(env, obj, b"errorMessage\0", js_string(env, &e.message)?)?;
+        set(env, obj, b"flagMetadata\0", object(env)?)?;
+        Some(obj)
+    }
+}
+
+/// Which typed getter a details call runs.
+#[derive(Clone, Copy)]
+enum Kind {
+    Boolean,
+    String,
+    Number,
+    Integer,
+}
+
+/// Evaluates `kind` and builds its details object, recording the exposure.
+///
+/// # Safety
+/// Called from a running callback.
+unsafe fn typed_details(
+    env: sys::napi_env,
+    kind: Kind,
+    client: &NativeClient,
+    snap: &CoreSnapshot,
+    flag: &str,
+    ctx: &CoreContext,
+    default: sys::napi_value,
+) -> Option<sys::napi_value> {
+    let now = now_ms();
+    let mismatch = |what: &str| EvalError {
+        code: ErrorCode::TypeMismatch,
+        message: format!("the default value must be {what}"),
+    };
+    // SAFETY (whole body): within the callback.
+    unsafe {
+        let mut out = ptr::null_mut();
+        let details = match kind {
+            Kind::Boolean => {
+                let mut d = false;
+                if sys::napi_get_value_bool(env, default, &mut d) != sys::Status::napi_ok {
+                    return error_object(env, flag, default, &mismatch("a boolean"));
+                }
+                let t = snap.get_bool(flag, ctx, now, d);
+                if sys::napi_get_boolean(env, t.value, &mut out) != sys::Status::napi_ok {
+                    return None;
+                }
+                t.details
+            }
+            Kind::String => {
+                let mut t = 0;
+                if sys::napi_typeof(env, default, &mut t) != sys::Status::napi_ok
+                    || t != sys::ValueType::napi_string
+                {
+                    return error_object(env, flag, default, &mismatch("a string"));
+                }
+                let t = snap.get_string(flag, ctx, now, "");
+                out = if t.details.error.is_some() {
+                    default
+                } else {
+                    js_string(env, t.value)?
+                };
+                t.details
+            }
+            Kind::Number => {
+                let mut d = 0.0;
+                if sys::napi_get_value_double(env, default, &mut d) != sys::Status::napi_ok {
+                    return error_object(env, flag, default, &mismatch("a number"));
+                }
+                let t = snap.get_float(flag, ctx, now, d);
+                if sys::napi_create_double(env, t.value, &mut out) != sys::Status::napi_ok {
+                    return None;
+                }
+                t.details
+            }
+            Kind::Integer => {
+                let mut d = 0i64;
+                if sys::napi_get_value_int64(env, default, &mut d) != sys::Status::napi_ok {
+                    return error_object(env, flag, default, &mismatch("an integer"));
+                }
+                let t = snap.get_integer(flag, ctx, now, d);
+                #[allow(clippy::cast_precision_loss)] // as JS numbers
+                let v = t.value as f64;
+                if sys::napi_create_double(env, v, &mut out) != sys::Status::napi_ok {
+                    return None;
+                }
+                t.details
+            }
+        };
+        client.record_exposure(snap, flag, &details, ctx, now);
+        details_object(env, flag, out, &details)
+    }
+}
+
+/// `(flagKey, context, default)` → details; never throws: a bad context gives
+/// `INVALID_CONTEXT`, no snapshot `GENERAL`, both with the default as the value.
+///
+/// # Safety
+/// Called from a running callback of a function made by `bind`.
+unsafe fn details_call(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+    kind: Kind,
+) -> sys::napi_value {
+    let mut undefined = ptr::null_mut();
+    // SAFETY: within the callback.
+    unsafe { sys::napi_get_undefined(env, &mut undefined) };
+    // SAFETY: within the callback.
+    let Some((client, [flag, ctx, default])) = (unsafe { args3(env, info) }) else {
+        return undefined;
+    };
+    let run = || -> Option<sys::napi_value> {
+        // SAFETY: within the callback.
+        unsafe {
+            with_str(env, flag, |flag| {
+                let owned;
+                let ctx: &CoreContext = match unwrap::<Arc<CoreContext>>(env, ctx, &CONTEXT_TAG) {
+                    Some(handle) => handle,
+                    None => match object_context(env, ctx) {
+                        Some(c) => {
+                            owned = c;
+                            &owned
+                        }
+                        None => {
+                            let e = EvalError {
+                                code: ErrorCode::InvalidContext,
+                                message: "the context must be a Context or a plain object of \
+                                          strings, numbers, booleans and lists of strings"
+                                    .into(),
+                            };
+                            return error_object(env, flag, default, &e);
+                        }
+                    },
+                };
+                match client.with_snapshot(|snap| {
+                    typed_details(env, kind, client, snap, flag, ctx, default)
+                }) {
+                    Some(v) => v,
+                    None => {
+                        let (status, last) = client.status();
+                        let e = burgee_client::not_ready_error(
+                            &status,
+                            last.as_ref().map(|(_, m)| m.as_str()),
+                        );
+                        error_object(env, flag, default, &e)
+                    }
+                }
+            })?
+        }
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(Some(v)) => v,
+        _ => undefined,
+    }
+}
+
+macro_rules! details_callbacks {
+    ($($name:ident, $kind:expr;)*) => {$(
+        unsafe extern "C" fn $name(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+            // SAFETY: N-API calls this with a live env and info.
+            unsafe { details_call(env, info, $kind) }
+        }
+    )*};
+}
+
+details_callbacks! {
+    get_boolean_details, Kind::Boolean;
+    get_string_details, Kind::String;
+    get_number_details, Kind::Number;
+    get_integer_details, Kind::Integer;
+}
+
 /// A typed body: `(env, client, flag, context, default JS value)` → the JS value to return.
 type Body = unsafe fn(
     sys::napi_env,
@@ -543,11 +824,12 @@ callbacks! {
 /// data (no handle to unwrap per call): `boolean`, `string`, `number`, `integer`, each
 /// `(flagKey, context, default)` with a context handle or a plain object, and
 /// `booleanPairs`, `stringPairs`, `numberPairs`, `integerPairs`, each
-/// `(flagKey, default, name1, value1, ...)`.
+/// `(flagKey, default, name1, value1, ...)`, and `booleanDetails`, `stringDetails`,
+/// `numberDetails`, `integerDetails` (`(flagKey, context, default)` → details object).
 pub(crate) fn bind(env: &napi::Env, client: &Arc<NativeClient>) -> napi::Result<Handle> {
     type Callback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
     let env = env.raw();
-    let fns: [(&str, Callback); 8] = [
+    let fns: [(&str, Callback); 12] = [
         ("boolean", get_boolean),
         ("string", get_string),
         ("number", get_number),
@@ -556,6 +838,10 @@ pub(crate) fn bind(env: &napi::Env, client: &Arc<NativeClient>) -> napi::Result<
         ("stringPairs", get_string_pairs),
         ("numberPairs", get_number_pairs),
         ("integerPairs", get_integer_pairs),
+        ("booleanDetails", get_boolean_details),
+        ("stringDetails", get_string_details),
+        ("numberDetails", get_number_details),
+        ("integerDetails", get_integer_details),
     ];
     let fail = |what: &str| napi::Error::from_reason(format!("binding the fast getters: {what}"));
     let mut object = ptr::null_mut();

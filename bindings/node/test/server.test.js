@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { Client, Context } = require('@burgee/node');
+const { Client, Context, Snapshot } = require('@burgee/node');
 const { startServer, waitFor, tmpdir } = require('./helpers.js');
 
 function options(server, extra = {}) {
@@ -199,11 +199,20 @@ test('the fast value getters agree with the details for handles, plain objects a
       ['Boolean', 'express-checkout', false], ['Boolean', 'gift-wrapping', false],
       ['String', 'pricing-experiment', 'dflt'], ['Integer', 'max-cart-items', 1], ['Number', 'free-shipping-threshold', 1.5],
     ];
+    // The reference: the same snapshot through Snapshot.getDetails (the napi-derive path).
+    const snap = Snapshot.load(await server.envelope(), { trustedKeys: [server.publicKey], environment: 'production' });
+    assert.equal(snap.info.version, client.snapshotInfo().version);
+    const kinds = { Boolean: 'boolean', String: 'string', Integer: 'integer', Number: 'number' };
     for (const obj of contexts) {
       const handle = new Context(obj);
       for (const [T, flag, dflt] of cases) {
         const details = client[`get${T}Details`](flag, dflt, obj);
         assert.equal(details.errorCode ?? null, null, `${flag} ${JSON.stringify(details)}`);
+        assert.deepEqual(client[`get${T}Details`](flag, dflt, handle), details);
+        const want = snap.getDetails(kinds[T], flag, dflt, obj);
+        for (const k of ['flagKey', 'value', 'variant', 'reason', 'ruleId', 'errorCode', 'flagMetadata']) {
+          assert.deepEqual(details[k] ?? null, want[k] ?? null, `${T} ${flag} ${k}`);
+        }
         assert.deepEqual(client[`get${T}Value`](flag, dflt, handle), details.value, `${T} ${flag} handle`);
         assert.deepEqual(client[`get${T}Value`](flag, dflt, obj), details.value, `${T} ${flag} object`);
       }
@@ -217,6 +226,12 @@ test('the fast value getters agree with the details for handles, plain objects a
     assert.equal(client.getStringValue('checkout-redesign', 'd', new Context({ targetingKey: 'u' })), 'd');
     assert.equal(client.getStringValue('pricing-experiment', 'd', { country: 'DE' }), 'd');
     assert.equal(client.getNumberValue('max-cart-items', 2.5, {}), 2.5); // integer flag, number getter
+    const mismatch = client.getNumberDetails('max-cart-items', 2.5, {});
+    assert.deepEqual([mismatch.value, mismatch.reason, mismatch.errorCode], [2.5, 'ERROR', 'TYPE_MISMATCH']);
+    const badCtx = client.getBooleanDetails('checkout-redesign', true, { targetingKey: 'u', nested: { a: 1 } });
+    assert.deepEqual([badCtx.value, badCtx.errorCode], [true, 'INVALID_CONTEXT']);
+    const wrongDefault = client.getStringDetails('pricing-experiment', 5, { targetingKey: 'u' });
+    assert.deepEqual([wrongDefault.value, wrongDefault.errorCode], [5, 'TYPE_MISMATCH']);
     await client.close();
   } finally {
     await server.kill();
