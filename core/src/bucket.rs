@@ -59,7 +59,7 @@ impl core::fmt::Debug for Bucketer {
 /// `u32be(len(part)) ‖ part`. A part longer than 4 GiB cannot occur (snapshots and contexts
 /// are size-limited); saturating keeps the function total.
 #[inline]
-fn absorb(h: &mut Sha256, part: &str) {
+pub(crate) fn absorb(h: &mut Sha256, part: &str) {
     h.update(u32::try_from(part.len()).unwrap_or(u32::MAX).to_be_bytes());
     h.update(part.as_bytes());
 }

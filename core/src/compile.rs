@@ -13,9 +13,10 @@ use serde_json::Value;
 use crate::context::TARGETING_KEY;
 use crate::error::LoadError;
 use crate::model::{
-    Clause as ClauseDef, Condition, FlagDef, Operator, SNAPSHOT_FORMAT, SegmentDef, ServeDef,
-    SnapshotDef, ValueType,
+    Audience, Clause as ClauseDef, Condition, FlagDef, Operator, SNAPSHOT_FORMAT, SegmentDef,
+    ServeDef, SnapshotDef, ValueType,
 };
+use crate::privacy::{SensitiveHasher, check_sensitive, is_digest};
 use crate::value::{FlagValue, MetadataValue};
 
 /// Attribute a clause or rollout reads.
@@ -107,6 +108,8 @@ pub(crate) enum Test {
     },
     Exists,
     InSegment(Box<[u32]>),
+    /// A `sensitive` `equals` / `in` of a client snapshot: digests of the operands.
+    Digest(StringSet),
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +197,8 @@ pub struct SnapshotInfo {
     /// Key id of the trusted key whose signature verified; `None` when not loaded from an
     /// envelope.
     pub keyid: Option<String>,
+    /// Who the snapshot was published for (`server` or `client`, `spec/SNAPSHOT.md` §9).
+    pub audience: Audience,
 }
 
 /// An evaluation-ready snapshot. Immutable; share it behind an `Arc` and swap on update.
@@ -203,6 +208,9 @@ pub struct Snapshot {
     pub(crate) flags: Box<[Flag]>,
     pub(crate) flag_index: HashMap<Box<str>, u32>,
     pub(crate) segments: Box<[Segment]>,
+    /// Hashes targeting keys and sensitive context values in a `client` snapshot, whose
+    /// targets, segment key lists and sensitive operands are digests; `None` for `server`.
+    pub(crate) digests: Option<SensitiveHasher>,
 }
 
 fn invalid(path: &Path<'_>, message: impl Into<String>) -> LoadError {
@@ -332,6 +340,7 @@ impl Snapshot {
 
         let cx = Compiler {
             salt: &def.salt,
+            audience: def.audience,
             segment_index: &segment_index,
             flag_index: &flag_index,
             flags: &def.flags,
@@ -357,10 +366,12 @@ impl Snapshot {
                 expires_at: def.expires_at,
                 digest,
                 keyid: None,
+                audience: def.audience,
             },
             flags: flags.into_boxed_slice(),
             flag_index,
             segments: segments.into_boxed_slice(),
+            digests: (def.audience == Audience::Client).then(|| SensitiveHasher::new(&def.salt)),
         })
     }
 
@@ -402,12 +413,27 @@ pub fn parse_document(payload: &[u8]) -> Result<SnapshotDef, LoadError> {
 
 struct Compiler<'a> {
     salt: &'a str,
+    audience: Audience,
     segment_index: &'a HashMap<&'a str, u32>,
     flag_index: &'a HashMap<Box<str>, u32>,
     flags: &'a [FlagDef],
 }
 
 impl Compiler<'_> {
+    /// In a `client` snapshot every listed targeting key must be a digest.
+    fn check_keys(&self, keys: &[String], parent: &Path<'_>, name: &str) -> Result<(), LoadError> {
+        if self.audience != Audience::Client {
+            return Ok(());
+        }
+        match keys.iter().position(|k| !is_digest(k)) {
+            Some(i) => Err(invalid(
+                &parent.index(name, i),
+                "a client snapshot lists targeting keys as digests (64 lowercase hex digits)",
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn segment(&self, s: &SegmentDef) -> Result<Segment, LoadError> {
         let path = Path::top("segments", &s.key);
         let mut ids = HashSet::new();
@@ -418,6 +444,9 @@ impl Compiler<'_> {
                 return Err(invalid(&rpath, "duplicate rule id"));
             }
             rules.push(self.cond(&r.when, &rpath.field("when"), false)?);
+        }
+        for (name, keys) in [("included", &s.included), ("excluded", &s.excluded)] {
+            self.check_keys(keys, &path, name)?;
         }
         Ok(Segment {
             included: s.included.iter().map(|k| k.as_str().into()).collect(),
@@ -462,6 +491,7 @@ impl Compiler<'_> {
         for (i, t) in f.targets.iter().enumerate() {
             let at = path.index("targets", i);
             let v = variant_of(&t.variant, &at)?;
+            self.check_keys(&t.keys, &at, "keys")?;
             for key in &t.keys {
                 if targets.insert(key.as_str().into(), v).is_some() {
                     return Err(invalid(
@@ -680,6 +710,29 @@ impl Compiler<'_> {
             }
         };
 
+        if c.sensitive {
+            check_sensitive(op).map_err(|m| invalid(path, m))?;
+            let operands = c.value.iter().chain(c.values.iter().flatten());
+            for v in operands {
+                let ok = match v {
+                    Value::String(s) => self.audience == Audience::Server || is_digest(s),
+                    _ => false,
+                };
+                if !ok {
+                    return Err(invalid(
+                        path,
+                        match self.audience {
+                            Audience::Server => "a sensitive clause's operands must be strings",
+                            Audience::Client => {
+                                "a sensitive clause of a client snapshot has digests as operands \
+                                 (64 lowercase hex digits)"
+                            }
+                        },
+                    ));
+                }
+            }
+        }
+
         let attr = match (op, c.attribute.as_deref()) {
             (O::InSegment, None) => AttrRef::TargetingKey,
             (O::InSegment, Some(_)) => {
@@ -690,6 +743,23 @@ impl Compiler<'_> {
         };
 
         let (test, negate) = match op {
+            O::Equals | O::NotEquals | O::In | O::NotIn
+                if c.sensitive && self.audience == Audience::Client =>
+            {
+                let mut set = StringSet::default();
+                if matches!(op, O::Equals | O::NotEquals) {
+                    if let Value::String(s) = single()? {
+                        set.insert(s.as_str().into());
+                    }
+                } else {
+                    for v in many()? {
+                        if let Value::String(s) = v {
+                            set.insert(s.as_str().into());
+                        }
+                    }
+                }
+                (Test::Digest(set), matches!(op, O::NotEquals | O::NotIn))
+            }
             O::Equals | O::NotEquals => {
                 let v = single()?;
                 let scalar = match v {

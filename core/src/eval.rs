@@ -452,7 +452,10 @@ impl Snapshot {
             }
         }
         if !flag.targets.is_empty()
-            && let Some(v) = ctx.targeting_key().and_then(|k| flag.targets.get(k))
+            && let Some(v) = ctx.targeting_key().and_then(|k| match &self.digests {
+                None => flag.targets.get(k),
+                Some(h) => flag.targets.get(h.hex(k).as_str()),
+            })
         {
             return Ok(Resolved {
                 variant: *v,
@@ -571,7 +574,11 @@ impl Snapshot {
         let Some(seg) = self.segments.get(si as usize) else {
             return false;
         };
-        if let Some(key) = ctx.targeting_key() {
+        if let Some(key) = ctx.targeting_key()
+            && !(seg.excluded.is_empty() && seg.included.is_empty())
+        {
+            let digest = self.digests.as_ref().map(|h| h.hex(key));
+            let key = digest.as_ref().map_or(key, |d| d.as_str());
             if seg.excluded.contains(key) {
                 return false;
             }
@@ -640,6 +647,15 @@ impl Snapshot {
                 None => false,
             },
             Test::InSegment(_) => false,
+            Test::Digest(set) => match &self.digests {
+                Some(h) => attr.any_str(|s| {
+                    fold(s, c.ignore_case, |s| {
+                        let d = h.hex(s);
+                        set.contains(d.as_str(), str_hash(d.as_str()))
+                    })
+                }),
+                None => false,
+            },
         };
         positive != c.negate
     }

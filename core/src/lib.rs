@@ -43,6 +43,7 @@ mod envelope;
 mod error;
 mod eval;
 pub mod model;
+mod privacy;
 mod value;
 
 pub use bucket::{BUCKETS, bucket};
@@ -56,6 +57,7 @@ pub use envelope::{
 };
 pub use error::{ContextError, ErrorCode, LoadError};
 pub use eval::{EvalError, EvaluationDetails, Exposure, FlagMetadata, Reason, TypedDetails};
+pub use privacy::{SENSITIVE_DOMAIN, client_view, sensitive_digest};
 pub use value::{FlagValue, MetadataValue};
 
 /// The snapshot an SDK already holds, for anti-rollback.

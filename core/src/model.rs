@@ -36,14 +36,47 @@ pub struct SnapshotDef {
     pub issued_at: u64,
     /// Expiry, milliseconds since the Unix epoch (UTC); SDKs refuse the snapshot at or after it.
     pub expires_at: u64,
-    /// Per-environment bucketing salt (any string; the server uses 32 random hex digits).
+    /// Per-environment bucketing salt (any string; the server uses 32 random hex digits). Also
+    /// salts the digests of a `client` snapshot (`spec/SNAPSHOT.md` §9).
     pub salt: String,
+    /// Who the snapshot is for: `server` (the default; raw targeting data) or `client` (only
+    /// client-visible flags; targeting keys and sensitive clause values as digests).
+    #[serde(default, skip_serializing_if = "Audience::is_server")]
+    pub audience: Audience,
     /// Flags, each key unique.
     #[serde(default)]
     pub flags: Vec<FlagDef>,
     /// Segments, each key unique.
     #[serde(default)]
     pub segments: Vec<SegmentDef>,
+}
+
+/// Who a snapshot is published for (`spec/SNAPSHOT.md` §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// Server-side SDKs and workers: every flag, raw targeting data.
+    #[default]
+    Server,
+    /// Browsers and other untrusted devices: only flags marked `client_visible`, individual
+    /// targeting keys, segment key lists and `sensitive` clause values replaced by salted
+    /// SHA-256 digests ([`crate::sensitive_digest`]).
+    Client,
+}
+
+impl Audience {
+    /// `true` for [`Audience::Server`] (lets serde omit the default).
+    pub fn is_server(&self) -> bool {
+        *self == Audience::Server
+    }
+
+    /// The lowercase name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Server => "server",
+            Audience::Client => "client",
+        }
+    }
 }
 
 /// The type every variant value of a flag has.
@@ -105,6 +138,10 @@ pub struct FlagDef {
     /// values must be strings, numbers or booleans.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, Value>,
+    /// Whether the flag goes into the environment's `client` snapshot (browsers, mobile).
+    /// Default `false`: a flag is server-only until marked.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub client_visible: bool,
 }
 
 /// Serve `variant` to every listed targeting key.
@@ -237,6 +274,12 @@ pub struct Clause {
     /// Compare strings after Unicode lowercasing (string operators only).
     #[serde(default, skip_serializing_if = "core::ops::Not::not")]
     pub ignore_case: bool,
+    /// The operands are sensitive (e.g. e-mail addresses): allowed on `equals`, `not_equals`,
+    /// `in` and `not_in` with string operands. In a `server` snapshot the operands are plain; in
+    /// a `client` snapshot each is the hex [`crate::sensitive_digest`] of the (case-folded)
+    /// operand, and the context value is hashed the same way before comparing.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 /// Clause operators (`spec/SNAPSHOT.md` §3 gives each one's exact semantics).
@@ -334,6 +377,8 @@ struct ConditionFields {
     values: Option<Vec<Value>>,
     #[serde(default)]
     ignore_case: bool,
+    #[serde(default)]
+    sensitive: bool,
 }
 
 impl<'de> Deserialize<'de> for Condition {
@@ -343,7 +388,8 @@ impl<'de> Deserialize<'de> for Condition {
             || f.op.is_some()
             || f.value.is_some()
             || f.values.is_some()
-            || f.ignore_case;
+            || f.ignore_case
+            || f.sensitive;
         let forms = usize::from(f.all.is_some())
             + usize::from(f.any.is_some())
             + usize::from(f.not.is_some())
@@ -370,6 +416,7 @@ impl<'de> Deserialize<'de> for Condition {
             value: f.value,
             values: f.values,
             ignore_case: f.ignore_case,
+            sensitive: f.sensitive,
         }))
     }
 }

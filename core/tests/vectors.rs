@@ -242,3 +242,74 @@ fn envelope_vectors() {
         assert!(seen_codes.contains(code), "no fixture expects {code}");
     }
 }
+
+/// `client_view` derives exactly the client snapshot the independent Python implementation
+/// (`spec/vectors/privacy.py`) wrote, refuses what it refuses, and the client snapshot answers
+/// every case of `eval/08-client-snapshot.json` like the server snapshot it came from.
+#[test]
+fn client_view_vectors() {
+    let doc = read_json(&vectors_dir().join("client-view.json"));
+    let server: burgee_core::model::SnapshotDef =
+        serde_json::from_value(doc["server"].clone()).unwrap();
+    let client = burgee_core::client_view(&server).unwrap();
+    assert_eq!(serde_json::to_value(&client).unwrap(), doc["client"]);
+    let text = serde_json::to_string(&client).unwrap();
+    for raw in [
+        "Alice@Example.com",
+        "alice@example.com",
+        "user-ceo",
+        "user-7",
+        "Partner GmbH",
+        "+4915112345678",
+        "internal-kill-switch",
+        "ops-team",
+    ] {
+        assert!(!text.contains(raw), "client snapshot leaks {raw:?}");
+    }
+
+    let server_snap = Snapshot::compile(&server, None).unwrap();
+    let client_snap = Snapshot::compile(&client, None).unwrap();
+    assert_eq!(
+        client_snap.info().audience,
+        burgee_core::model::Audience::Client
+    );
+    let cases = read_json(&vectors_dir().join("eval/08-client-snapshot.json"));
+    let now = cases["now"].as_u64().unwrap();
+    let mut compared = 0;
+    for case in cases["cases"].as_array().unwrap() {
+        if case["expected"]["error_code"] == "FLAG_NOT_FOUND" {
+            // The server-only flag exists only in the server snapshot.
+            assert!(
+                server_snap
+                    .flag_type(case["flag"].as_str().unwrap())
+                    .is_some()
+            );
+            continue;
+        }
+        let on_server = run_case(&server_snap, case, now);
+        let on_client = run_case(&client_snap, case, now);
+        assert_eq!(on_server, on_client, "{}", case["name"]);
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} cases compared");
+
+    for refused in doc["refused"].as_array().unwrap() {
+        let def: burgee_core::model::SnapshotDef =
+            serde_json::from_value(refused["server"].clone()).unwrap();
+        match burgee_core::client_view(&def) {
+            Err(burgee_core::LoadError::Invalid { path, message }) => {
+                assert_eq!(
+                    path,
+                    refused["path"].as_str().unwrap(),
+                    "{}",
+                    refused["name"]
+                );
+                let want = refused["message_contains"].as_str().unwrap();
+                assert!(message.contains(want), "{}: {message}", refused["name"]);
+            }
+            other => panic!("{}: expected Invalid, got {other:?}", refused["name"]),
+        }
+    }
+    // A client snapshot is not derived again.
+    assert!(burgee_core::client_view(&client).is_err());
+}
