@@ -33,7 +33,7 @@ use serde_json::{Map, Value};
 use crate::context::Context;
 use crate::envelope::{DEFAULT_MAX_ENVELOPE_BYTES, TrustedKey};
 use crate::error::{ErrorCode, LoadError};
-use crate::eval::EvaluationDetails;
+use crate::eval::{EvalError, EvaluationDetails};
 use crate::{LoadOptions, Snapshot};
 
 // ---------------------------------------------------------------------------------------------
@@ -238,6 +238,21 @@ impl SyncState {
         if self.current.is_some() && self.status == SyncStatus::Ready {
             self.status = SyncStatus::Stale;
         }
+    }
+}
+
+/// The evaluation error bindings report while no snapshot is held: code `GENERAL`, with the
+/// status and last error in the message.
+pub fn not_ready_error(status: &SyncStatus, last_error: Option<&str>) -> EvalError {
+    EvalError {
+        code: ErrorCode::General,
+        message: match last_error {
+            Some(e) => format!(
+                "no snapshot loaded (status {}; last error: {e})",
+                status.as_str()
+            ),
+            None => format!("no snapshot loaded (status {})", status.as_str()),
+        },
     }
 }
 

@@ -758,3 +758,99 @@ impl Attr<'_> {
         }
     }
 }
+
+/// A typed getter named at run time, for bindings to languages with one number type or
+/// dynamic typing (JavaScript, Kotlin/Swift via uniffi): `number` is the `float` getter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// [`Snapshot::get_bool`].
+    Boolean,
+    /// [`Snapshot::get_string`].
+    String,
+    /// [`Snapshot::get_float`] (`number` or `float`).
+    Number,
+    /// [`Snapshot::get_integer`].
+    Integer,
+    /// [`Snapshot::get_object`].
+    Object,
+}
+
+impl ValueKind {
+    /// Parses `boolean`, `string`, `number` (or `float`), `integer`, `object`.
+    pub fn parse(name: &str) -> Option<ValueKind> {
+        Some(match name {
+            "boolean" => ValueKind::Boolean,
+            "string" => ValueKind::String,
+            "number" | "float" => ValueKind::Number,
+            "integer" => ValueKind::Integer,
+            "object" => ValueKind::Object,
+            _ => return None,
+        })
+    }
+}
+
+impl Snapshot {
+    /// Calls the typed getter of `kind` with a JSON `default`, returning the served value as
+    /// JSON (the default on any evaluation error) and the details.
+    ///
+    /// # Errors
+    /// `TYPE_MISMATCH` when `default` is not of `kind` (an integer may be given as a float
+    /// without fraction).
+    pub fn get_json<'s>(
+        &'s self,
+        kind: ValueKind,
+        flag_key: &str,
+        ctx: &Context,
+        now: u64,
+        default: &'s Value,
+    ) -> Result<(Value, EvaluationDetails<'s>), EvalError> {
+        let bad_default = |what: &str| EvalError {
+            code: ErrorCode::TypeMismatch,
+            message: format!("the default value must be {what}"),
+        };
+        Ok(match kind {
+            ValueKind::Boolean => {
+                let d = default.as_bool().ok_or_else(|| bad_default("a boolean"))?;
+                let t = self.get_bool(flag_key, ctx, now, d);
+                (Value::Bool(t.value), t.details)
+            }
+            ValueKind::String => {
+                let d = default.as_str().ok_or_else(|| bad_default("a string"))?;
+                let t = self.get_string(flag_key, ctx, now, d);
+                (Value::String(t.value.to_owned()), t.details)
+            }
+            ValueKind::Number => {
+                let d = default.as_f64().ok_or_else(|| bad_default("a number"))?;
+                let t = self.get_float(flag_key, ctx, now, d);
+                (
+                    serde_json::Number::from_f64(t.value).map_or(Value::Null, Value::Number),
+                    t.details,
+                )
+            }
+            ValueKind::Integer => {
+                let d = default
+                    .as_i64()
+                    .or_else(|| {
+                        default
+                            .as_f64()
+                            .filter(|f| f.fract() == 0.0 && f.abs() < 9.3e18)
+                            .map(|f| {
+                                #[allow(clippy::cast_possible_truncation)]
+                                let i = f as i64;
+                                i
+                            })
+                    })
+                    .ok_or_else(|| bad_default("an integer"))?;
+                let t = self.get_integer(flag_key, ctx, now, d);
+                (Value::from(t.value), t.details)
+            }
+            ValueKind::Object => {
+                let d = default
+                    .as_object()
+                    .ok_or_else(|| bad_default("an object"))?;
+                let t = self.get_object(flag_key, ctx, now, d);
+                (Value::Object(t.value.clone()), t.details)
+            }
+        })
+    }
+}

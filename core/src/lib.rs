@@ -56,7 +56,9 @@ pub use envelope::{
     VerifiedPayload, key_id, pae, payload_digest, verify_envelope,
 };
 pub use error::{ContextError, ErrorCode, LoadError};
-pub use eval::{EvalError, EvaluationDetails, Exposure, FlagMetadata, Reason, TypedDetails};
+pub use eval::{
+    EvalError, EvaluationDetails, Exposure, FlagMetadata, Reason, TypedDetails, ValueKind,
+};
 pub use privacy::{SENSITIVE_DOMAIN, client_view, sensitive_digest};
 pub use value::{FlagValue, MetadataValue};
 

@@ -2,8 +2,13 @@
 //! route with the role it needs; [`crate::error`] lists every error code.
 //!
 //! Authentication is `Authorization: Bearer <token>`: an admin API token (role viewer <
-//! editor < publisher < admin, scoped to one project or to all) or an SDK key (one
-//! environment: `GET /v1/snapshots/{env}` and `GET /v1/stream/{env}` only).
+//! editor < publisher < admin, scoped to one project or to all), an SDK key (one
+//! environment: `GET /v1/snapshots/{env}`, `GET /v1/stream/{env}`, the client routes and
+//! `POST /v1/events`) or a client-side key (one environment, public by design: only
+//! `GET /v1/client/snapshots/{env}`, `GET /v1/client/stream/{env}` and `POST /v1/events`).
+//! Those three routes answer browsers' CORS requests from any origin and also take the key as
+//! `?key=` (an `EventSource` or `navigator.sendBeacon` cannot set headers); only client-side
+//! keys are accepted in a URL.
 //!
 //! Updates and deletes need `If-Match: "r<revision>"` (the `ETag` of the resource as read;
 //! `*` accepts any revision): a missing header is 428, a stale one 412.
@@ -22,7 +27,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use burgee_core::model::SegmentDef;
+use burgee_core::model::{Audience, SegmentDef};
 use futures_util::stream::{self, Stream};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -53,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/snapshots/{env}", get(get_snapshot))
         .route("/v1/stream/{env}", get(stream_snapshots))
+        .merge(browser_routes())
         .route("/v1/projects", get(list_projects).post(create_project))
         .route(
             "/v1/projects/{project}",
@@ -95,10 +101,6 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens", get(list_tokens).post(create_token))
         .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/v1/audit", get(list_audit))
-        .route(
-            "/v1/events",
-            post(post_events).layer(DefaultBodyLimit::max(EVENTS_MAX_BODY_BYTES)),
-        )
         .route(&format!("{env}/events/recent"), get(recent_events))
         .route(
             "/v1/projects/{project}/experiments/{flag}/results",
@@ -116,6 +118,31 @@ pub fn app(state: AppState) -> Router {
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The routes browsers call (client snapshot, its stream, events), with CORS for any origin:
+/// client-side keys are public, and requests carry no cookies (credentials are not allowed).
+fn browser_routes() -> Router<AppState> {
+    use axum::http::{Method, header};
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("last-event-id"),
+        ])
+        .expose_headers([ETAG])
+        .max_age(std::time::Duration::from_secs(86_400));
+    Router::new()
+        .route("/v1/client/snapshots/{env}", get(get_client_snapshot))
+        .route("/v1/client/stream/{env}", get(stream_client_snapshots))
+        .route(
+            "/v1/events",
+            post(post_events).layer(DefaultBodyLimit::max(EVENTS_MAX_BODY_BYTES)),
+        )
+        .layer(cors)
 }
 
 /// Records request metrics by matched route.
@@ -212,6 +239,29 @@ async fn no_route() -> ApiError {
 
 /// Resolves the bearer token of a request.
 async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    authenticate_or_key(state, headers, None).await
+}
+
+/// Like [`authenticate`], but without an `Authorization` header a `?key=` query value is
+/// used; a key from the URL must be a client-side key (URLs end up in logs and histories).
+async fn authenticate_or_key(
+    state: &AppState,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+) -> Result<Principal, ApiError> {
+    if let (None, Some(key)) = (headers.get(AUTHORIZATION), query_key) {
+        let principal = state
+            .principal(key)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("unknown or revoked key"))?;
+        return match principal {
+            Principal::Sdk { client: true, .. } => Ok(principal),
+            _ => Err(ApiError::unauthorized(
+                "only client-side keys (bgc_...) may be passed as ?key=; send other tokens in \
+                 the Authorization header",
+            )),
+        };
+    }
     let value = headers.get(AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized("missing \"Authorization: Bearer <token>\" header")
     })?;
@@ -345,10 +395,12 @@ fn parse_body<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiErro
 
 // ---- distribution ----
 
-/// Optional `?project=` of the distribution routes.
+/// Optional `?project=` of the distribution routes, and `?key=` (client-side keys only) of
+/// the browser routes.
 #[derive(Debug, Deserialize)]
 struct ProjectQuery {
     project: Option<String>,
+    key: Option<String>,
 }
 
 /// Which `(project, env)` a distribution request means: the SDK key's own environment, or
@@ -358,8 +410,19 @@ async fn distribution_target(
     headers: &HeaderMap,
     env: &str,
     query: &ProjectQuery,
+    audience: Audience,
 ) -> Result<(String, String), ApiError> {
-    match authenticate(state, headers).await? {
+    let principal = match audience {
+        Audience::Server => authenticate(state, headers).await?,
+        Audience::Client => authenticate_or_key(state, headers, query.key.as_deref()).await?,
+    };
+    match principal {
+        Principal::Sdk { client: true, .. } if audience == Audience::Server => {
+            Err(ApiError::forbidden(
+                "client-side keys read only the client snapshot: /v1/client/snapshots/{env} and \
+                 /v1/client/stream/{env}",
+            ))
+        }
         Principal::Sdk {
             project,
             environment,
@@ -420,12 +483,46 @@ async fn get_snapshot(
     Query(query): Query<ProjectQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (project, env) = distribution_target(&state, &headers, &env, &query).await?;
+    snapshot_for(&state, &env, &query, &headers, Audience::Server).await
+}
+
+/// `GET /v1/client/snapshots/{env}`: the latest client snapshot (`spec/SNAPSHOT.md` §9).
+async fn get_client_snapshot(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Query(query): Query<ProjectQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    snapshot_for(&state, &env, &query, &headers, Audience::Client).await
+}
+
+async fn snapshot_for(
+    state: &AppState,
+    env: &str,
+    query: &ProjectQuery,
+    headers: &HeaderMap,
+    audience: Audience,
+) -> Result<Response, ApiError> {
+    let (project, env) = distribution_target(state, headers, env, query, audience).await?;
     let snapshot = state
         .latest_snapshot(&project, &env)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("\"{env}\" has no published snapshot")))?;
-    envelope_response(&snapshot, &headers)
+        .and_then(|s| for_audience(s, audience))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "\"{env}\" has no published {} snapshot",
+                audience.as_str()
+            ))
+        })?;
+    envelope_response(&snapshot, headers)
+}
+
+/// The snapshot of `audience` published as `s` (the client one is signed alongside).
+fn for_audience(s: Arc<StoredSnapshot>, audience: Audience) -> Option<Arc<StoredSnapshot>> {
+    match audience {
+        Audience::Server => Some(s),
+        Audience::Client => s.client.clone(),
+    }
 }
 
 fn envelope_response(snapshot: &StoredSnapshot, headers: &HeaderMap) -> Result<Response, ApiError> {
@@ -463,6 +560,7 @@ struct StreamState {
     project: String,
     env: String,
     sent: u64,
+    audience: Audience,
     pending: Option<std::sync::Arc<StoredSnapshot>>,
     rx: tokio::sync::broadcast::Receiver<crate::state::SnapshotEvent>,
     shutdown: tokio::sync::watch::Receiver<bool>,
@@ -479,7 +577,27 @@ async fn stream_snapshots(
     Query(query): Query<ProjectQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (project, env) = distribution_target(&state, &headers, &env, &query).await?;
+    stream_for(state, &env, &query, &headers, Audience::Server).await
+}
+
+/// `GET /v1/client/stream/{env}`: like `/v1/stream/{env}`, with the client snapshots.
+async fn stream_client_snapshots(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Query(query): Query<ProjectQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    stream_for(state, &env, &query, &headers, Audience::Client).await
+}
+
+async fn stream_for(
+    state: AppState,
+    env: &str,
+    query: &ProjectQuery,
+    headers: &HeaderMap,
+    audience: Audience,
+) -> Result<Response, ApiError> {
+    let (project, env) = distribution_target(&state, headers, env, query, audience).await?;
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -487,7 +605,10 @@ async fn stream_snapshots(
         .unwrap_or(0);
     // Subscribe before reading the latest version, so nothing published in between is lost.
     let rx = state.subscribe();
-    let latest = state.latest_snapshot(&project, &env).await?;
+    let latest = state
+        .latest_snapshot(&project, &env)
+        .await?
+        .and_then(|s| for_audience(s, audience));
     state.metrics().sse_clients.add(1);
     let period = state.sse_keep_alive();
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -498,6 +619,7 @@ async fn stream_snapshots(
         project,
         env,
         sent: last_id,
+        audience,
         pending: latest.filter(|s| s.version > last_id),
         rx,
         shutdown: state.shutdown_signal(),
@@ -533,12 +655,12 @@ fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>> {
                 received = st.rx.recv() => match received {
                     Ok(ev) => {
                         if ev.snapshot.project == st.project && ev.snapshot.environment == st.env {
-                            st.pending = Some(ev.snapshot);
+                            st.pending = for_audience(ev.snapshot, st.audience);
                         }
                     }
                     Err(RecvError::Lagged(_)) => {
                         // Missed events: the latest version is all a client needs.
-                        st.pending = st.state.latest_snapshot(&st.project, &st.env).await.ok().flatten();
+                        st.pending = st.state.latest_snapshot(&st.project, &st.env).await.ok().flatten().and_then(|s| for_audience(s, st.audience));
                     }
                     Err(RecvError::Closed) => return None,
                 },
@@ -1042,12 +1164,17 @@ pub const EVENTS_MAX_BODY_BYTES: usize = 4 << 20;
 
 /// `POST /v1/events` (SDK key): validates each event, answers 202 once the accepted ones are
 /// durable; 429 with `Retry-After` when the store is behind.
+/// `POST /v1/events`: with an SDK key or a client-side key (header or `?key=`). Any content
+/// type is read as JSON, so `navigator.sendBeacon` can send a `text/plain` body without a
+/// CORS preflight.
 async fn post_events(
     State(state): State<AppState>,
+    Query(query): Query<ProjectQuery>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let (project, environment) = match authenticate(&state, &headers).await? {
+    let principal = authenticate_or_key(&state, &headers, query.key.as_deref()).await?;
+    let (project, environment) = match principal {
         Principal::Sdk {
             project,
             environment,

@@ -104,6 +104,8 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("expires_at", Int),
             ("published_by", Text),
             ("reason", Text),
+            ("client_digest", Text),
+            ("client_envelope", Text),
         ],
     ),
     (

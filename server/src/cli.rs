@@ -164,12 +164,16 @@ pub struct TokenCreateArgs {
     /// Where the state lives.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Role of an admin API token (omit with --sdk).
-    #[arg(long, value_enum, required_unless_present = "sdk")]
+    /// Role of an admin API token (omit with --sdk or --client).
+    #[arg(long, value_enum, required_unless_present_any = ["sdk", "client"])]
     pub role: Option<Role>,
     /// Create an SDK key for --project/--environment instead.
-    #[arg(long, requires_all = ["project", "environment"], conflicts_with = "role")]
+    #[arg(long, requires_all = ["project", "environment"], conflicts_with_all = ["role", "client"])]
     pub sdk: bool,
+    /// Create a client-side key (public, for browsers and apps: reads only the client
+    /// snapshot) for --project/--environment instead.
+    #[arg(long, requires_all = ["project", "environment"], conflicts_with = "role")]
+    pub client: bool,
     /// Project scope (admin tokens: omit for every project).
     #[arg(long)]
     pub project: Option<String>,
@@ -679,7 +683,12 @@ async fn token(state: AppState, cmd: TokenCommand) -> Result<(), CliError> {
     match cmd {
         TokenCommand::Create(a) => {
             let input = TokenInput {
-                kind: if a.sdk { "sdk" } else { "admin" }.into(),
+                kind: match (a.sdk, a.client) {
+                    (true, _) => "sdk",
+                    (_, true) => "client",
+                    _ => "admin",
+                }
+                .into(),
                 name: a.name,
                 role: a.role,
                 project: a.project,

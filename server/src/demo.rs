@@ -64,6 +64,7 @@ fn clause(attribute: &str, op: Operator, value: Value) -> Condition {
         value: Some(value),
         values: None,
         ignore_case: false,
+        sensitive: false,
     })
 }
 
@@ -74,6 +75,7 @@ fn clause_in(attribute: &str, op: Operator, values: &[&str]) -> Condition {
         value: None,
         values: Some(values.iter().map(|v| json!(v)).collect()),
         ignore_case: false,
+        sensitive: false,
     })
 }
 
@@ -84,6 +86,7 @@ fn email_domain(domain: &str) -> Condition {
         value: None,
         values: Some(vec![json!(domain)]),
         ignore_case: true,
+        sensitive: false,
     })
 }
 
@@ -94,6 +97,7 @@ fn in_segment(segment: &str) -> Condition {
         value: None,
         values: Some(vec![json!(segment)]),
         ignore_case: false,
+        sensitive: false,
     })
 }
 
@@ -171,6 +175,7 @@ fn flag(
         rules: Vec::new(),
         default,
         metadata: meta,
+        client_visible: false,
     }
 }
 
@@ -778,9 +783,23 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
         ),
         reviews_v2(stage),
     ];
+    for f in &mut flags {
+        f.client_visible = CLIENT_VISIBLE.contains(&f.key.as_str());
+    }
     flags.sort_by(|a, b| a.key.cmp(&b.key));
     flags
 }
+
+/// The demo flags published in client snapshots (browsers, mobile apps); the rest (kill
+/// switches, back-end timeouts, enterprise rules) stay server-only.
+pub const CLIENT_VISIBLE: &[&str] = &[
+    "checkout-redesign",
+    "dark-mode",
+    "new-search-ui",
+    "search-autocomplete",
+    "search-v2-backend",
+    "reviews-v2",
+];
 
 /// A two-variant rollout with `second_bp` basis points on `second`.
 fn percent_split(first: &str, second: &str, second_bp: u32) -> ServeDef {
@@ -801,6 +820,22 @@ fn reviews_v2(stage: Stage) -> FlagDef {
         variant: "on".into(),
         keys: vec!["user-1001".into(), "user-3150".into()],
     }];
+    // Reviewers from the press, by e-mail: a sensitive list, digested in client snapshots.
+    f.rules = vec![rule(
+        "press-reviewers",
+        Condition::Clause(Clause {
+            attribute: Some("email".to_owned()),
+            op: Operator::In,
+            value: None,
+            values: Some(vec![
+                json!("editor@techpress.example"),
+                json!("reviews@shopping-weekly.example"),
+            ]),
+            ignore_case: true,
+            sensitive: true,
+        }),
+        serve("on"),
+    )];
     f
 }
 
@@ -842,6 +877,7 @@ mod tests {
             issued_at: 0,
             expires_at: 4_000_000_000_000,
             salt: "0123456789abcdef0123456789abcdef".into(),
+            audience: burgee_core::model::Audience::Server,
             flags: flags(env),
             segments: segments(env),
         };

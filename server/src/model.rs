@@ -138,6 +138,10 @@ pub struct FlagSpec {
     /// (`GET /v1/projects/{project}/experiments/{flag}/results`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub experiment: Option<crate::analysis::experiment::ExperimentSpec>,
+    /// Whether the flag is published in each environment's client snapshot (browsers, mobile;
+    /// `spec/SNAPSHOT.md` §9). Default `false`: server-only.
+    #[serde(default)]
+    pub client_visible: bool,
 }
 
 /// One flag's targeting in one environment (the per-environment half of a flag).
@@ -224,6 +228,7 @@ pub fn flag_def(key: &str, spec: &FlagSpec, targeting: &Targeting) -> FlagDef {
         rules: targeting.rules.clone(),
         default: targeting.default.clone(),
         metadata,
+        client_visible: spec.client_visible,
     }
 }
 
@@ -253,6 +258,9 @@ pub struct FlagInput {
     /// Optional experiment definition (see [`FlagSpec::experiment`]).
     #[serde(default)]
     pub experiment: Option<crate::analysis::experiment::ExperimentSpec>,
+    /// Published in client snapshots (see [`FlagSpec::client_visible`]).
+    #[serde(default)]
+    pub client_visible: bool,
     /// Targeting per environment key; environments not listed get [`Targeting::initial`].
     #[serde(default)]
     pub environments: BTreeMap<String, Targeting>,
@@ -269,6 +277,7 @@ impl FlagInput {
             owner: self.owner.clone(),
             schema: self.schema.clone(),
             experiment: self.experiment.clone(),
+            client_visible: self.client_visible,
         }
     }
 }

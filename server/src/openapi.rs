@@ -96,6 +96,24 @@ pub const ROUTES: &[RouteDoc] = &[
         ),
         &["project"],
     ),
+    query(
+        r(
+            "get",
+            "/v1/client/snapshots/{env}",
+            "sdk",
+            "Latest client snapshot (spec/SNAPSHOT.md §9): client-visible flags only, targeting data digested; CORS for any origin; client-side key in Authorization or ?key=",
+        ),
+        &["project", "key"],
+    ),
+    query(
+        r(
+            "get",
+            "/v1/client/stream/{env}",
+            "sdk",
+            "Server-sent events of client snapshots (as /v1/stream/{env}); CORS; client-side key in Authorization or ?key=",
+        ),
+        &["project", "key"],
+    ),
     r(
         "get",
         "/v1/projects",

@@ -23,8 +23,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use burgee_core::model::Audience;
 use burgee_core::model::{FlagDef, SNAPSHOT_FORMAT, SegmentDef, SnapshotDef};
-use burgee_core::{Envelope, SNAPSHOT_PAYLOAD_TYPE, Snapshot, payload_digest, sign_envelope};
+use burgee_core::{
+    Envelope, SNAPSHOT_PAYLOAD_TYPE, Snapshot, client_view, payload_digest, sign_envelope,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest as _, Sha256};
@@ -52,6 +55,11 @@ pub const ADMIN_TOKEN_PREFIX: &str = "bga_";
 
 /// Prefix of SDK keys (`bgs_` + 64 lowercase hex digits = 32 random bytes).
 pub const SDK_KEY_PREFIX: &str = "bgs_";
+
+/// Prefix of client-side keys (`bgc_` + 64 lowercase hex digits). Client keys ship inside web
+/// pages and apps, so they are public by design: they read only the client snapshot
+/// (`spec/SNAPSHOT.md` §9) and send events.
+pub const CLIENT_KEY_PREFIX: &str = "bgc_";
 
 /// How long a resolved token is cached in memory, so a revoked token may work this long.
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(2);
@@ -101,6 +109,9 @@ pub struct Credentials {
     pub admin_token: String,
     /// `(environment, SDK key)` of the first project, in [`ENVIRONMENTS`] order (`bgs_...`).
     pub sdk_keys: Vec<(String, String)>,
+    /// `(environment, client-side key)` of the first project, in [`ENVIRONMENTS`] order
+    /// (`bgc_...`; public, for browsers and apps).
+    pub client_keys: Vec<(String, String)>,
     /// Where they were written: `DATA_DIR/credentials.env`.
     pub file: PathBuf,
 }
@@ -114,8 +125,9 @@ impl Credentials {
             .map(|(_, key)| key.as_str())
     }
 
-    /// Shell lines: `export BURGEE_ADMIN_TOKEN=...`, `export BURGEE_SDK_KEY=<production>`
-    /// and `export BURGEE_SDK_KEY_<ENV>=...` for each environment.
+    /// Shell lines: `export BURGEE_ADMIN_TOKEN=...`, `export BURGEE_SDK_KEY=<production>`,
+    /// `export BURGEE_SDK_KEY_<ENV>=...` for each environment, and the same for client-side
+    /// keys (`BURGEE_CLIENT_KEY`, `BURGEE_CLIENT_KEY_<ENV>`).
     pub fn env_file_text(&self) -> String {
         let mut out =
             String::from("# Burgee credentials, created at first start. Keep this file secret.\n");
@@ -126,6 +138,15 @@ impl Credentials {
         for (env, key) in &self.sdk_keys {
             out.push_str(&format!(
                 "export BURGEE_SDK_KEY_{}={key}\n",
+                env.to_ascii_uppercase()
+            ));
+        }
+        if let Some((_, key)) = self.client_keys.iter().find(|(e, _)| e == "production") {
+            out.push_str(&format!("export BURGEE_CLIENT_KEY={key}\n"));
+        }
+        for (env, key) in &self.client_keys {
+            out.push_str(&format!(
+                "export BURGEE_CLIENT_KEY_{}={key}\n",
                 env.to_ascii_uppercase()
             ));
         }
@@ -152,6 +173,9 @@ pub struct StoredSnapshot {
     pub expires_at: u64,
     /// The SSE event of this snapshot, rendered once and shared by every stream.
     sse_event: std::sync::OnceLock<axum::body::Bytes>,
+    /// The client snapshot signed with this one (same version and times); `None` for versions
+    /// published before client snapshots existed. Always `None` inside a client snapshot.
+    pub client: Option<Arc<StoredSnapshot>>,
 }
 
 impl StoredSnapshot {
@@ -182,7 +206,7 @@ pub enum Principal {
         /// Project scope; `None` = every project.
         project: Option<String>,
     },
-    /// An SDK key: reads its environment's snapshot (GET and stream), nothing else.
+    /// An SDK key: reads its environment's snapshot (GET and stream) and sends its events.
     Sdk {
         /// Public token id.
         id: String,
@@ -190,6 +214,8 @@ pub enum Principal {
         project: String,
         /// The environment the key was issued for.
         environment: String,
+        /// A client-side key (`bgc_`, kind `client`): reads only the client snapshot.
+        client: bool,
     },
 }
 
@@ -684,17 +710,25 @@ async fn publish_env(
         issued_at: now,
         expires_at,
         salt: row.salt.clone(),
+        audience: Audience::Server,
         flags: flag_defs,
         segments: segments.into_iter().map(|s| s.definition).collect(),
     };
     Snapshot::compile(&def, None).map_err(StateError::Invalid)?;
-    let payload = serde_json::to_vec(&def)
-        .map_err(|e| StateError::Corrupt(format!("serializing snapshot: {e}")))?;
-    let envelope = to_json(&sign_all(keys_dir, &row.key_name, &payload)?)?;
-    let digest = payload_digest(&payload);
+    let client_def = client_view(&def).map_err(StateError::Invalid)?;
+    Snapshot::compile(&client_def, None).map_err(StateError::Invalid)?;
+    let sign = |def: &SnapshotDef| -> Result<(String, String), StateError> {
+        let payload = serde_json::to_vec(def)
+            .map_err(|e| StateError::Corrupt(format!("serializing snapshot: {e}")))?;
+        let envelope = to_json(&sign_all(keys_dir, &row.key_name, &payload)?)?;
+        Ok((payload_digest(&payload), envelope))
+    };
+    let (digest, envelope) = sign(&def)?;
+    let (client_digest, client_envelope) = sign(&client_def)?;
     sqlx::query(
         "INSERT INTO snapshots (project, environment, version, digest, envelope, issued_at, \
-         expires_at, published_by, reason) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         expires_at, published_by, reason, client_digest, client_envelope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(project)
     .bind(env)
@@ -705,6 +739,8 @@ async fn publish_env(
     .bind(to_i64(expires_at)?)
     .bind(actor)
     .bind(reason)
+    .bind(client_digest)
+    .bind(client_envelope)
     .execute(&mut *conn)
     .await?;
     w.notify.push((project.to_owned(), env.to_owned()));
@@ -785,18 +821,44 @@ fn diff_items<T: Serialize>(
     Ok(())
 }
 
-type SnapshotTuple = (String, String, i64, String, String, i64, i64);
+type SnapshotTuple = (
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    Option<String>,
+    Option<String>,
+);
 
 fn snapshot_row(t: SnapshotTuple) -> Result<StoredSnapshot, StateError> {
+    let (version, issued_at, expires_at) = (to_u64(t.2)?, to_u64(t.5)?, to_u64(t.6)?);
+    let client = match (t.7, t.8) {
+        (Some(digest), Some(envelope)) => Some(Arc::new(StoredSnapshot {
+            project: t.0.clone(),
+            environment: t.1.clone(),
+            version,
+            digest,
+            envelope: Arc::from(envelope),
+            issued_at,
+            expires_at,
+            sse_event: std::sync::OnceLock::new(),
+            client: None,
+        })),
+        _ => None,
+    };
     Ok(StoredSnapshot {
         project: t.0,
         environment: t.1,
-        version: to_u64(t.2)?,
+        version,
         digest: t.3,
         envelope: Arc::from(t.4),
-        issued_at: to_u64(t.5)?,
-        expires_at: to_u64(t.6)?,
+        issued_at,
+        expires_at,
         sse_event: std::sync::OnceLock::new(),
+        client,
     })
 }
 
@@ -863,10 +925,10 @@ async fn insert_token(
     actor: &str,
     now: u64,
 ) -> Result<CreatedToken, StateError> {
-    let prefix = if input.kind == "sdk" {
-        SDK_KEY_PREFIX
-    } else {
-        ADMIN_TOKEN_PREFIX
+    let prefix = match input.kind.as_str() {
+        "sdk" => SDK_KEY_PREFIX,
+        "client" => CLIENT_KEY_PREFIX,
+        _ => ADMIN_TOKEN_PREFIX,
     };
     let token = new_secret(prefix)?;
     let id = format!("tok_{}", hex::encode(keys::random_bytes::<8>()?));
@@ -1012,22 +1074,27 @@ impl AppState {
             now,
         )
         .await?;
-        let mut sdk_keys = Vec::new();
+        let (mut sdk_keys, mut client_keys) = (Vec::new(), Vec::new());
         for env in ENVIRONMENTS {
-            let created = insert_token(
-                w.conn(),
-                &TokenInput {
-                    kind: "sdk".into(),
-                    name: format!("{env} SDK key"),
-                    role: None,
-                    project: Some(project.into()),
-                    environment: Some(env.into()),
-                },
-                actor,
-                now,
-            )
-            .await?;
-            sdk_keys.push((env.to_owned(), created.token));
+            for (kind, name, keys) in [
+                ("sdk", "SDK key", &mut sdk_keys),
+                ("client", "client-side key", &mut client_keys),
+            ] {
+                let created = insert_token(
+                    w.conn(),
+                    &TokenInput {
+                        kind: kind.into(),
+                        name: format!("{env} {name}"),
+                        role: None,
+                        project: Some(project.into()),
+                        environment: Some(env.into()),
+                    },
+                    actor,
+                    now,
+                )
+                .await?;
+                keys.push((env.to_owned(), created.token));
+            }
         }
         w.audit(
             now,
@@ -1046,6 +1113,7 @@ impl AppState {
         let credentials = Credentials {
             admin_token: admin.token,
             sdk_keys,
+            client_keys,
             file: config.data_dir.join("credentials.env"),
         };
         keys::write_new_file(
@@ -1077,6 +1145,7 @@ impl AppState {
                 owner: text("owner"),
                 schema: None,
                 experiment: demo::experiment(&def.key),
+                client_visible: def.client_visible,
             };
             sqlx::query(
                 "INSERT INTO flags (project, key, definition, revision, created_at, updated_at) \
@@ -1157,9 +1226,9 @@ impl AppState {
         env: &str,
     ) -> Result<Option<StoredSnapshot>, StateError> {
         let row: Option<SnapshotTuple> = sqlx::query_as(
-            "SELECT project, environment, version, digest, envelope, issued_at, expires_at \
-             FROM snapshots WHERE project = $1 AND environment = $2 \
-             ORDER BY version DESC LIMIT 1",
+            "SELECT project, environment, version, digest, envelope, issued_at, expires_at, \
+             client_digest, client_envelope FROM snapshots \
+             WHERE project = $1 AND environment = $2 ORDER BY version DESC LIMIT 1",
         )
         .bind(project)
         .bind(env)
@@ -1275,11 +1344,14 @@ impl AppState {
                     .ok_or_else(|| StateError::Corrupt(format!("token {id} has no valid role")))?;
                 Some(Principal::Token { id, role, project })
             }
-            Some((id, kind, _, Some(project), Some(environment))) if kind == "sdk" => {
+            Some((id, kind, _, Some(project), Some(environment)))
+                if kind == "sdk" || kind == "client" =>
+            {
                 Some(Principal::Sdk {
                     id,
                     project,
                     environment,
+                    client: kind == "client",
                 })
             }
             Some((id, kind, ..)) => {
@@ -2467,8 +2539,9 @@ impl AppState {
         version: u64,
     ) -> Result<StoredSnapshot, StateError> {
         let row: Option<SnapshotTuple> = sqlx::query_as(
-            "SELECT project, environment, version, digest, envelope, issued_at, expires_at \
-             FROM snapshots WHERE project = $1 AND environment = $2 AND version = $3",
+            "SELECT project, environment, version, digest, envelope, issued_at, expires_at, \
+             client_digest, client_envelope FROM snapshots \
+             WHERE project = $1 AND environment = $2 AND version = $3",
         )
         .bind(project)
         .bind(env)
@@ -2740,7 +2813,7 @@ impl AppState {
                     require_project(w.conn(), p).await?;
                 }
             }
-            "sdk" => {
+            "sdk" | "client" => {
                 if input.role.is_some() {
                     return Err(field("role", "SDK keys have no role"));
                 }
@@ -2755,7 +2828,7 @@ impl AppState {
             other => {
                 return Err(field(
                     "kind",
-                    &format!("must be \"admin\" or \"sdk\" (got {other:?})"),
+                    &format!("must be \"admin\", \"sdk\" or \"client\" (got {other:?})"),
                 ));
             }
         }

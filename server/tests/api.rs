@@ -1755,3 +1755,200 @@ async fn republish_due_resigns_only_ageing_snapshots() {
     let d = f.state.diff("default", "production", 1, 2).await.unwrap();
     assert!(d.changes.is_empty());
 }
+
+/// The client snapshot (spec/SNAPSHOT.md §9): signed next to each server snapshot with the same
+/// version, only client-visible flags, no raw targeting data, the same answers; client-side
+/// keys read only it (also as `?key=`), with CORS for browsers, and may send events.
+async fn client_snapshots_hide_server_only_flags_and_raw_values(f: &Fixture) {
+    let client_key = f
+        .creds
+        .client_keys
+        .iter()
+        .find(|(e, _)| e == "production")
+        .unwrap()
+        .1
+        .clone();
+    assert!(client_key.starts_with("bgc_"));
+    let sdk = f.creds.sdk_key("production").unwrap().to_owned();
+    let uri = format!("/v1/client/snapshots/production?key={client_key}");
+    let r = call(
+        f,
+        "GET",
+        &uri,
+        None,
+        None,
+        &[("origin", "https://shop.example")],
+    )
+    .await
+    .expect(StatusCode::OK);
+    assert_eq!(r.headers["access-control-allow-origin"], "*");
+    assert!(
+        r.headers["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("etag")
+    );
+    let keys = [f.public_key("production")];
+    let now = now_ms();
+    let client = Snapshot::load(&r.body, &LoadOptions::new(&keys, "production", now)).unwrap();
+    assert_eq!(client.info().audience, burgee_core::model::Audience::Client);
+    let visible: BTreeSet<&str> = client.flag_keys().collect();
+    let expected: BTreeSet<&str> = burgee_server::demo::CLIENT_VISIBLE
+        .iter()
+        .copied()
+        .collect();
+    assert_eq!(visible, expected);
+    let payload = decode(std::str::from_utf8(&r.body).unwrap());
+    for raw in [
+        "payments-kill-switch",
+        "enterprise-support-chat",
+        "editor@techpress.example",
+        "user-1001",
+        "user-3150",
+        "qa-bot-1",
+        "high-value-customers",
+    ] {
+        assert!(!payload.contains(raw), "client snapshot leaks {raw:?}");
+    }
+
+    // Same version as the server snapshot, and the same answers for every visible flag.
+    let server_env = call(f, "GET", "/v1/snapshots/production", Some(&sdk), None, &[])
+        .await
+        .expect(StatusCode::OK);
+    let server = Snapshot::load(
+        &server_env.body,
+        &LoadOptions::new(&keys, "production", now),
+    )
+    .unwrap();
+    assert_eq!(server.info().version, client.info().version);
+    assert_ne!(server.info().digest, client.info().digest);
+    let contexts = [
+        Context::new("user-1001"),
+        Context::new("user-3150").with("email", "x@y.z"),
+        Context::new("u-9").with("email", "Editor@TechPress.example"),
+        Context::new("u-10")
+            .with("email", "ana@burgee.dev")
+            .with("country", "DE"),
+        Context::new("qa-bot-1"),
+        Context::new("user-6666").with("email", "x@burgee.dev"),
+    ];
+    for flag in &visible {
+        for ctx in &contexts {
+            let a = server.evaluate(flag, ctx, now);
+            let b = client.evaluate(flag, ctx, now);
+            assert_eq!(
+                serde_json::to_value(&a).unwrap(),
+                serde_json::to_value(&b).unwrap(),
+                "{flag}"
+            );
+        }
+    }
+    let press = client.evaluate("reviews-v2", &contexts[2], now);
+    assert_eq!(press.rule_id, Some("press-reviewers"));
+
+    // ETag / 304 as on the server route; CORS preflight answered.
+    let etag = r.etag();
+    let r = call(f, "GET", &uri, None, None, &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    let pre = call(
+        f,
+        "OPTIONS",
+        "/v1/client/snapshots/production",
+        None,
+        None,
+        &[
+            ("origin", "https://shop.example"),
+            ("access-control-request-method", "GET"),
+            (
+                "access-control-request-headers",
+                "authorization,if-none-match",
+            ),
+        ],
+    )
+    .await;
+    assert!(pre.status.is_success(), "{}", pre.status);
+    let allowed = pre.headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap();
+    assert!(allowed.contains("authorization") && allowed.contains("if-none-match"));
+
+    // Client-side keys read nothing else; other tokens never go in a URL.
+    let r = call(
+        f,
+        "GET",
+        "/v1/snapshots/production",
+        Some(&client_key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(f, "GET", "/v1/projects", Some(&client_key), None, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = call(
+        f,
+        "GET",
+        &format!("/v1/client/snapshots/production?key={sdk}"),
+        None,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = call(
+        f,
+        "GET",
+        "/v1/client/snapshots/staging",
+        Some(&client_key),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The server SDK key may read the client snapshot (server-side rendering bootstraps).
+    call(
+        f,
+        "GET",
+        "/v1/client/snapshots/production",
+        Some(&sdk),
+        None,
+        &[],
+    )
+    .await
+    .expect(StatusCode::OK);
+
+    // Events from a page: ?key= and a text/plain body (navigator.sendBeacon).
+    let batch = json!({"batch_id": "browser-batch-0001", "sdk": {"name": "test", "version": "1"},
+        "events": [{"kind": "track", "key": "purchase", "targeting_key": "u-9", "time": now}]});
+    let req = Request::builder()
+        .method("POST")
+        .uri(format!("/v1/events?key={client_key}"))
+        .header(header::CONTENT_TYPE, "text/plain;charset=UTF-8")
+        .header("origin", "https://shop.example")
+        .body(Body::from(batch.to_string()))
+        .unwrap();
+    let resp = f.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::ACCEPTED);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+
+    // A client-visible flag may not depend on a server-only one: the publish is refused and
+    // nothing changes.
+    let before = latest_version(f, "webshop", "production").await;
+    let mut flag = boolean_flag("needs-kill-switch");
+    flag["client_visible"] = json!(true);
+    flag["environments"] = json!({"production": {"enabled": true, "off_variant": "off",
+        "prerequisites": [{"flag": "payments-kill-switch", "variants": ["off"]}],
+        "default": {"variant": "on"}}});
+    let r = send(f, "POST", "/v1/projects/webshop/flags", &flag, None).await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("server-only"),
+        "{}",
+        r.json()
+    );
+    assert_eq!(latest_version(f, "webshop", "production").await, before);
+}
+both!(client_snapshots_hide_server_only_flags_and_raw_values, true);

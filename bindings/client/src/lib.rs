@@ -48,10 +48,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use burgee_core::client::{
     ApplyOutcome, Backoff, EventBuffer, EventBufferConfig, SyncConfig, SyncState,
 };
-pub use burgee_core::client::{EventStats, SyncStatus, TrackEvent};
+pub use burgee_core::client::{EventStats, SyncStatus, TrackEvent, not_ready_error};
 use burgee_core::{
-    Context, DEFAULT_MAX_ENVELOPE_BYTES, ErrorCode, EvalError, EvaluationDetails, Snapshot,
-    TrustedKey,
+    Context, DEFAULT_MAX_ENVELOPE_BYTES, ErrorCode, EvaluationDetails, Snapshot, TrustedKey,
 };
 
 /// Milliseconds since the Unix epoch, from the system clock (0 before 1970).
@@ -266,21 +265,6 @@ impl std::fmt::Debug for Client {
             .field("environment", &self.shared.opts.environment)
             .field("status", &self.status())
             .finish_non_exhaustive()
-    }
-}
-
-/// The evaluation error bindings report while no snapshot is held: code `GENERAL`, with the
-/// status and last error in the message.
-pub fn not_ready_error(status: &SyncStatus, last_error: Option<&str>) -> EvalError {
-    EvalError {
-        code: ErrorCode::General,
-        message: match last_error {
-            Some(e) => format!(
-                "no snapshot loaded (status {}; last error: {e})",
-                status.as_str()
-            ),
-            None => format!("no snapshot loaded (status {})", status.as_str()),
-        },
     }
 }
 

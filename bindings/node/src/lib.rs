@@ -26,6 +26,7 @@ use burgee_client::{
 use burgee_core::{
     AttributeValue, Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, FlagValue,
     Held, LoadOptions, MetadataValue, Snapshot as CoreSnapshot, TrustedKey, TypedDetails,
+    ValueKind as Kind,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -286,73 +287,6 @@ fn flag_value_json(v: &FlagValue) -> Value {
     v.to_json()
 }
 
-/// Which typed getter to call.
-#[derive(Clone, Copy)]
-enum Kind {
-    Boolean,
-    String,
-    Number,
-    Integer,
-    Object,
-}
-
-/// Calls the core's typed getter of `kind` with `default` (JSON), returning the JSON value
-/// served and the details.
-fn typed_json<'s>(
-    snap: &'s CoreSnapshot,
-    kind: Kind,
-    flag: &str,
-    ctx: &CoreContext,
-    now: u64,
-    default: &'s Value,
-) -> std::result::Result<(Value, EvaluationDetails<'s>), EvalError> {
-    let bad_default = |what: &str| EvalError {
-        code: ErrorCode::TypeMismatch,
-        message: format!("the default value must be {what}"),
-    };
-    Ok(match kind {
-        Kind::Boolean => {
-            let d = default.as_bool().ok_or_else(|| bad_default("a boolean"))?;
-            let t = snap.get_bool(flag, ctx, now, d);
-            (Value::Bool(t.value), t.details)
-        }
-        Kind::String => {
-            let d = default.as_str().ok_or_else(|| bad_default("a string"))?;
-            let t = snap.get_string(flag, ctx, now, d);
-            (Value::String(t.value.to_owned()), t.details)
-        }
-        Kind::Number => {
-            let d = default.as_f64().ok_or_else(|| bad_default("a number"))?;
-            let t = snap.get_float(flag, ctx, now, d);
-            (
-                serde_json::Number::from_f64(t.value).map_or(Value::Null, Value::Number),
-                t.details,
-            )
-        }
-        Kind::Integer => {
-            let d = default
-                .as_i64()
-                .or_else(|| {
-                    default.as_f64().filter(|f| f.fract() == 0.0).map(|f| {
-                        #[allow(clippy::cast_possible_truncation)]
-                        let i = f as i64;
-                        i
-                    })
-                })
-                .ok_or_else(|| bad_default("an integer"))?;
-            let t = snap.get_integer(flag, ctx, now, d);
-            (Value::from(t.value), t.details)
-        }
-        Kind::Object => {
-            let d = default
-                .as_object()
-                .ok_or_else(|| bad_default("an object"))?;
-            let t = snap.get_object(flag, ctx, now, d);
-            (Value::Object(t.value.clone()), t.details)
-        }
-    })
-}
-
 // ---- snapshots (low level: verify and evaluate with an explicit `now`) ----
 
 /// Options of `Snapshot.load` (times in ms since epoch).
@@ -516,7 +450,7 @@ impl Snapshot {
         };
         let snap = &self.inner;
         let r = with_context(&env, context, |ctx| {
-            typed_json(snap, kind, &flag_key, ctx, now, &default_value)
+            snap.get_json(kind, &flag_key, ctx, now, &default_value)
                 .map(|(v, d)| details_js(&flag_key, v, &d))
         });
         Ok(match r.and_then(|x| x) {
@@ -551,17 +485,10 @@ fn object_typed<'s>(
 }
 
 fn parse_kind(kind: &str) -> Result<Kind> {
-    Ok(match kind {
-        "boolean" => Kind::Boolean,
-        "string" => Kind::String,
-        "number" | "float" => Kind::Number,
-        "integer" => Kind::Integer,
-        "object" => Kind::Object,
-        other => {
-            return Err(general(format!(
-                "unknown kind \"{other}\" (boolean, string, number, integer, object)"
-            )));
-        }
+    Kind::parse(kind).ok_or_else(|| {
+        general(format!(
+            "unknown kind \"{kind}\" (boolean, string, number, integer, object)"
+        ))
     })
 }
 
@@ -924,7 +851,7 @@ impl Client {
         let now = now_ms();
         let client = &self.inner;
         with_context(env, context, |ctx| {
-            let (v, d) = typed_json(&snap, kind, flag, ctx, now, default)?;
+            let (v, d) = snap.get_json(kind, flag, ctx, now, default)?;
             client.record_exposure(&snap, flag, &d, ctx, now);
             Ok(details_js(flag, v, &d))
         })?
