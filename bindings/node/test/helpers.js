@@ -44,6 +44,7 @@ async function startServer(dataDir, listen = '127.0.0.1:0') {
     addr: m[1].replace('http://', ''),
     dataDir,
     sdkKey: creds.BURGEE_SDK_KEY_PRODUCTION,
+    clientKey: creds.BURGEE_CLIENT_KEY_PRODUCTION,
     admin: creds.BURGEE_ADMIN_TOKEN,
     publicKey: fs.readFileSync(path.join(dataDir, 'keys/production.pub'), 'utf8').trim(),
     /** SIGKILL (a crash). */

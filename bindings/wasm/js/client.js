@@ -1,0 +1,538 @@
+// The I/O around the core's sans-IO `Engine`: fetch with ETags, the server-sent event stream,
+// localStorage, navigator.sendBeacon and timers. Verification, anti-rollback, evaluation,
+// exposure dedupe and batching all happen inside the WebAssembly core.
+import { Engine, Context } from './burgee_wasm.js';
+
+/** The stable error codes (spec/SNAPSHOT.md §6), as `ErrorCode.FLAG_NOT_FOUND === 'FLAG_NOT_FOUND'`. */
+export const ErrorCode = Object.freeze(
+  Object.fromEntries(
+    [
+      'PARSE_ERROR', 'SNAPSHOT_TOO_LARGE', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'PAYLOAD_TYPE_MISMATCH',
+      'ENVIRONMENT_MISMATCH', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED', 'SNAPSHOT_INVALID', 'FLAG_NOT_FOUND',
+      'TYPE_MISMATCH', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL',
+    ].map((c) => [c, c]),
+  ),
+);
+
+/** An error with a stable `code` (message `"<CODE>: <text>"`). The WebAssembly core throws
+ * plain `Error`s named `BurgeeError` with a `code`; `instanceof BurgeeError` accepts those too. */
+export class BurgeeError extends Error {
+  constructor(code, message) {
+    super(`${code}: ${message}`);
+    this.name = 'BurgeeError';
+    this.code = code;
+  }
+
+  static [Symbol.hasInstance](e) {
+    return e instanceof Error && e.name === 'BurgeeError' && typeof e.code === 'string';
+  }
+}
+
+const SDK_NAME = 'burgee-wasm';
+const KINDS = ['boolean', 'string', 'number', 'integer', 'object'];
+
+function randomHex(bytes) {
+  const a = crypto.getRandomValues(new Uint8Array(bytes));
+  return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function randomU32() {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+function toContext(ctx) {
+  if (ctx instanceof Context) return ctx;
+  return new Context(ctx ?? {});
+}
+
+function defaultStorage() {
+  try {
+    return typeof localStorage === 'undefined' ? null : localStorage;
+  } catch {
+    return null; // e.g. storage disabled for the page
+  }
+}
+
+/** Shared by the browser `Client` and the `WorkerClient`: configuration, the engine, typed
+ * evaluation, events. */
+class Base {
+  constructor(options) {
+    const o = options || {};
+    if (!o.environment) throw new BurgeeError('GENERAL', 'options.environment is required');
+    if (!Array.isArray(o.trustedKeys) || o.trustedKeys.length === 0) {
+      throw new BurgeeError('GENERAL', 'options.trustedKeys needs at least one base64 Ed25519 public key');
+    }
+    if (o.serverUrl && !o.key) throw new BurgeeError('GENERAL', 'options.key (the SDK or client-side key) is required with serverUrl');
+    this.options = o;
+    this.serverUrl = o.serverUrl ? o.serverUrl.replace(/\/+$/, '') : null;
+    this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
+    this.engine = new Engine({
+      environment: o.environment,
+      trustedKeys: o.trustedKeys,
+      minVersion: o.minVersion,
+      maxEnvelopeBytes: o.maxEnvelopeBytes,
+      sdkName: o.sdkName || SDK_NAME,
+      sdkVersion: o.sdkVersion,
+      sendExposures: o.sendExposures !== false,
+      dedupeWindowMs: o.dedupeWindowMs,
+      flushSize: o.flushSize,
+      flushIntervalMs: o.flushIntervalMs,
+      maxEvents: o.maxQueuedEvents,
+      backoffBaseMs: o.backoffBaseMs,
+      backoffCapMs: o.backoffCapMs,
+    });
+    this.listeners = new Map();
+    this.context = null;
+    this.lastStatus = this.engine.status().status;
+  }
+
+  /** Subscribes to `'change'` ({oldVersion, newVersion}), `'status'` ({status, errorCode,
+   * message}) or `'refused'` ({errorCode, message, source}). Returns a function that
+   * unsubscribes. */
+  on(event, listener) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(listener);
+    return () => this.listeners.get(event)?.delete(listener);
+  }
+
+  emit(event, payload) {
+    for (const l of this.listeners.get(event) || []) {
+      try {
+        l(payload);
+      } catch (e) {
+        console.error('burgee: listener failed', e);
+      }
+    }
+  }
+
+  /** Feeds an envelope to the engine and reports what happened; `local` copies (bootstrap,
+   * storage) do not change the status when refused. Returns the outcome. */
+  applyEnvelope(text, { etag = null, source = 'server', local = false } = {}) {
+    const outcome = local ? this.engine.applyLocal(text) : this.engine.apply(text, etag);
+    if (outcome.outcome === 'updated') {
+      this.persist(text);
+      this.emit('change', { oldVersion: outcome.oldVersion, newVersion: outcome.newVersion });
+    } else if (outcome.outcome === 'refused') {
+      this.emit('refused', { errorCode: outcome.errorCode, message: outcome.message, source });
+    }
+    this.reportStatus();
+    return outcome;
+  }
+
+  persist() {}
+
+  reportStatus() {
+    const s = this.engine.status();
+    if (s.status !== this.lastStatus) {
+      this.lastStatus = s.status;
+      this.emit('status', { status: s.status, errorCode: s.errorCode, message: s.lastErrorMessage });
+    }
+  }
+
+  /** `{status, errorCode, lastErrorCode, lastErrorMessage}`; status is NOT_READY, READY,
+   * STALE or ERROR. */
+  status() {
+    return this.engine.status();
+  }
+
+  /** The held snapshot's `{project, environment, version, issuedAt, expiresAt, digest, keyid,
+   * audience}`, or null. */
+  snapshotInfo() {
+    const s = this.engine.snapshot();
+    return s ? s.info : null;
+  }
+
+  /** `boolean`, `string`, `integer`, `float`, `object`, or null (unknown flag / no snapshot). */
+  flagType(flagKey) {
+    const s = this.engine.snapshot();
+    return s ? s.flagType(flagKey) ?? null : null;
+  }
+
+  /** The context used when a call passes none (OpenFeature's static context in browsers). */
+  setContext(context) {
+    this.context = context == null ? null : toContext(context);
+  }
+
+  ctx(context) {
+    if (context != null) return toContext(context);
+    return this.context || toContext({});
+  }
+
+  /** Typed evaluation with OpenFeature details; `kind` is boolean, string, number, integer or
+   * object. Never throws for flag problems: errors come back as `reason: 'ERROR'` with the
+   * default value. The exposure is recorded (deduped) when exposures are on. */
+  getDetails(kind, flagKey, defaultValue, context) {
+    if (!KINDS.includes(kind)) throw new BurgeeError('GENERAL', `unknown kind ${kind}`);
+    return this.engine.getDetails(kind, flagKey, defaultValue, this.ctx(context));
+  }
+
+  getBooleanValue(flagKey, defaultValue, context) {
+    return this.engine.getBooleanValue(flagKey, defaultValue, this.ctx(context));
+  }
+  getStringValue(flagKey, defaultValue, context) {
+    return this.getDetails('string', flagKey, defaultValue, context).value;
+  }
+  getNumberValue(flagKey, defaultValue, context) {
+    return this.getDetails('number', flagKey, defaultValue, context).value;
+  }
+  getIntegerValue(flagKey, defaultValue, context) {
+    return this.getDetails('integer', flagKey, defaultValue, context).value;
+  }
+  getObjectValue(flagKey, defaultValue, context) {
+    return this.getDetails('object', flagKey, defaultValue, context).value;
+  }
+  getBooleanDetails(flagKey, defaultValue, context) {
+    return this.getDetails('boolean', flagKey, defaultValue, context);
+  }
+  getStringDetails(flagKey, defaultValue, context) {
+    return this.getDetails('string', flagKey, defaultValue, context);
+  }
+  getNumberDetails(flagKey, defaultValue, context) {
+    return this.getDetails('number', flagKey, defaultValue, context);
+  }
+  getIntegerDetails(flagKey, defaultValue, context) {
+    return this.getDetails('integer', flagKey, defaultValue, context);
+  }
+  getObjectDetails(flagKey, defaultValue, context) {
+    return this.getDetails('object', flagKey, defaultValue, context);
+  }
+
+  /** Every flag's details for one context (no exposures), `{flagKey: details}`. */
+  evaluateAll(context) {
+    return this.engine.evaluateAll(this.ctx(context));
+  }
+
+  /** Queues a metric event for experiment analysis (spec/EVENTS.md §2). Throws a
+   * `BurgeeError` naming a bad member. */
+  track(key, targetingKey, value, attributes) {
+    this.engine.track(key, targetingKey, value ?? undefined, attributes ?? undefined);
+  }
+
+  /** `{queued, inBatch, deduplicated, unattributable, dropped, delivered}`. */
+  eventStats() {
+    return this.engine.eventStats();
+  }
+
+  /** Sends queued events now; resolves true when nothing is left queued. */
+  async flush() {
+    if (!this.serverUrl) return this.engine.eventStats().queued === 0;
+    for (;;) {
+      const batch = this.engine.nextBatch(randomHex(16));
+      if (!batch) return true;
+      if (!(await this.send(batch))) return false;
+    }
+  }
+
+  /** POSTs one batch; resolves whether it left the queue (delivered or refused for good). */
+  async send(batch) {
+    try {
+      const r = await this.fetch(`${this.serverUrl}/v1/events`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${this.options.key}`, 'Content-Type': 'application/json' },
+        body: batch.body,
+        keepalive: batch.body.length < 60000,
+      });
+      if (r.status === 202) {
+        this.engine.batchDelivered(batch.id);
+        return true;
+      }
+      if (r.status === 400 || r.status === 413) {
+        console.error(`burgee: the server refused event batch ${batch.id}: ${await r.text()}`);
+        this.engine.batchRejected(batch.id);
+        return true;
+      }
+      this.engine.batchFailed(batch.id);
+      return false;
+    } catch {
+      this.engine.batchFailed(batch.id);
+      return false;
+    }
+  }
+
+  snapshotUrl(path) {
+    const project = this.options.project ? `?project=${encodeURIComponent(this.options.project)}` : '';
+    return `${this.serverUrl}${path}/${encodeURIComponent(this.options.environment)}${project}`;
+  }
+
+  /** One conditional GET of the snapshot; resolves the outcome (or null after a failure). */
+  async fetchSnapshot(path, signal) {
+    const headers = { Authorization: `Bearer ${this.options.key}` };
+    const etag = this.engine.etag();
+    if (etag) headers['If-None-Match'] = etag;
+    try {
+      const r = await this.fetch(this.snapshotUrl(path), { headers, signal, cache: 'no-store' });
+      if (r.status === 304) {
+        this.engine.notModified();
+        this.reportStatus();
+        return { outcome: 'unchanged' };
+      }
+      const text = await r.text();
+      if (r.status !== 200) {
+        this.engine.fetchFailed(`HTTP ${r.status}: ${text.slice(0, 300)}`);
+        this.reportStatus();
+        return null;
+      }
+      return this.applyEnvelope(text, { etag: r.headers.get('etag') });
+    } catch (e) {
+      if (signal && signal.aborted) return null;
+      this.engine.fetchFailed(`fetch failed: ${e && e.message ? e.message : e}`);
+      this.reportStatus();
+      return null;
+    }
+  }
+}
+
+/**
+ * The browser client: verifies and evaluates locally, keeps the snapshot current over
+ * server-sent events (read with fetch streaming, so the key travels in a header), stores the
+ * last good envelope in localStorage (re-verified on the next start), and sends exposures
+ * and track events in batches, with `navigator.sendBeacon` when the page is hidden.
+ *
+ * Options: `{environment, trustedKeys, serverUrl?, key? (client-side key, bgc_...),
+ * project?, bootstrap? (envelope JSON text, e.g. rendered by the server), storage?
+ * (localStorage by default; null disables), streaming? (default true), pollIntervalMs?
+ * (without streaming, default 30000), streamIdleTimeoutMs? (default 60000), sendExposures?,
+ * flushIntervalMs?, flushSize?, maxQueuedEvents?, dedupeWindowMs?, backoffBaseMs?,
+ * backoffCapMs?, minVersion?, context?}`. Times in ms.
+ */
+export class Client extends Base {
+  constructor(options) {
+    super(options);
+    const o = this.options;
+    this.storage = o.storage === undefined ? defaultStorage() : o.storage;
+    this.storageKey = `burgee:envelope:${o.project || ''}:${o.environment}`;
+    this.streaming = o.streaming !== false;
+    this.closed = false;
+    this.abort = null;
+    this.timers = new Set();
+    if (o.context) this.setContext(o.context);
+    // Local copies first: the stored last-known-good one and the bootstrap, both re-verified
+    // (signature, environment, expiry, anti-rollback between them).
+    const stored = this.readStorage();
+    if (stored) {
+      const r = this.applyEnvelope(stored, { local: true, source: 'storage' });
+      if (r.outcome === 'refused') this.removeStorage();
+    }
+    if (o.bootstrap) this.applyEnvelope(o.bootstrap, { local: true, source: 'bootstrap' });
+    this.ready = this.serverUrl ? this.start() : Promise.resolve();
+    // `pagehide` fires while visibilityState is still 'visible' (HTML's unload steps update it
+    // afterwards; so does Chromium), and is the only signal some browsers give on unload.
+    this.onHidden = (e) => {
+      if (e?.type === 'pagehide' || (typeof document !== 'undefined' && document.visibilityState === 'hidden')) this.beacon();
+    };
+    if (typeof document !== 'undefined' && this.serverUrl) {
+      document.addEventListener('visibilitychange', this.onHidden);
+      globalThis.addEventListener?.('pagehide', this.onHidden);
+    }
+  }
+
+  readStorage() {
+    try {
+      return this.storage ? this.storage.getItem(this.storageKey) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  removeStorage() {
+    try {
+      this.storage?.removeItem(this.storageKey);
+    } catch {
+      // storage unavailable: nothing to remove
+    }
+  }
+
+  persist(text) {
+    try {
+      this.storage?.setItem(this.storageKey, text);
+    } catch {
+      // quota or privacy mode: the next start fetches instead
+    }
+  }
+
+  later(ms, f) {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      f();
+    }, ms);
+    this.timers.add(t);
+    return t;
+  }
+
+  async start() {
+    await this.fetchSnapshot('/v1/client/snapshots');
+    if (this.closed) return;
+    if (this.streaming) this.stream();
+    else this.poll();
+    this.flushLoop();
+  }
+
+  poll() {
+    this.later(this.options.pollIntervalMs || 30000, async () => {
+      if (this.closed) return;
+      await this.fetchSnapshot('/v1/client/snapshots');
+      this.poll();
+    });
+  }
+
+  flushLoop() {
+    const every = Math.min(this.options.flushIntervalMs || 10000, 1000);
+    this.later(every, async () => {
+      if (this.closed) return;
+      if (this.engine.shouldFlush()) await this.flush();
+      this.flushLoop();
+    });
+  }
+
+  /** Reads the client stream until it ends, then reconnects after a backoff delay. */
+  async stream() {
+    while (!this.closed) {
+      this.abort = new AbortController();
+      const ok = await this.readStream(this.abort.signal);
+      if (this.closed) return;
+      if (!ok) {
+        const delay = this.engine.nextRetryDelay(randomU32());
+        await new Promise((r) => this.later(delay, r));
+      }
+    }
+  }
+
+  /** One stream connection; resolves true when it ended cleanly after delivering data. */
+  async readStream(signal) {
+    const headers = { Authorization: `Bearer ${this.options.key}`, Accept: 'text/event-stream' };
+    const info = this.snapshotInfo();
+    if (info) headers['Last-Event-ID'] = String(info.version);
+    const idleMs = this.options.streamIdleTimeoutMs || 60000;
+    let idle = null;
+    const touch = () => {
+      if (idle) clearTimeout(idle);
+      idle = setTimeout(() => this.abort?.abort(), idleMs);
+    };
+    try {
+      touch();
+      const r = await this.fetch(this.snapshotUrl('/v1/client/stream'), { headers, signal, cache: 'no-store' });
+      if (r.status !== 200 || !r.body) {
+        this.engine.fetchFailed(`stream: HTTP ${r.status}`);
+        this.reportStatus();
+        return false;
+      }
+      const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return true;
+        touch();
+        buf += value.replace(/\r\n?/g, '\n');
+        let end;
+        while ((end = buf.indexOf('\n\n')) >= 0) {
+          this.onSseBlock(buf.slice(0, end));
+          buf = buf.slice(end + 2);
+        }
+      }
+    } catch (e) {
+      if (!this.closed) {
+        this.engine.fetchFailed(`stream: ${e && e.message ? e.message : e}`);
+        this.reportStatus();
+      }
+      return false;
+    } finally {
+      if (idle) clearTimeout(idle);
+    }
+  }
+
+  /** One server-sent event (WHATWG HTML §9.2 field parsing): `event: snapshot` carries an
+   * envelope in `data`. */
+  onSseBlock(block) {
+    let event = 'message';
+    const data = [];
+    for (const line of block.split('\n')) {
+      if (line === '' || line.startsWith(':')) continue;
+      const i = line.indexOf(':');
+      const field = i < 0 ? line : line.slice(0, i);
+      let value = i < 0 ? '' : line.slice(i + 1);
+      if (value.startsWith(' ')) value = value.slice(1);
+      if (field === 'event') event = value;
+      else if (field === 'data') data.push(value);
+    }
+    if (event === 'snapshot' && data.length) this.applyEnvelope(data.join('\n'), { source: 'stream' });
+  }
+
+  /** Resolves the status once a snapshot is held (or the first fetch failed), at most
+   * `timeoutMs` later. */
+  async waitUntilReady(timeoutMs = 10000) {
+    if (this.engine.snapshot()) return this.status().status;
+    let timer;
+    await Promise.race([this.ready, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    return this.status().status;
+  }
+
+  /** Hands every queued event to `navigator.sendBeacon` (page hidden or unloading): the key
+   * goes in the URL (beacons carry no headers; client-side keys are public) and the body is
+   * text/plain, which needs no CORS preflight. */
+  beacon() {
+    if (!this.serverUrl || typeof navigator === 'undefined' || !navigator.sendBeacon) return;
+    const url = `${this.serverUrl}/v1/events?key=${encodeURIComponent(this.options.key)}`;
+    for (;;) {
+      const batch = this.engine.nextBatch(randomHex(16));
+      if (!batch) return;
+      const queued = navigator.sendBeacon(url, new Blob([batch.body], { type: 'text/plain' }));
+      if (queued) this.engine.batchDelivered(batch.id);
+      else {
+        this.engine.batchFailed(batch.id);
+        return;
+      }
+    }
+  }
+
+  /** Stops syncing, sends what is queued (best effort) and releases timers. */
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.abort?.abort();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (typeof document !== 'undefined') {
+      document.removeEventListener('visibilitychange', this.onHidden);
+      globalThis.removeEventListener?.('pagehide', this.onHidden);
+    }
+    await this.flush();
+  }
+}
+
+/**
+ * The CDN-worker client: no background work (a worker may only work inside a request). Each
+ * request awaits `ready()`, which refetches the snapshot (conditional GET) when the cached,
+ * verified one is older than `refreshIntervalMs` (clamped to 1 s .. 10 min, default 30 s),
+ * sharing one refresh between concurrent requests; a failed refresh keeps serving the cached
+ * snapshot until it expires. Events go out with `flush()`, e.g. `ctx.waitUntil(c.flush())`.
+ *
+ * Options: as `Client` (`key` is a server SDK key or a client-side key), plus
+ * `refreshIntervalMs` and `audience` (`'server'`, default: the full snapshot, or `'client'`).
+ */
+export class WorkerClient extends Base {
+  constructor(options) {
+    super(options);
+    if (!this.serverUrl) throw new BurgeeError('GENERAL', 'options.serverUrl is required');
+    const every = this.options.refreshIntervalMs ?? 30000;
+    this.refreshIntervalMs = Math.min(Math.max(every, 1000), 600000);
+    this.path = this.options.audience === 'client' ? '/v1/client/snapshots' : '/v1/snapshots';
+    this.checkedAt = -Infinity;
+    this.refreshing = null;
+    if (this.options.bootstrap) this.applyEnvelope(this.options.bootstrap, { local: true, source: 'bootstrap' });
+  }
+
+  /** Makes sure a fresh enough snapshot is held; resolves the status. */
+  async ready() {
+    if (Date.now() - this.checkedAt >= this.refreshIntervalMs) {
+      if (!this.refreshing) {
+        this.refreshing = this.fetchSnapshot(this.path).finally(() => {
+          this.checkedAt = Date.now();
+          this.refreshing = null;
+        });
+      }
+      await this.refreshing;
+    }
+    return this.status().status;
+  }
+}

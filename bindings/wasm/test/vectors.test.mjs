@@ -1,0 +1,117 @@
+// Every file of spec/vectors/, read in place, through the public API of @burgee/wasm in Node.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Snapshot, Context, BurgeeError, bucket, sensitiveDigest } from '@burgee/wasm/node';
+
+const VECTORS = path.join(process.env.BURGEE_REPO, 'spec/vectors');
+const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
+
+/** JSON equality where numbers compare by value. */
+function jsonEq(a, b) {
+  if (typeof a === 'number' && typeof b === 'number') return a === b;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => jsonEq(x, b[i]));
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => k in b && jsonEq(a[k], b[k]));
+  }
+  return a === b;
+}
+
+test('evaluation vectors (eval/*.json)', () => {
+  const dir = path.join(VECTORS, 'eval');
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+  assert.ok(files.length >= 8);
+  let passed = 0;
+  const failures = [];
+  for (const f of files) {
+    const doc = readJson(path.join(dir, f));
+    const snap = Snapshot.fromJson(JSON.stringify(doc.snapshot));
+    for (const c of doc.cases) {
+      const now = c.now ?? doc.now;
+      let ctx;
+      try {
+        ctx = new Context(c.context);
+      } catch (e) {
+        // A context the core refuses is an INVALID_CONTEXT evaluation in every binding.
+        assert.ok(e instanceof BurgeeError, `${f} / ${c.name}: ${e}`);
+        if (c.expected.error_code === e.code) passed += 1;
+        else failures.push(`${f} / ${c.name}: context refused with ${e.code}, expected ${JSON.stringify(c.expected)}`);
+        continue;
+      }
+      const got = c.get ? snap.getDetails(c.get, c.flag, c.default, ctx, now) : snap.evaluate(c.flag, ctx, now);
+      const want = c.expected;
+      const observed = {
+        value: got.value,
+        variant: got.variant,
+        reason: got.reason,
+        rule_id: got.ruleId,
+        error_code: got.errorCode,
+      };
+      let ok = ['value', 'variant', 'reason', 'rule_id', 'error_code'].every((k) => jsonEq(observed[k], want[k] ?? null));
+      if (want.metadata !== undefined) ok &&= jsonEq(got.flagMetadata, want.metadata);
+      ok &&= (got.errorCode == null) === (got.errorMessage == null);
+      if (c.get === 'boolean' && got.errorCode == null) ok &&= snap.getBooleanValue(c.flag, c.default, ctx, now) === got.value;
+      if (ok) passed += 1;
+      else failures.push(`${f} / ${c.name}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
+    }
+  }
+  assert.deepEqual(failures, []);
+  assert.ok(passed >= 200, `only ${passed} evaluations`);
+  console.log(`${passed} evaluation cases passed in ${files.length} files`);
+});
+
+test('invalid snapshot vectors', () => {
+  const doc = readJson(path.join(VECTORS, 'invalid-snapshots.json'));
+  assert.ok(doc.cases.length >= 30);
+  for (const c of doc.cases) {
+    const text = c.snapshot_text ?? JSON.stringify(c.snapshot);
+    assert.throws(
+      () => Snapshot.fromJson(text),
+      (e) => e instanceof BurgeeError && e.code === c.error_code && e.message.includes(c.message_contains),
+      c.name,
+    );
+  }
+});
+
+test('bucketing vectors', () => {
+  const doc = readJson(path.join(VECTORS, 'bucketing.json'));
+  assert.ok(doc.cases.length >= 30);
+  for (const c of doc.cases) assert.equal(bucket(c.salt, c.seed, c.value), c.bucket, JSON.stringify(c));
+});
+
+test('client snapshot derivation (client-view.json): digests as the independent implementation', () => {
+  const doc = readJson(path.join(VECTORS, 'client-view.json'));
+  const client = Snapshot.fromJson(JSON.stringify(doc.client));
+  assert.equal(client.info.audience, 'client');
+  const segment = doc.client.segments.find((s) => s.key === 'beta-testers');
+  assert.equal(segment.included[0], sensitiveDigest(doc.server.salt, 'user-7'));
+});
+
+test('envelope vectors (envelopes/manifest.json)', () => {
+  const dir = path.join(VECTORS, 'envelopes');
+  const manifest = readJson(path.join(dir, 'manifest.json'));
+  assert.ok(manifest.cases.length >= 10);
+  const seen = new Set();
+  for (const c of manifest.cases) {
+    const text = fs.readFileSync(path.join(dir, c.file), 'utf8');
+    const options = { trustedKeys: c.trusted_keys, environment: c.environment, now: c.now };
+    if (c.held_version !== undefined) {
+      options.heldVersion = c.held_version;
+      options.heldDigest = c.held_digest ?? '';
+    }
+    if (c.max_envelope_bytes !== undefined) options.maxEnvelopeBytes = c.max_envelope_bytes;
+    if (c.expected === 'OK') {
+      const snap = Snapshot.load(text, options);
+      assert.equal(snap.info.version, c.version, c.file);
+      assert.equal(snap.info.digest, c.digest, c.file);
+    } else {
+      assert.throws(() => Snapshot.load(text, options), (e) => e instanceof BurgeeError && e.code === c.expected, c.file);
+    }
+    seen.add(c.expected);
+  }
+  for (const code of ['OK', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED', 'ENVIRONMENT_MISMATCH', 'SNAPSHOT_TOO_LARGE', 'PARSE_ERROR', 'PAYLOAD_TYPE_MISMATCH']) {
+    assert.ok(seen.has(code), `no fixture expects ${code}`);
+  }
+});
