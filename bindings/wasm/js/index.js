@@ -6,6 +6,7 @@
 //              (module workers refuse to compile WebAssembly from bytes at run time)
 //   Node:      `import '@burgee/wasm/node'` (compiles it synchronously from the file)
 export {
+  default,
   default as init,
   initSync,
   Context,
