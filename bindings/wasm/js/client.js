@@ -82,6 +82,12 @@ class Base {
       backoffCapMs: o.backoffCapMs,
     });
     this.listeners = new Map();
+    this.deferred = [];
+    queueMicrotask(() => {
+      const events = this.deferred;
+      this.deferred = null;
+      for (const [event, payload] of events) this.emit(event, payload);
+    });
     this.context = null;
     this.lastStatus = this.engine.status().status;
   }
@@ -96,6 +102,11 @@ class Base {
   }
 
   emit(event, payload) {
+    if (this.deferred) {
+      // Events of the constructor (stored copy, bootstrap) reach listeners attached right after it.
+      this.deferred.push([event, payload]);
+      return;
+    }
     for (const l of this.listeners.get(event) || []) {
       try {
         l(payload);
@@ -110,7 +121,7 @@ class Base {
   applyEnvelope(text, { etag = null, source = 'server', local = false } = {}) {
     const outcome = local ? this.engine.applyLocal(text) : this.engine.apply(text, etag);
     if (outcome.outcome === 'updated') {
-      this.persist(text);
+      if (source !== 'storage') this.persist(text);
       this.emit('change', { oldVersion: outcome.oldVersion, newVersion: outcome.newVersion });
     } else if (outcome.outcome === 'refused') {
       this.emit('refused', { errorCode: outcome.errorCode, message: outcome.message, source });
@@ -397,7 +408,8 @@ export class Client extends Base {
     }
   }
 
-  /** One stream connection; resolves true when it ended cleanly after delivering data. */
+  /** One stream connection; resolves true when it ended cleanly after delivering an event
+   * (a stream that closes at once counts as a failure, so reconnects back off). */
   async readStream(signal) {
     const headers = { Authorization: `Bearer ${this.options.key}`, Accept: 'text/event-stream' };
     const info = this.snapshotInfo();
@@ -418,13 +430,15 @@ export class Client extends Base {
       }
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = '';
+      let events = 0;
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) return true;
+        if (done) return events > 0;
         touch();
         buf += value.replace(/\r\n?/g, '\n');
         let end;
         while ((end = buf.indexOf('\n\n')) >= 0) {
+          events += 1;
           this.onSseBlock(buf.slice(0, end));
           buf = buf.slice(end + 2);
         }
