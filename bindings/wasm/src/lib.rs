@@ -20,12 +20,12 @@ use burgee_core::client::{
     not_ready_error,
 };
 use burgee_core::{
-    Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, FlagValue, Held, LoadOptions,
-    MetadataValue, Snapshot as CoreSnapshot, TrustedKey, ValueKind,
+    Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, Held, LoadOptions,
+    Snapshot as CoreSnapshot, TrustedKey, ValueKind,
 };
 use js_sys::{Object, Reflect};
-use serde::Serialize as _;
 use serde_json::Value;
+use wasm_bindgen::intern;
 use wasm_bindgen::prelude::*;
 
 // ---- conversions ----------------------------------------------------------------------------
@@ -66,62 +66,81 @@ fn from_js<T: serde::de::DeserializeOwned>(what: &str, v: JsValue) -> Result<T, 
         .map_err(|e| coded(ErrorCode::ParseError, format!("{what}: {e}")))
 }
 
-fn json_to_js(v: &Value) -> JsValue {
-    // Plain JSON values always serialise.
-    v.serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .unwrap_or(JsValue::NULL)
-}
-
 fn set(obj: &Object, key: &str, value: &JsValue) {
     // Defining a property on a plain object cannot fail.
-    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+    let _ = Reflect::set(obj, &JsValue::from_str(intern(key)), value);
+}
+
+/// A JS string of a value from a small set (variant and rule names, reasons, codes, flag keys,
+/// metadata): interned, so repeated evaluations skip UTF-8 decoding on the JS side.
+fn js_str(s: &str) -> JsValue {
+    JsValue::from_str(intern(s))
 }
 
 fn opt_str(s: Option<&str>) -> JsValue {
-    s.map_or(JsValue::NULL, JsValue::from_str)
+    s.map_or(JsValue::NULL, js_str)
 }
 
-fn flag_value_js(v: &FlagValue) -> JsValue {
-    match v {
-        FlagValue::Bool(b) => JsValue::from_bool(*b),
-        FlagValue::String(s) => JsValue::from_str(s),
-        #[allow(clippy::cast_precision_loss)] // JS numbers: same as JSON.parse would give
-        FlagValue::Integer(i) => JsValue::from_f64(*i as f64),
-        FlagValue::Float(f) => JsValue::from_f64(*f),
-        FlagValue::Object(m) => json_to_js(&Value::Object(m.clone())),
-    }
+/// OpenFeature resolution details as one JSON document.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailsJson<'a, V: serde::Serialize> {
+    flag_key: &'a str,
+    value: V,
+    variant: Option<&'a str>,
+    reason: &'a str,
+    rule_id: Option<&'a str>,
+    error_code: Option<&'a str>,
+    error_message: Option<&'a str>,
+    flag_metadata: &'a burgee_core::FlagMetadata<'a>,
 }
 
 /// OpenFeature resolution details: `{flagKey, value, variant, reason, ruleId, errorCode,
-/// errorMessage, flagMetadata}` (absent members `null`; metadata an object).
-fn details_js(flag_key: &str, value: &JsValue, d: &EvaluationDetails<'_>) -> JsValue {
-    let o = Object::new();
-    set(&o, "flagKey", &flag_key.into());
-    set(&o, "value", value);
-    set(&o, "variant", &opt_str(d.variant));
-    set(&o, "reason", &d.reason.as_str().into());
-    set(&o, "ruleId", &opt_str(d.rule_id));
-    set(
-        &o,
-        "errorCode",
-        &opt_str(d.error.as_ref().map(|e| e.code.as_str())),
-    );
-    set(
-        &o,
-        "errorMessage",
-        &opt_str(d.error.as_ref().map(|e| e.message.as_str())),
-    );
-    let meta = Object::new();
-    for (k, v) in d.metadata.iter() {
-        let v = match v {
-            MetadataValue::String(s) => JsValue::from_str(s),
-            MetadataValue::Number(n) => JsValue::from_f64(*n),
-            MetadataValue::Bool(b) => JsValue::from_bool(*b),
-        };
-        set(&meta, k, &v);
+/// errorMessage, flagMetadata}` (absent members `null`; metadata an object). Built as JSON
+/// text and parsed by `JSON.parse`: one string crossing instead of a property set per member.
+fn details_js<V: serde::Serialize>(flag_key: &str, value: V, d: &EvaluationDetails<'_>) -> JsValue {
+    let doc = DetailsJson {
+        flag_key,
+        value,
+        variant: d.variant,
+        reason: d.reason.as_str(),
+        rule_id: d.rule_id,
+        error_code: d.error.as_ref().map(|e| e.code.as_str()),
+        error_message: d.error.as_ref().map(|e| e.message.as_str()),
+        flag_metadata: &d.metadata,
+    };
+    // Serialising plain data and parsing its JSON cannot fail.
+    serde_json::to_string(&doc)
+        .ok()
+        .and_then(|t| js_sys::JSON::parse(&t).ok())
+        .unwrap_or(JsValue::NULL)
+}
+
+/// [`details_js`] with the caller's default (a JS value) as the value.
+fn details_with_default(flag_key: &str, default: &JsValue, d: &EvaluationDetails<'_>) -> JsValue {
+    let o = details_js(flag_key, (), d);
+    if let Some(obj) = o.dyn_ref::<Object>() {
+        set(obj, "value", default);
     }
-    set(&o, "flagMetadata", &meta);
-    o.into()
+    o
+}
+
+/// A JS default as the JSON the core's typed getter of `kind` expects (`null` when it is not
+/// of that kind: the getter reports `TYPE_MISMATCH`).
+fn default_json(kind: ValueKind, v: &JsValue) -> Value {
+    let json = match kind {
+        ValueKind::Boolean => v.as_bool().map(Value::Bool),
+        ValueKind::String => v.as_string().map(Value::String),
+        ValueKind::Number | ValueKind::Integer => v
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map(Value::Number),
+        ValueKind::Object => js_sys::JSON::stringify(v)
+            .ok()
+            .and_then(|t| t.as_string())
+            .and_then(|t| serde_json::from_str(&t).ok()),
+    };
+    json.unwrap_or(Value::Null)
 }
 
 /// Details of an error raised before evaluation (bad default, no snapshot): the default served.
@@ -177,17 +196,14 @@ fn typed(
             "unknown kind \"{kind}\" (boolean, string, number, integer, object)"
         ))
     })?;
-    let default_json: Value =
-        serde_wasm_bindgen::from_value(default.clone()).unwrap_or(Value::Null);
+    let default_json = default_json(kind, &default);
     match snap.get_json(kind, flag_key, ctx, now, &default_json) {
         Ok((v, d)) => {
-            let value = if d.error.is_some() {
-                default
-            } else {
-                used(&d);
-                json_to_js(&v)
-            };
-            Ok(details_js(flag_key, &value, &d))
+            if d.error.is_some() {
+                return Ok(details_with_default(flag_key, &default, &d));
+            }
+            used(&d);
+            Ok(details_js(flag_key, &v, &d))
         }
         Err(e) => Ok(error_details_js(flag_key, &default, &e)),
     }
@@ -212,13 +228,23 @@ impl Context {
     /// than the core's limits allow.
     #[wasm_bindgen(constructor)]
     pub fn new(attributes: JsValue) -> Result<Context, JsValue> {
-        let value: Value = if attributes.is_undefined() || attributes.is_null() {
-            Value::Object(serde_json::Map::new())
-        } else {
-            serde_wasm_bindgen::from_value(attributes)
-                .map_err(|e| coded(ErrorCode::InvalidContext, e))?
-        };
-        let inner = CoreContext::from_json(&value).map_err(|e| coded(e.code(), e))?;
+        if attributes.is_undefined() || attributes.is_null() {
+            let inner = CoreContext::from_json(&Value::Object(serde_json::Map::new()))
+                .map_err(|e| coded(e.code(), e))?;
+            return Ok(Context { inner });
+        }
+        // One JSON.stringify and one string crossing beat walking the object property by
+        // property from WebAssembly.
+        let text = js_sys::JSON::stringify(&attributes)
+            .ok()
+            .and_then(|t| t.as_string())
+            .ok_or_else(|| {
+                coded(
+                    ErrorCode::InvalidContext,
+                    "the context must be a JSON-serialisable object",
+                )
+            })?;
+        let inner = CoreContext::from_json_str(&text).map_err(|e| coded(e.code(), e))?;
         Ok(Context { inner })
     }
 
@@ -326,8 +352,7 @@ impl Snapshot {
         now: Option<f64>,
     ) -> Result<JsValue, JsValue> {
         let d = self.inner.evaluate(flag_key, &context.inner, ms(now)?);
-        let value = d.value.map_or(JsValue::NULL, flag_value_js);
-        Ok(details_js(flag_key, &value, &d))
+        Ok(details_js(flag_key, d.value, &d))
     }
 
     /// Typed evaluation (`kind`: `boolean`, `string`, `number`, `integer`, `object`) with the
@@ -373,8 +398,7 @@ impl Snapshot {
     pub fn evaluate_all(&self, context: &Context, now: Option<f64>) -> Result<JsValue, JsValue> {
         let out = Object::new();
         for (key, d) in self.inner.evaluate_all(&context.inner, ms(now)?) {
-            let value = d.value.map_or(JsValue::NULL, flag_value_js);
-            set(&out, key, &details_js(key, &value, &d));
+            set(&out, key, &details_js(key, d.value, &d));
         }
         Ok(out.into())
     }
