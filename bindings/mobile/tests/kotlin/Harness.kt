@@ -1,0 +1,73 @@
+// A minimal test runner (no JUnit on this machine): each test is a named function; failures
+// are collected; the last line is "N passed, N failed" and the exit code is 1 on any failure.
+package dev.burgee.mobile.test
+
+import java.io.File
+
+class AssertionFailed(message: String) : Exception(message)
+
+fun check(cond: Boolean, message: () -> String) {
+    if (!cond) throw AssertionFailed(message())
+}
+
+fun <T> checkEq(expected: T, actual: T, what: String) {
+    if (expected != actual) throw AssertionFailed("$what: expected <$expected>, got <$actual>")
+}
+
+/** Runs `block`, expecting a `T`; returns it. */
+inline fun <reified T : Throwable> expectThrows(what: String, block: () -> Unit): T {
+    try {
+        block()
+    } catch (e: Throwable) {
+        if (e is T) return e
+        throw AssertionFailed("$what: expected ${T::class.simpleName}, got $e")
+    }
+    throw AssertionFailed("$what: expected ${T::class.simpleName}, nothing was thrown")
+}
+
+/** Polls `f` every 10 ms until true or `timeoutMs`; returns whether it became true. */
+fun waitFor(timeoutMs: Long, f: () -> Boolean): Boolean {
+    val deadline = System.currentTimeMillis() + timeoutMs
+    while (System.currentTimeMillis() < deadline) {
+        if (f()) return true
+        Thread.sleep(10)
+    }
+    return f()
+}
+
+/** The repository root: $BURGEE_REPO, else the working directory. */
+val REPO: File = File(System.getenv("BURGEE_REPO") ?: ".").absoluteFile
+val VECTORS = File(REPO, "spec/vectors")
+
+fun tmpDir(prefix: String): File = kotlin.io.path.createTempDirectory("burgee-mobile-$prefix").toFile()
+
+class Suite {
+    val tests = ArrayList<Pair<String, () -> Unit>>()
+    fun test(name: String, body: () -> Unit) { tests.add(name to body) }
+}
+
+fun main(args: Array<String>) {
+    val suite = Suite()
+    vectorTests(suite)
+    apiTests(suite)
+    serverTests(suite)
+    val only = args.firstOrNull()
+    var passed = 0
+    var failed = 0
+    for ((name, body) in suite.tests) {
+        if (only != null && !name.contains(only)) continue
+        val start = System.nanoTime()
+        try {
+            body()
+            passed++
+            println("ok - $name (${(System.nanoTime() - start) / 1_000_000} ms)")
+        } catch (e: Throwable) {
+            failed++
+            println("FAIL - $name: $e")
+            if (e !is AssertionFailed) e.printStackTrace(System.out)
+        }
+    }
+    println("$passed passed, $failed failed")
+    System.out.flush()
+    kotlin.system.exitProcess(if (failed == 0 && passed > 0) 0 else 1)
+}
