@@ -164,9 +164,22 @@ class Base {
     this.context = context == null ? null : toContext(context);
   }
 
-  ctx(context) {
-    if (context != null) return toContext(context);
-    return this.context || toContext({});
+  /** Runs `f` with a core context: the one given, the client's, or one built from a plain
+   * object and freed right after (its WebAssembly memory is not left to the garbage collector). */
+  withCtx(context, f) {
+    if (context instanceof Context) return f(context);
+    if (context == null) return f(this.context || this.emptyContext());
+    const c = new Context(context);
+    try {
+      return f(c);
+    } finally {
+      c.free();
+    }
+  }
+
+  emptyContext() {
+    if (!this.empty) this.empty = new Context({});
+    return this.empty;
   }
 
   /** Typed evaluation with OpenFeature details; `kind` is boolean, string, number, integer or
@@ -174,20 +187,23 @@ class Base {
    * default value. The exposure is recorded (deduped) when exposures are on. */
   getDetails(kind, flagKey, defaultValue, context) {
     if (!KINDS.includes(kind)) throw new BurgeeError('GENERAL', `unknown kind ${kind}`);
-    return this.engine.getDetails(kind, flagKey, defaultValue, this.ctx(context));
+    return this.withCtx(context, (c) => this.engine.getDetails(kind, flagKey, defaultValue, c));
   }
 
   getBooleanValue(flagKey, defaultValue, context) {
-    return this.engine.getBooleanValue(flagKey, defaultValue, this.ctx(context));
+    return this.withCtx(context, (c) => this.engine.getBooleanValue(flagKey, defaultValue, c));
   }
   getStringValue(flagKey, defaultValue, context) {
-    return this.getDetails('string', flagKey, defaultValue, context).value;
+    if (typeof defaultValue !== 'string') return this.getDetails('string', flagKey, defaultValue, context).value;
+    return this.withCtx(context, (c) => this.engine.getStringValue(flagKey, defaultValue, c));
   }
   getNumberValue(flagKey, defaultValue, context) {
-    return this.getDetails('number', flagKey, defaultValue, context).value;
+    if (typeof defaultValue !== 'number') return this.getDetails('number', flagKey, defaultValue, context).value;
+    return this.withCtx(context, (c) => this.engine.getNumberValue(flagKey, defaultValue, false, c));
   }
   getIntegerValue(flagKey, defaultValue, context) {
-    return this.getDetails('integer', flagKey, defaultValue, context).value;
+    if (!Number.isInteger(defaultValue)) return this.getDetails('integer', flagKey, defaultValue, context).value;
+    return this.withCtx(context, (c) => this.engine.getNumberValue(flagKey, defaultValue, true, c));
   }
   getObjectValue(flagKey, defaultValue, context) {
     return this.getDetails('object', flagKey, defaultValue, context).value;
@@ -210,7 +226,7 @@ class Base {
 
   /** Every flag's details for one context (no exposures), `{flagKey: details}`. */
   evaluateAll(context) {
-    return this.engine.evaluateAll(this.ctx(context));
+    return this.withCtx(context, (c) => this.engine.evaluateAll(c));
   }
 
   /** Queues a metric event for experiment analysis (spec/EVENTS.md §2). Throws a

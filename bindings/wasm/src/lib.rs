@@ -646,6 +646,62 @@ impl Engine {
         Ok(t.value)
     }
 
+    /// The value of a `string` flag (exposure recorded), `defaultValue` on any error.
+    #[wasm_bindgen(js_name = getStringValue)]
+    pub fn get_string_value(
+        &mut self,
+        flag_key: &str,
+        default_value: &str,
+        context: &Context,
+        now: Option<f64>,
+    ) -> Result<String, JsValue> {
+        let now = ms(now)?;
+        let Some(snap) = self.sync.snapshot().cloned() else {
+            return Ok(default_value.to_owned());
+        };
+        let t = snap.get_string(flag_key, &context.inner, now, default_value);
+        if self.send_exposures {
+            self.events
+                .record_exposure(&snap, flag_key, &t.details, &context.inner, now);
+        }
+        Ok(t.value.to_owned())
+    }
+
+    /// The value of a `float` flag (`integer` when `integer` is true) with exposure recorded,
+    /// `defaultValue` on any error (`TYPE_MISMATCH` included).
+    #[wasm_bindgen(js_name = getNumberValue)]
+    pub fn get_number_value(
+        &mut self,
+        flag_key: &str,
+        default_value: f64,
+        integer: bool,
+        context: &Context,
+        now: Option<f64>,
+    ) -> Result<f64, JsValue> {
+        let now = ms(now)?;
+        let Some(snap) = self.sync.snapshot().cloned() else {
+            return Ok(default_value);
+        };
+        let (value, details) = if integer {
+            if default_value.fract() != 0.0 || default_value.abs() >= 9.2e18 {
+                return Ok(default_value);
+            }
+            #[allow(clippy::cast_possible_truncation)]
+            let t = snap.get_integer(flag_key, &context.inner, now, default_value as i64);
+            #[allow(clippy::cast_precision_loss)] // JS numbers, as JSON.parse gives them
+            let v = t.value as f64;
+            (v, t.details)
+        } else {
+            let t = snap.get_float(flag_key, &context.inner, now, default_value);
+            (t.value, t.details)
+        };
+        if self.send_exposures {
+            self.events
+                .record_exposure(&snap, flag_key, &details, &context.inner, now);
+        }
+        Ok(value)
+    }
+
     /// Every flag's details for one context (no exposures: nothing was used yet).
     #[wasm_bindgen(js_name = evaluateAll)]
     pub fn evaluate_all(&self, context: &Context, now: Option<f64>) -> Result<JsValue, JsValue> {

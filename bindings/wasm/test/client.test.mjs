@@ -154,6 +154,20 @@ test('worker client: server snapshot, bounded refresh, keeps the last good one',
   assert.equal(await worker.ready(), 'READY');
   assert.equal(worker.snapshotInfo().audience, 'server');
   assert.equal(worker.flagType('payments-kill-switch'), 'boolean', 'workers are trusted: full snapshot');
+  // The typed value getters agree with the details getters for every flag of every type.
+  const getters = { boolean: ['getBooleanValue', false], string: ['getStringValue', 'dflt'], integer: ['getIntegerValue', 7], float: ['getNumberValue', 0.5], object: ['getObjectValue', {}] };
+  const kinds = { boolean: 'boolean', string: 'string', integer: 'integer', float: 'number', object: 'object' };
+  const wctx = { targetingKey: 'user-1001', country: 'DE', plan: 'pro', platform: 'web' };
+  let typed = 0;
+  for (const key of worker.engine.snapshot().flagKeys()) {
+    const type = worker.flagType(key);
+    const [getter, dflt] = getters[type];
+    assert.deepEqual(worker[getter](key, dflt, wctx), worker.getDetails(kinds[type], key, dflt, wctx).value, key);
+    typed += 1;
+  }
+  assert.ok(typed >= 25);
+  assert.equal(worker.getIntegerValue('api-timeout-ms', 1.5, wctx), 1.5, 'a fractional default is a TYPE_MISMATCH: default served');
+  assert.equal(worker.getStringValue('payments-kill-switch', 'x', wctx), 'x');
   const before = worker.getBooleanValue('payments-kill-switch', true, { targetingKey: 'w-1' });
   const version = await server.setDefault('payments-kill-switch', before ? 'off' : 'on');
   await worker.ready();
