@@ -80,7 +80,9 @@ pub struct ClientOptions {
     /// Base URL of the Burgee server, e.g. `http://127.0.0.1:8080`; `None` = offline (bootstrap
     /// and persisted file only; no events are sent).
     pub server_url: Option<String>,
-    /// SDK key (`bgs_...`) of the environment; required with `server_url`.
+    /// SDK key (`bgs_...`) of the environment, or its client-side key (`bgc_...`, for apps
+    /// on users' devices: the client then reads the environment's client snapshot,
+    /// `spec/SNAPSHOT.md` §9); required with `server_url`.
     pub sdk_key: Option<String>,
     /// `?project=` for the distribution routes (only needed with admin tokens).
     pub project: Option<String>,
@@ -711,12 +713,31 @@ impl Shared {
         });
     }
 
+    /// `/v1/client` for a client-side key (`bgc_`: the client snapshot and its stream), else
+    /// `/v1` (the server snapshot).
+    fn routes(&self) -> &'static str {
+        if self
+            .opts
+            .sdk_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("bgc_"))
+        {
+            "/v1/client"
+        } else {
+            "/v1"
+        }
+    }
+
     /// One conditional GET of the snapshot.
     fn poll(&self) -> Result<(), String> {
         let etag = lock(&self.sync).etag().map(str::to_owned);
         let mut req = self
             .agent
-            .get(self.url(&format!("/v1/snapshots/{}", self.opts.environment)))
+            .get(self.url(&format!(
+                "{}/snapshots/{}",
+                self.routes(),
+                self.opts.environment
+            )))
             .header("Authorization", &self.auth());
         if let Some(tag) = &etag {
             req = req.header("If-None-Match", tag);
@@ -759,7 +780,11 @@ impl Shared {
             .map(|s| s.info().version.to_string());
         let mut req = self
             .stream_agent
-            .get(self.url(&format!("/v1/stream/{}", self.opts.environment)))
+            .get(self.url(&format!(
+                "{}/stream/{}",
+                self.routes(),
+                self.opts.environment
+            )))
             .header("Authorization", &self.auth())
             .header("Accept", "text/event-stream");
         if let Some(v) = &version {

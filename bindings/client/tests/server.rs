@@ -445,3 +445,30 @@ fn restart_in_child_keeps_the_snapshot_and_syncs_again() {
     assert!(wait_for(Duration::from_secs(3), || version(&child) == published).is_some());
     assert!(wait_for(Duration::from_secs(1), || seen.load(Ordering::SeqCst)).is_some());
 }
+
+#[test]
+fn a_client_side_key_syncs_the_client_snapshot_over_sse() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let mut o = options(&server);
+    o.sdk_key = Some(server.client_key());
+    let client = Client::new(o).unwrap();
+    assert_eq!(
+        client.wait_until_ready(Duration::from_secs(10)),
+        SyncStatus::Ready
+    );
+    let snap = client.snapshot().unwrap();
+    assert_eq!(snap.info().audience, burgee_core::model::Audience::Client);
+    assert!(snap.flag_type("payments-kill-switch").is_none());
+    assert!(snap.flag_type("checkout-redesign").is_some());
+    let v1 = snap.info().version;
+    std::thread::sleep(Duration::from_millis(300));
+    let published = server.set_default("checkout-redesign", "on");
+    wait_for(Duration::from_secs(2), || version(&client) == published)
+        .unwrap_or_else(|| panic!("client snapshot {published} not seen over SSE (held {v1})"));
+    assert_eq!(
+        client.snapshot().unwrap().info().audience,
+        burgee_core::model::Audience::Client
+    );
+    client.close();
+}

@@ -105,6 +105,11 @@ impl Server {
         self.credentials()["BURGEE_SDK_KEY_PRODUCTION"].clone()
     }
 
+    /// The production environment's client-side key (`bgc_...`).
+    pub fn client_key(&self) -> String {
+        self.credentials()["BURGEE_CLIENT_KEY_PRODUCTION"].clone()
+    }
+
     pub fn admin(&self) -> String {
         self.credentials()["BURGEE_ADMIN_TOKEN"].clone()
     }
