@@ -166,7 +166,6 @@ impl Snapshot {
 
     /// Untyped evaluation of `flagKey` for `context` (absent = anonymous) at `nowMs` (ms since
     /// the Unix epoch): the value of whatever type the flag has, `null`/`nil` on error.
-    #[uniffi::method(default(context = None))]
     pub fn evaluate(
         &self,
         flag_key: String,

@@ -47,6 +47,10 @@ class Suite {
 }
 
 fun main(args: Array<String>) {
+    if (args.firstOrNull() == "--bench") {
+        bench()
+        return
+    }
     val suite = Suite()
     vectorTests(suite)
     apiTests(suite)
