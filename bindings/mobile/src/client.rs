@@ -38,7 +38,9 @@ pub struct ClientConfig {
     /// offline only (bundled and persisted snapshots; [`BurgeeClient::start`] then fails).
     #[uniffi(default = None)]
     pub server_url: Option<String>,
-    /// SDK key (`bgs_...`) of the environment; required with `serverUrl`.
+    /// The environment's client-side key (`bgc_...`: the client snapshot, without server-only
+    /// flags; what an app on users' devices ships) or SDK key (`bgs_...`); required with
+    /// `serverUrl`.
     #[uniffi(default = None)]
     pub sdk_key: Option<String>,
     /// An envelope (JSON text) shipped with the app, for the first launch without network;

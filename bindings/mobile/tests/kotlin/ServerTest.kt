@@ -16,6 +16,8 @@ class Server(val dataDir: File, listen: String = "127.0.0.1:0") {
     val proc: Process
     val base: String
     val sdkKey: String
+    /** The client-side key (`bgc_`): what an app on users' devices ships (the client snapshot). */
+    val clientKey: String
     val admin: String
     val publicKey: String
     private val http = HttpClient.newHttpClient()
@@ -35,6 +37,7 @@ class Server(val dataDir: File, listen: String = "127.0.0.1:0") {
         val creds = File(dataDir, "credentials.env").readLines().filter { it.startsWith("export ") }
             .associate { it.removePrefix("export ").substringBefore('=') to it.substringAfter('=') }
         sdkKey = creds.getValue("BURGEE_SDK_KEY_PRODUCTION")
+        clientKey = creds.getValue("BURGEE_CLIENT_KEY_PRODUCTION")
         admin = creds.getValue("BURGEE_ADMIN_TOKEN")
         publicKey = File(dataDir, "keys/production.pub").readText().trim()
     }
@@ -160,11 +163,14 @@ fun serverTests(s: Suite) {
         val dir = tmpDir("restart")
         val storage = File(dir, "app-files")
         val server = Server(File(dir, "data"))
-        val cfg = server.config(storage)
+        // A mobile app ships the client-side key: it syncs the client snapshot (no server-only flags).
+        val cfg = server.config(storage).copy(sdkKey = server.clientKey)
         val (user, published) = try {
             BurgeeClient(cfg).use { c ->
                 c.start()
                 checkEq(SyncStatus.READY, c.waitUntilReady(10_000uL), "ready")
+                val keys = c.snapshot()!!.flagKeys()
+                check("checkout-redesign" in keys && "payments-kill-switch" !in keys) { "client snapshot flags: $keys" }
                 val user = userOff(c)
                 val published = server.setDefault("checkout-redesign", "on")
                 check(waitFor(5_000) { version(c) == published }) { "update not seen" }
