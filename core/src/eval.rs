@@ -833,7 +833,7 @@ impl Snapshot {
                     .or_else(|| {
                         default
                             .as_f64()
-                            .filter(|f| f.fract() == 0.0 && f.abs() < 9.3e18)
+                            .filter(|f| is_safe_integer(*f))
                             .map(|f| {
                                 #[allow(clippy::cast_possible_truncation)]
                                 let i = f as i64;
