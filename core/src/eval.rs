@@ -831,14 +831,11 @@ impl Snapshot {
                 let d = default
                     .as_i64()
                     .or_else(|| {
-                        default
-                            .as_f64()
-                            .filter(|f| is_safe_integer(*f))
-                            .map(|f| {
-                                #[allow(clippy::cast_possible_truncation)]
-                                let i = f as i64;
-                                i
-                            })
+                        default.as_f64().filter(|f| is_safe_integer(*f)).map(|f| {
+                            #[allow(clippy::cast_possible_truncation)]
+                            let i = f as i64;
+                            i
+                        })
                     })
                     .ok_or_else(|| bad_default("an integer"))?;
                 let t = self.get_integer(flag_key, ctx, now, d);
