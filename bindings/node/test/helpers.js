@@ -109,4 +109,44 @@ function tmpdir() {
   return fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'burgee-node-'));
 }
 
-module.exports = { REPO, VECTORS, startServer, waitFor, tmpdir };
+const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
+
+/** JSON equality where numbers compare by value. */
+function jsonEq(a, b) {
+  if (typeof a === 'number' && typeof b === 'number') return a === b;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => jsonEq(x, b[i]));
+  if (a && b && typeof a === 'object' && typeof b === 'object') {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => k in b && jsonEq(a[k], b[k]));
+  }
+  return a === b;
+}
+
+/** Whether SDK details (`{value, variant, reason, ruleId, errorCode, errorMessage,
+ * flagMetadata}`) match a vector's `expected`: the five fields, metadata when the vector has
+ * it, and an error message exactly when there is an error code. */
+function matchesExpected(got, want) {
+  const observed = {
+    value: got.value,
+    variant: got.variant ?? null,
+    reason: got.reason,
+    rule_id: got.ruleId ?? null,
+    error_code: got.errorCode ?? null,
+  };
+  let ok = ['value', 'variant', 'reason', 'rule_id', 'error_code'].every((k) => jsonEq(observed[k], want[k] ?? null));
+  if (want.metadata !== undefined) ok &&= jsonEq(got.flagMetadata, want.metadata);
+  return ok && (got.errorCode == null) === (got.errorMessage == null);
+}
+
+/** The load options of an envelopes/manifest.json case (camelCase SDK form). */
+function envelopeOptions(c) {
+  const options = { trustedKeys: c.trusted_keys, environment: c.environment, now: c.now };
+  if (c.held_version !== undefined) {
+    options.heldVersion = c.held_version;
+    options.heldDigest = c.held_digest ?? '';
+  }
+  if (c.max_envelope_bytes !== undefined) options.maxEnvelopeBytes = c.max_envelope_bytes;
+  return options;
+}
+
+module.exports = { REPO, VECTORS, startServer, waitFor, tmpdir, readJson, jsonEq, matchesExpected, envelopeOptions };

@@ -5,20 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Snapshot, Context, BurgeeError, bucket } = require('@burgee/node');
-const { VECTORS } = require('./helpers.js');
-
-const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
-
-/** JSON equality where numbers compare by value. */
-function jsonEq(a, b) {
-  if (typeof a === 'number' && typeof b === 'number') return a === b;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => jsonEq(x, b[i]));
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && jsonEq(a[k], b[k]));
-  }
-  return a === b;
-}
+const { VECTORS, readJson, matchesExpected, envelopeOptions } = require('./helpers.js');
 
 test('evaluation vectors (eval/*.json)', () => {
   const dir = path.join(VECTORS, 'eval');
@@ -42,17 +29,7 @@ test('evaluation vectors (eval/*.json)', () => {
       for (const ctx of [handle, c.context]) {
         const got = c.get ? snap.getDetails(c.get, c.flag, c.default, ctx, now) : snap.evaluate(c.flag, ctx, now);
         const want = c.expected;
-        const observed = {
-          value: got.value,
-          variant: got.variant ?? null,
-          reason: got.reason,
-          rule_id: got.ruleId ?? null,
-          error_code: got.errorCode ?? null,
-        };
-        let ok = ['value', 'variant', 'reason', 'rule_id', 'error_code'].every((k) => jsonEq(observed[k], want[k] ?? null));
-        if (want.metadata !== undefined) ok &&= jsonEq(got.flagMetadata, want.metadata);
-        ok &&= (got.errorCode == null) === (got.errorMessage == null);
-        if (ok) passed += 1;
+        if (matchesExpected(got, want)) passed += 1;
         else failures.push(`${f} / ${c.name}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
       }
     }
@@ -87,12 +64,7 @@ test('envelope vectors (envelopes/manifest.json)', () => {
   const seen = new Set();
   for (const c of manifest.cases) {
     const bytes = fs.readFileSync(path.join(dir, c.file));
-    const options = { trustedKeys: c.trusted_keys, environment: c.environment, now: c.now };
-    if (c.held_version !== undefined) {
-      options.heldVersion = c.held_version;
-      options.heldDigest = c.held_digest ?? '';
-    }
-    if (c.max_envelope_bytes !== undefined) options.maxEnvelopeBytes = c.max_envelope_bytes;
+    const options = envelopeOptions(c);
     if (c.expected === 'OK') {
       const snap = Snapshot.load(bytes, options);
       assert.equal(snap.info.version, c.version, c.file);

@@ -3,22 +3,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { Snapshot, Context, BurgeeError, bucket, sensitiveDigest } from '@burgee/wasm/node';
 
+const require = createRequire(import.meta.url);
+const { readJson, matchesExpected, envelopeOptions } = require('./helpers.js');
+
 const VECTORS = path.join(process.env.BURGEE_REPO, 'spec/vectors');
-const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
-
-/** JSON equality where numbers compare by value. */
-function jsonEq(a, b) {
-  if (typeof a === 'number' && typeof b === 'number') return a === b;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => jsonEq(x, b[i]));
-  if (a && b && typeof a === 'object' && typeof b === 'object') {
-    const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => k in b && jsonEq(a[k], b[k]));
-  }
-  return a === b;
-}
-
 test('evaluation vectors (eval/*.json)', () => {
   const dir = path.join(VECTORS, 'eval');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
@@ -42,16 +33,7 @@ test('evaluation vectors (eval/*.json)', () => {
       }
       const got = c.get ? snap.getDetails(c.get, c.flag, c.default, ctx, now) : snap.evaluate(c.flag, ctx, now);
       const want = c.expected;
-      const observed = {
-        value: got.value,
-        variant: got.variant,
-        reason: got.reason,
-        rule_id: got.ruleId,
-        error_code: got.errorCode,
-      };
-      let ok = ['value', 'variant', 'reason', 'rule_id', 'error_code'].every((k) => jsonEq(observed[k], want[k] ?? null));
-      if (want.metadata !== undefined) ok &&= jsonEq(got.flagMetadata, want.metadata);
-      ok &&= (got.errorCode == null) === (got.errorMessage == null);
+      let ok = matchesExpected(got, want);
       if (c.get === 'boolean' && got.errorCode == null) ok &&= snap.getBooleanValue(c.flag, c.default, ctx, now) === got.value;
       if (ok) passed += 1;
       else failures.push(`${f} / ${c.name}: expected ${JSON.stringify(want)}, got ${JSON.stringify(got)}`);
@@ -96,12 +78,7 @@ test('envelope vectors (envelopes/manifest.json)', () => {
   const seen = new Set();
   for (const c of manifest.cases) {
     const text = fs.readFileSync(path.join(dir, c.file), 'utf8');
-    const options = { trustedKeys: c.trusted_keys, environment: c.environment, now: c.now };
-    if (c.held_version !== undefined) {
-      options.heldVersion = c.held_version;
-      options.heldDigest = c.held_digest ?? '';
-    }
-    if (c.max_envelope_bytes !== undefined) options.maxEnvelopeBytes = c.max_envelope_bytes;
+    const options = envelopeOptions(c);
     if (c.expected === 'OK') {
       const snap = Snapshot.load(text, options);
       assert.equal(snap.info.version, c.version, c.file);
