@@ -149,4 +149,54 @@ function envelopeOptions(c) {
   return options;
 }
 
-module.exports = { REPO, VECTORS, startServer, waitFor, tmpdir, readJson, jsonEq, matchesExpected, envelopeOptions };
+/** The vector checks that read the same in every JS package: `api` is the package's
+ * `{Snapshot, BurgeeError, bucket}`, `readEnvelope(path)` gives what its `Snapshot.load` takes
+ * (bytes or text). Each check throws an AssertionError naming the failing case. */
+function checkInvalidSnapshots({ Snapshot, BurgeeError }) {
+  const assert = require('node:assert/strict');
+  const doc = readJson(path.join(VECTORS, 'invalid-snapshots.json'));
+  assert.ok(doc.cases.length >= 30);
+  for (const c of doc.cases) {
+    const text = c.snapshot_text ?? JSON.stringify(c.snapshot);
+    assert.throws(
+      () => Snapshot.fromJson(text),
+      (e) => e instanceof BurgeeError && e.code === c.error_code && e.message.includes(c.message_contains),
+      c.name,
+    );
+  }
+}
+
+function checkBucketing({ bucket }) {
+  const assert = require('node:assert/strict');
+  const doc = readJson(path.join(VECTORS, 'bucketing.json'));
+  assert.ok(doc.cases.length >= 30);
+  for (const c of doc.cases) assert.equal(bucket(c.salt, c.seed, c.value), c.bucket, JSON.stringify(c));
+}
+
+function checkEnvelopes({ Snapshot, BurgeeError }, readEnvelope) {
+  const assert = require('node:assert/strict');
+  const dir = path.join(VECTORS, 'envelopes');
+  const manifest = readJson(path.join(dir, 'manifest.json'));
+  assert.ok(manifest.cases.length >= 10);
+  const seen = new Set();
+  for (const c of manifest.cases) {
+    const envelope = readEnvelope(path.join(dir, c.file));
+    const options = envelopeOptions(c);
+    if (c.expected === 'OK') {
+      const snap = Snapshot.load(envelope, options);
+      assert.equal(snap.info.version, c.version, c.file);
+      assert.equal(snap.info.digest, c.digest, c.file);
+    } else {
+      assert.throws(() => Snapshot.load(envelope, options), (e) => e instanceof BurgeeError && e.code === c.expected, c.file);
+    }
+    seen.add(c.expected);
+  }
+  for (const code of ['OK', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED', 'ENVIRONMENT_MISMATCH', 'SNAPSHOT_TOO_LARGE', 'PARSE_ERROR', 'PAYLOAD_TYPE_MISMATCH']) {
+    assert.ok(seen.has(code), `no fixture expects ${code}`);
+  }
+}
+
+module.exports = {
+  REPO, VECTORS, startServer, waitFor, tmpdir, readJson, jsonEq, matchesExpected,
+  checkInvalidSnapshots, checkBucketing, checkEnvelopes,
+};

@@ -7,9 +7,8 @@ import { createRequire } from 'node:module';
 import { Snapshot, Context, BurgeeError, bucket, sensitiveDigest } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
-const { readJson, matchesExpected, envelopeOptions } = require('./helpers.js');
+const { VECTORS, readJson, matchesExpected, checkInvalidSnapshots, checkBucketing, checkEnvelopes } = require('./helpers.js');
 
-const VECTORS = path.join(process.env.BURGEE_REPO, 'spec/vectors');
 test('evaluation vectors (eval/*.json)', () => {
   const dir = path.join(VECTORS, 'eval');
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
@@ -44,24 +43,10 @@ test('evaluation vectors (eval/*.json)', () => {
   console.log(`${passed} evaluation cases passed in ${files.length} files`);
 });
 
-test('invalid snapshot vectors', () => {
-  const doc = readJson(path.join(VECTORS, 'invalid-snapshots.json'));
-  assert.ok(doc.cases.length >= 30);
-  for (const c of doc.cases) {
-    const text = c.snapshot_text ?? JSON.stringify(c.snapshot);
-    assert.throws(
-      () => Snapshot.fromJson(text),
-      (e) => e instanceof BurgeeError && e.code === c.error_code && e.message.includes(c.message_contains),
-      c.name,
-    );
-  }
-});
-
-test('bucketing vectors', () => {
-  const doc = readJson(path.join(VECTORS, 'bucketing.json'));
-  assert.ok(doc.cases.length >= 30);
-  for (const c of doc.cases) assert.equal(bucket(c.salt, c.seed, c.value), c.bucket, JSON.stringify(c));
-});
+const api = { Snapshot, BurgeeError, bucket };
+test('invalid snapshot vectors', () => checkInvalidSnapshots(api));
+test('bucketing vectors', () => checkBucketing(api));
+test('envelope vectors (envelopes/manifest.json)', () => checkEnvelopes(api, (p) => fs.readFileSync(p, 'utf8')));
 
 test('client snapshot derivation (client-view.json): digests as the independent implementation', () => {
   const doc = readJson(path.join(VECTORS, 'client-view.json'));
@@ -69,26 +54,4 @@ test('client snapshot derivation (client-view.json): digests as the independent 
   assert.equal(client.info.audience, 'client');
   const segment = doc.client.segments.find((s) => s.key === 'beta-testers');
   assert.equal(segment.included[0], sensitiveDigest(doc.server.salt, 'user-7'));
-});
-
-test('envelope vectors (envelopes/manifest.json)', () => {
-  const dir = path.join(VECTORS, 'envelopes');
-  const manifest = readJson(path.join(dir, 'manifest.json'));
-  assert.ok(manifest.cases.length >= 10);
-  const seen = new Set();
-  for (const c of manifest.cases) {
-    const text = fs.readFileSync(path.join(dir, c.file), 'utf8');
-    const options = envelopeOptions(c);
-    if (c.expected === 'OK') {
-      const snap = Snapshot.load(text, options);
-      assert.equal(snap.info.version, c.version, c.file);
-      assert.equal(snap.info.digest, c.digest, c.file);
-    } else {
-      assert.throws(() => Snapshot.load(text, options), (e) => e instanceof BurgeeError && e.code === c.expected, c.file);
-    }
-    seen.add(c.expected);
-  }
-  for (const code of ['OK', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED', 'ENVIRONMENT_MISMATCH', 'SNAPSHOT_TOO_LARGE', 'PARSE_ERROR', 'PAYLOAD_TYPE_MISMATCH']) {
-    assert.ok(seen.has(code), `no fixture expects ${code}`);
-  }
 });
