@@ -23,10 +23,59 @@ use burgee_core::model::{
 };
 use serde_json::{Value, json};
 
-/// Black Friday weekend, used by time-boxed rules (`$now` after / before).
-const BLACK_FRIDAY_START: &str = "2026-11-27T00:00:00Z";
-/// End of the Black Friday weekend (Cyber Monday midnight UTC).
-const BLACK_FRIDAY_END: &str = "2026-12-01T00:00:00Z";
+/// One day in milliseconds.
+const DAY_MS: u64 = 86_400_000;
+
+/// The demo's seasonal calendar, placed relative to the time the demo is seeded so that the
+/// time-boxed rules are in the future on any date (nothing the demo serves depends on which
+/// day it is started): a four-day sale weekend from the first UTC midnight at least 14 days
+/// after seeding, then a 37-day winter season.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Calendar {
+    /// Start of the sale weekend, ms since the Unix epoch (a UTC midnight).
+    pub sale_start_ms: u64,
+    /// End of the sale weekend and start of the winter season, ms since the Unix epoch.
+    pub sale_end_ms: u64,
+    /// End of the winter season, ms since the Unix epoch.
+    pub winter_end_ms: u64,
+}
+
+impl Calendar {
+    /// The calendar of a demo seeded at `now_ms` (ms since the Unix epoch).
+    #[must_use]
+    pub fn seeded_at(now_ms: u64) -> Calendar {
+        let sale_start_ms = (now_ms.div_ceil(DAY_MS) + 14) * DAY_MS;
+        let sale_end_ms = sale_start_ms + 4 * DAY_MS;
+        Calendar {
+            sale_start_ms,
+            sale_end_ms,
+            winter_end_ms: sale_end_ms + 37 * DAY_MS,
+        }
+    }
+
+    fn sale_weekend(self) -> Condition {
+        between(self.sale_start_ms, self.sale_end_ms)
+    }
+
+    fn winter_season(self) -> Condition {
+        between(self.sale_end_ms, self.winter_end_ms)
+    }
+}
+
+/// `$now` in `[from_ms, until_ms)` as two RFC 3339 clauses (`after` / `before`).
+fn between(from_ms: u64, until_ms: u64) -> Condition {
+    let rfc3339 = |ms: u64| {
+        i64::try_from(ms)
+            .ok()
+            .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+            .unwrap_or(jiff::Timestamp::MAX)
+            .to_string()
+    };
+    Condition::All(vec![
+        clause("$now", Operator::After, json!(rfc3339(from_ms))),
+        clause("$now", Operator::Before, json!(rfc3339(until_ms))),
+    ])
+}
 
 /// The three stages of the demo; unknown environment names get production's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,13 +148,6 @@ fn in_segment(segment: &str) -> Condition {
         ignore_case: false,
         sensitive: false,
     })
-}
-
-fn black_friday_weekend() -> Condition {
-    Condition::All(vec![
-        clause("$now", Operator::After, json!(BLACK_FRIDAY_START)),
-        clause("$now", Operator::Before, json!(BLACK_FRIDAY_END)),
-    ])
 }
 
 fn rule(id: &str, when: Condition, serve: ServeDef) -> RuleDef {
@@ -277,10 +319,11 @@ pub fn segments(environment: &str) -> Vec<SegmentDef> {
     ]
 }
 
-/// The demo flags of `environment` (at least 25), sorted by key. Every one compiles with
-/// `burgee-core` against [`segments`] (checked by this module's tests).
+/// The demo flags of `environment` (at least 25), sorted by key, with the seasonal rules of
+/// `calendar`. Every one compiles with `burgee-core` against [`segments`] (checked by this
+/// module's tests).
 #[allow(clippy::too_many_lines)] // one flag after the other; splitting would hide the data
-pub fn flags(environment: &str) -> Vec<FlagDef> {
+pub fn flags(environment: &str, calendar: Calendar) -> Vec<FlagDef> {
     let stage = Stage::of(environment);
     let mut flags = vec![
         // ---- checkout ----
@@ -422,7 +465,7 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 ),
             ),
             vec![
-                rule("black-friday", black_friday_weekend(), serve("holiday")),
+                rule("sale-weekend", calendar.sale_weekend(), serve("holiday")),
                 rule(
                     "north-america",
                     clause_in("country", Operator::In, &["US", "CA"]),
@@ -562,8 +605,8 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 ),
             ),
             vec![rule(
-                "black-friday",
-                black_friday_weekend(),
+                "sale-weekend",
+                calendar.sale_weekend(),
                 serve("holiday-peak"),
             )],
         ),
@@ -758,7 +801,7 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 ValueType::String,
                 vec![
                     ("none", json!("none")),
-                    ("black-friday", json!("black-friday")),
+                    ("sale", json!("sale")),
                     ("winter", json!("winter")),
                 ],
                 "none",
@@ -766,19 +809,8 @@ pub fn flags(environment: &str) -> Vec<FlagDef> {
                 metadata("team-web", "Seasonal site theme, switched by date."),
             ),
             vec![
-                rule(
-                    "black-friday",
-                    black_friday_weekend(),
-                    serve("black-friday"),
-                ),
-                rule(
-                    "winter-season",
-                    Condition::All(vec![
-                        clause("$now", Operator::After, json!("2026-12-01T00:00:00Z")),
-                        clause("$now", Operator::Before, json!("2027-01-07T00:00:00Z")),
-                    ]),
-                    serve("winter"),
-                ),
+                rule("sale-weekend", calendar.sale_weekend(), serve("sale")),
+                rule("winter-season", calendar.winter_season(), serve("winter")),
             ],
         ),
         reviews_v2(stage),
@@ -868,6 +900,9 @@ mod tests {
     use burgee_core::model::{SNAPSHOT_FORMAT, SnapshotDef};
     use burgee_core::{Context, Reason, Snapshot};
 
+    /// Seeded at 2026-11-28T12:00:00Z; the tests pass their own evaluation times.
+    const SEEDED: u64 = 1_795_867_200_000;
+
     fn compile(env: &str) -> Snapshot {
         let def = SnapshotDef {
             format: SNAPSHOT_FORMAT,
@@ -878,7 +913,7 @@ mod tests {
             expires_at: 4_000_000_000_000,
             salt: "0123456789abcdef0123456789abcdef".into(),
             audience: burgee_core::model::Audience::Server,
-            flags: flags(env),
+            flags: flags(env, Calendar::seeded_at(SEEDED)),
             segments: segments(env),
         };
         Snapshot::compile(&def, None).unwrap()
@@ -926,19 +961,24 @@ mod tests {
     }
 
     #[test]
-    fn black_friday_rules_follow_the_clock() {
+    fn seasonal_rules_follow_the_calendar_of_the_seeding_time() {
         let snap = compile("production");
+        let cal = Calendar::seeded_at(SEEDED);
+        assert_eq!(cal.sale_start_ms % DAY_MS, 0, "starts at a UTC midnight");
+        assert!(cal.sale_start_ms >= SEEDED + 14 * DAY_MS);
         let ctx = Context::new("user-1").with("country", "DE");
-        let weekend = 1_795_867_200_000; // 2026-11-28T12:00:00Z
-        let d = snap.get_float("free-shipping-threshold", &ctx, weekend, -1.0);
-        assert_eq!(d.details.rule_id, Some("black-friday"));
-        assert!(d.value.abs() < f64::EPSILON);
-        let later = 1_800_000_000_000; // 2027-01-15T08:00:00Z, after every seasonal rule
-        let d = snap.get_float("free-shipping-threshold", &ctx, later, -1.0);
-        assert!((d.value - 49.0).abs() < f64::EPSILON);
-        assert_eq!(
-            snap.get_string("holiday-theme", &ctx, later, "?").value,
-            "none"
-        );
+        let at = |ms: u64| {
+            let d = snap.get_float("free-shipping-threshold", &ctx, ms, -1.0);
+            let theme = snap.get_string("holiday-theme", &ctx, ms, "?").value;
+            (d.details.rule_id, d.value, theme)
+        };
+        // Seeding time: no seasonal rule matches, whatever the wall clock says.
+        assert_eq!(at(SEEDED), (None, 49.0, "none"));
+        assert_eq!(at(cal.sale_start_ms - 1), (None, 49.0, "none"));
+        let sale = (Some("sale-weekend"), 0.0, "sale");
+        assert_eq!(at(cal.sale_start_ms + 1), sale);
+        assert_eq!(at(cal.sale_end_ms - 1), sale);
+        assert_eq!(at(cal.sale_end_ms + 1), (None, 49.0, "winter"));
+        assert_eq!(at(cal.winter_end_ms + 1), (None, 49.0, "none"));
     }
 }

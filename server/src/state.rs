@@ -4,7 +4,8 @@
 //! Every write is one [`Writer`] transaction: it applies the change, records an audit entry
 //! (who, when, what, before/after), and publishes a new signed snapshot of every affected
 //! environment ([`publish_env`]: build the [`SnapshotDef`], compile it with
-//! [`Snapshot::compile`] — a refusal rolls the whole write back —, sign, store). After the
+//! [`Snapshot::compile`] — a refusal rolls the whole write back —, sign, refuse a server or
+//! client envelope over [`DEFAULT_MAX_ENVELOPE_BYTES`] — also a rollback —, store). After the
 //! commit, the new envelopes are broadcast to this process's SSE streams, and (PostgreSQL)
 //! `NOTIFY` tells the other replicas.
 //!
@@ -26,7 +27,8 @@ use base64::engine::general_purpose::STANDARD;
 use burgee_core::model::Audience;
 use burgee_core::model::{FlagDef, SNAPSHOT_FORMAT, SegmentDef, SnapshotDef};
 use burgee_core::{
-    Envelope, SNAPSHOT_PAYLOAD_TYPE, Snapshot, client_view, payload_digest, sign_envelope,
+    DEFAULT_MAX_ENVELOPE_BYTES, Envelope, SNAPSHOT_PAYLOAD_TYPE, Snapshot, client_view,
+    payload_digest, sign_envelope,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -288,6 +290,8 @@ struct Inner {
     hub: broadcast::Sender<SnapshotEvent>,
     shutdown: watch::Sender<bool>,
     latest: RwLock<HashMap<(String, String), Arc<StoredSnapshot>>>,
+    /// The newest version of each environment whose load failed (to log that once).
+    refresh_failed: RwLock<HashMap<(String, String), u64>>,
     tokens: RwLock<HashMap<String, (Option<Principal>, Instant)>>,
     metrics: Metrics,
     events: Arc<EventService>,
@@ -661,12 +665,38 @@ fn sign_all(keys_dir: &Path, key_name: &str, payload: &[u8]) -> Result<Envelope,
     Ok(envelope)
 }
 
-/// Builds, validates, signs and stores a new snapshot of `project/env` from the current
-/// authoring state (or from `content` = (flags, segments) verbatim), inside `w`.
+/// Refuses an envelope (its JSON text, exactly as stored and served) that SDKs would refuse
+/// with their default options: larger than [`DEFAULT_MAX_ENVELOPE_BYTES`] (8 MiB).
+/// `audience` names the envelope in the error: `server` or `client`.
 ///
 /// # Errors
-/// [`StateError::Invalid`] when the core refuses the snapshot (nothing is stored: the caller
-/// drops the transaction), [`StateError::NotFound`], [`StateError::Key`], [`StateError::Db`].
+/// [`StateError::EnvelopeTooLarge`] with the size and the limit, in bytes.
+fn check_envelope_size(
+    project: &str,
+    env: &str,
+    audience: &'static str,
+    envelope: &str,
+) -> Result<(), StateError> {
+    if envelope.len() > DEFAULT_MAX_ENVELOPE_BYTES {
+        return Err(StateError::EnvelopeTooLarge {
+            project: project.to_owned(),
+            environment: env.to_owned(),
+            audience,
+            size: envelope.len(),
+            limit: DEFAULT_MAX_ENVELOPE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Builds, validates, signs and stores a new snapshot of `project/env` from the current
+/// authoring state, inside `w`, with the client snapshot signed next to it.
+///
+/// # Errors
+/// [`StateError::Invalid`] when the core refuses the snapshot, and
+/// [`StateError::EnvelopeTooLarge`] when the server or the client envelope would exceed
+/// [`DEFAULT_MAX_ENVELOPE_BYTES`] (in both cases nothing is stored: the caller drops the
+/// transaction), [`StateError::NotFound`], [`StateError::Key`], [`StateError::Db`].
 async fn publish_env(
     w: &mut Writer,
     keys_dir: &Path,
@@ -724,7 +754,9 @@ async fn publish_env(
         Ok((payload_digest(&payload), envelope))
     };
     let (digest, envelope) = sign(&def)?;
+    check_envelope_size(project, env, "server", &envelope)?;
     let (client_digest, client_envelope) = sign(&client_def)?;
+    check_envelope_size(project, env, "client", &client_envelope)?;
     sqlx::query(
         "INSERT INTO snapshots (project, environment, version, digest, envelope, issued_at, \
          expires_at, published_by, reason, client_digest, client_envelope) \
@@ -1009,6 +1041,7 @@ impl AppState {
                 hub,
                 shutdown,
                 latest: RwLock::new(HashMap::new()),
+                refresh_failed: RwLock::new(HashMap::new()),
                 tokens: RwLock::new(HashMap::new()),
                 metrics: Metrics::default(),
                 events: Arc::new(EventService::open(LogConfig::new(
@@ -1128,7 +1161,8 @@ impl AppState {
     /// Inserts the demo flags (spec from production, targeting per environment) and segments.
     async fn seed_demo(&self, w: &mut Writer, project: &str, now: u64) -> Result<(), StateError> {
         let now_db = to_i64(now)?;
-        let production = demo::flags("production");
+        let calendar = demo::Calendar::seeded_at(now);
+        let production = demo::flags("production", calendar);
         for def in &production {
             let text = |key: &str| {
                 def.metadata
@@ -1159,7 +1193,7 @@ impl AppState {
             .await?;
         }
         for env in ENVIRONMENTS {
-            for def in demo::flags(env) {
+            for def in demo::flags(env, calendar) {
                 upsert_targeting(
                     w.conn(),
                     project,
@@ -1904,25 +1938,32 @@ impl AppState {
         Ok(require_env(&mut conn, project, env).await?.key_name)
     }
 
-    /// Whether the environment is protected (writes need `publisher`).
+    /// Whether the environment is protected (writes need `publisher`): its `protected`
+    /// column is not 0.
     ///
     /// # Errors
-    /// [`StateError::NotFound`], [`StateError::Db`].
+    /// [`StateError::NotFound`], [`StateError::Db`], [`StateError::Corrupt`]. Callers deciding
+    /// a permission must treat every error as a denial, never as "not protected".
     pub async fn is_protected(&self, project: &str, env: &str) -> Result<bool, StateError> {
         let mut conn = self.inner.store.pool.acquire().await?;
         Ok(require_env(&mut conn, project, env).await?.protected)
     }
 
-    /// Whether any environment of the project is protected.
+    /// Whether any environment of the project is protected (`protected` not 0: the same
+    /// reading as [`AppState::is_protected`], so a value other than 0 and 1 restored from a
+    /// backup still counts as protected).
     ///
     /// # Errors
-    /// [`StateError::Db`].
+    /// [`StateError::NotFound`] for an unknown project, [`StateError::Db`]. Callers deciding
+    /// a permission must treat every error as a denial.
     pub async fn has_protected(&self, project: &str) -> Result<bool, StateError> {
+        let mut conn = self.inner.store.pool.acquire().await?;
+        require_project(&mut conn, project).await?;
         let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM environments WHERE project = $1 AND protected = 1",
+            "SELECT COUNT(*) FROM environments WHERE project = $1 AND protected <> 0",
         )
         .bind(project)
-        .fetch_one(&self.inner.store.pool)
+        .fetch_one(&mut *conn)
         .await?;
         Ok(n > 0)
     }
@@ -2029,8 +2070,10 @@ impl AppState {
         Ok(out)
     }
 
-    /// Creates a flag (targeting from `input.environments`, [`Targeting::initial`]
-    /// elsewhere) and publishes every environment of the project.
+    /// Creates a flag (targeting from `input.environments`, [`Targeting::initial`] — OFF,
+    /// serving the off variant — elsewhere) and publishes every environment of the project.
+    /// The caller must hold the role of every environment of the project (the API asks for
+    /// `publisher` when any is protected), since every one of them gets a new version.
     ///
     /// # Errors
     /// [`StateError::Field`] (key, schema, unknown environment), [`StateError::Conflict`],
@@ -2684,25 +2727,63 @@ impl AppState {
 
     /// Re-publishes (same content, new version) every environment whose latest snapshot has
     /// less than half of its lifetime left at `now` (ms since epoch), so a live server never
-    /// serves an expired snapshot. Returns what was published.
+    /// serves an expired snapshot. Returns what was published, sorted by project and
+    /// environment.
+    ///
+    /// Environments are handled one at a time, each in its own transaction: one that cannot
+    /// be re-signed (its signing key unreadable or corrupt, a snapshot the core or the size
+    /// limit refuses, ...) is logged (`error`, with project and environment), counted in
+    /// `burgee_resign_failures_total` and skipped; the others are re-signed regardless. An
+    /// environment whose latest stored snapshot cannot be decoded is counted and logged too,
+    /// and re-signed (the new version replaces the unreadable one).
     ///
     /// # Errors
-    /// The first publish or database error.
+    /// [`StateError::Db`] only when the list of environments cannot be read.
     pub async fn republish_due(&self, now: u64) -> Result<Vec<Published>, StateError> {
-        let envs: Vec<(String, String)> = sqlx::query_as("SELECT project, key FROM environments")
-            .fetch_all(&self.inner.store.pool)
-            .await?;
+        let mut envs: Vec<(String, String)> =
+            sqlx::query_as("SELECT project, key FROM environments")
+                .fetch_all(&self.inner.store.pool)
+                .await?;
+        envs.sort();
         let mut done = Vec::new();
         for (project, env) in envs {
-            let due = match self.load_latest(&project, &env).await? {
-                None => true,
-                Some(s) => {
+            let latest = self.load_latest(&project, &env).await;
+            let due = match &latest {
+                Ok(Some(s)) => {
                     let lifetime = s.expires_at.saturating_sub(s.issued_at);
                     s.expires_at.saturating_sub(now) < lifetime / 2
                 }
+                // Nothing published yet, or unreadable: a new version is what is needed.
+                Ok(None) | Err(_) => true,
             };
-            if due {
-                done.push(self.republish(&project, &env, "system", "re-sign").await?);
+            if !due {
+                continue;
+            }
+            let published = self.republish(&project, &env, "system", "re-sign").await;
+            match (latest, published) {
+                (Ok(_), Ok(p)) => done.push(p),
+                (Err(read), Ok(p)) => {
+                    self.inner.metrics.resign_failures.inc();
+                    tracing::warn!(
+                        project = %project,
+                        environment = %env,
+                        error = %read,
+                        version = p.version,
+                        "the latest stored snapshot is unreadable; re-signed the current content \
+                         as a new version"
+                    );
+                    done.push(p);
+                }
+                (_, Err(e)) => {
+                    self.inner.metrics.resign_failures.inc();
+                    tracing::error!(
+                        project = %project,
+                        environment = %env,
+                        error = %e,
+                        "re-signing failed; this environment keeps its current snapshot, the \
+                         others are re-signed"
+                    );
+                }
             }
         }
         Ok(done)
@@ -2739,27 +2820,83 @@ impl AppState {
     /// publish by another process: a CLI command next to a SQLite server, or a replica whose
     /// notification was missed). Returns how many were refreshed.
     ///
+    /// Environments are handled one at a time: one whose newest snapshot cannot be loaded is
+    /// logged (`warn`, with project and environment; once per version), counted in
+    /// `burgee_refresh_failures_total` and keeps its cached snapshot; the others are
+    /// refreshed regardless.
+    ///
     /// # Errors
-    /// [`StateError::Db`], [`StateError::Corrupt`].
+    /// [`StateError::Db`] only when the list of stored versions cannot be read.
     pub async fn refresh_changed(&self) -> Result<usize, StateError> {
-        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        self.refresh_where(|cached, _newest| cached.is_some()).await
+    }
+
+    /// Reloads the newest stored snapshot of every environment into the latest cache and
+    /// sends those newer than the cached ones to the SSE streams (after a replica's
+    /// notification connection was lost, or whenever everything must be current). Returns
+    /// how many were reloaded. One environment failing is handled as in
+    /// [`AppState::refresh_changed`].
+    ///
+    /// # Errors
+    /// [`StateError::Db`] only when the list of stored versions cannot be read.
+    pub async fn refresh_all(&self) -> Result<usize, StateError> {
+        self.refresh_where(|_cached, _newest| true).await
+    }
+
+    /// Calls [`AppState::refresh_latest`] for every environment with stored snapshots whose
+    /// newest version is above the cached one (or not cached) and for which
+    /// `wanted(cached version, newest version)` holds, one environment at a time.
+    async fn refresh_where(
+        &self,
+        wanted: impl Fn(Option<u64>, u64) -> bool,
+    ) -> Result<usize, StateError> {
+        let mut rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT project, environment, MAX(version) FROM snapshots \
              GROUP BY project, environment",
         )
         .fetch_all(&self.inner.store.pool)
         .await?;
+        rows.sort();
         let mut refreshed = 0;
         for (project, env, max) in rows {
+            let key = (project, env);
             let cached = self
                 .inner
                 .latest
                 .read()
                 .ok()
-                .and_then(|c| c.get(&(project.clone(), env.clone())).map(|s| s.version));
-            // Only environments someone has read or streamed are cached; others load on demand.
-            if cached.is_some_and(|v| v < to_u64(max).unwrap_or(0)) {
-                self.refresh_latest(&project, &env).await?;
-                refreshed += 1;
+                .and_then(|c| c.get(&key).map(|s| s.version));
+            let newest = u64::try_from(max).unwrap_or(0);
+            // Only environments someone has read or streamed are cached by refresh_changed;
+            // others load on demand.
+            if cached.is_some_and(|v| v >= newest) || !wanted(cached, newest) {
+                continue;
+            }
+            let (project, env) = &key;
+            match self.refresh_latest(project, env).await {
+                Ok(()) => {
+                    refreshed += 1;
+                    if let Ok(mut failed) = self.inner.refresh_failed.write() {
+                        failed.remove(&key);
+                    }
+                }
+                Err(e) => {
+                    self.inner.metrics.refresh_failures.inc();
+                    let first = match self.inner.refresh_failed.write() {
+                        Ok(mut failed) => failed.insert(key.clone(), newest) != Some(newest),
+                        Err(_) => true,
+                    };
+                    if first {
+                        tracing::warn!(
+                            project = %project,
+                            environment = %env,
+                            version = newest,
+                            error = %e,
+                            "loading the newest snapshot failed; this environment keeps serving \
+                             its cached one"
+                        );
+                    }
+                }
             }
         }
         Ok(refreshed)

@@ -57,7 +57,10 @@ fn write_payload(dir: &Path) -> PathBuf {
         expires_at: NOW + DAY_MS,
         salt: "5f1e0c7a9b2d4e6f8a0b1c2d3e4f5a6b".into(),
         audience: burgee_core::model::Audience::Server,
-        flags: burgee_server::demo::flags("production"),
+        flags: burgee_server::demo::flags(
+            "production",
+            burgee_server::demo::Calendar::seeded_at(NOW),
+        ),
         segments: burgee_server::demo::segments("production"),
     };
     let path = dir.join("snapshot.json");

@@ -23,7 +23,7 @@ test('every native error code is mapped, both ways, and to OpenFeature', () => {
 });
 
 const DOC = {
-  format: 1, project: 'p', environment: 'production', version: 3, issued_at: 0, expires_at: 4e12, salt: 's',
+  format: 1, project: 'p', environment: 'production', version: 3, issued_at: 0, expires_at: Date.now() + 86_400_000, salt: 's',
   flags: [
     { key: 'dark-mode', type: 'boolean', variants: { on: true, off: false }, enabled: true, off_variant: 'off',
       rules: [{ id: 'de', when: { attribute: 'country', op: 'in', values: ['DE'] }, serve: { variant: 'on' } }],

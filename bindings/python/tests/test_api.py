@@ -1,5 +1,7 @@
 """The public API without a server: exceptions for every code, contexts, typed getters."""
 
+import time
+
 import pytest
 
 import burgee
@@ -7,7 +9,7 @@ from burgee import _native
 
 DOC = {
     "format": 1, "project": "p", "environment": "production", "version": 3, "issued_at": 0,
-    "expires_at": 4_000_000_000_000, "salt": "s",
+    "expires_at": int(time.time() * 1000) + 86_400_000, "salt": "s",
     "flags": [
         {"key": "dark-mode", "type": "boolean", "variants": {"on": True, "off": False}, "enabled": True,
          "off_variant": "off",

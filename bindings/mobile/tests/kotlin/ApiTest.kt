@@ -113,10 +113,10 @@ fun apiTests(s: Suite) {
     }
 
     s.test("bundled envelope: an offline client evaluates at once and persists nothing it was not sent") {
-        // The vectors' valid envelope (expires 2030-03-17; the clock decides) as the app's bundled snapshot.
-        val envelope = File(VECTORS, "envelopes/valid.json").readText()
+        // The vectors' valid snapshot, re-signed to expire a day from now, as the app's bundled snapshot.
+        val (envelope, publicKey) = freshEnvelope()
         val dir = tmpDir("bundled")
-        BurgeeClient(config(dir).copy(bootstrapEnvelope = envelope)).use { c ->
+        BurgeeClient(config(dir, publicKey).copy(bootstrapEnvelope = envelope)).use { c ->
             checkEq(SyncStatus.READY, c.status().status, "status")
             checkEq(false, c.status().started, "started")
             checkEq(5uL, c.snapshot()!!.info().version, "version")
@@ -132,7 +132,7 @@ fun apiTests(s: Suite) {
             checkEq(null, c.snapshot(), "snapshot with another key")
         }
         // Object defaults must be JSON objects.
-        val d = Snapshot.load(envelope, LoadOptions(listOf(KEY), "production"))
+        val d = Snapshot.load(envelope, LoadOptions(listOf(publicKey), "production"))
             .getObjectDetails("any", "[1]", null, nowMs())
         checkEq(ErrorCode.TYPE_MISMATCH, d.errorCode, "non-object default")
         checkEq("[1]", d.value, "default served back")

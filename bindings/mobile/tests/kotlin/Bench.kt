@@ -1,10 +1,9 @@
 // `HarnessKt --bench`: the cost of one call from Kotlin through uniffi/JNA into the library
-// (figures in BENCHMARKS.md). Offline client from the vectors' valid envelope; no exposures
+// (figures in BENCHMARKS.md). Offline client from the vectors' valid snapshot; no exposures
 // (not started), so this is conversion + evaluation.
 package dev.burgee.mobile.test
 
 import dev.burgee.mobile.*
-import java.io.File
 
 private fun measure(name: String, iterations: Int, body: () -> Unit) {
     repeat(iterations / 10) { body() } // warm-up (JIT)
@@ -15,8 +14,8 @@ private fun measure(name: String, iterations: Int, body: () -> Unit) {
 }
 
 fun bench() {
-    val envelope = File(VECTORS, "envelopes/valid.json").readText()
-    BurgeeClient(config(tmpDir("bench")).copy(bootstrapEnvelope = envelope)).use { c ->
+    val (envelope, publicKey) = freshEnvelope()
+    BurgeeClient(config(tmpDir("bench"), publicKey).copy(bootstrapEnvelope = envelope)).use { c ->
         val ctx = EvaluationContext("user-42", mapOf("country" to AttributeValue.String("DE")))
         val snap = c.snapshot()!!
         val now = nowMs()

@@ -41,6 +41,35 @@ val VECTORS = File(REPO, "spec/vectors")
 
 fun tmpDir(prefix: String): File = kotlin.io.path.createTempDirectory("burgee-mobile-$prefix").toFile()
 
+/** A signed envelope and the public key (base64) that verifies it. */
+data class Fixture(val envelope: String, val publicKey: String)
+
+/**
+ * The vectors' valid snapshot (version 5, one flag `new-checkout`) re-signed by a fresh key with
+ * `burgee keygen` + `burgee sign` (BURGEE_BIN), issued an hour ago and expiring in a day, so a
+ * client that reads the wall clock accepts it on any date.
+ */
+fun freshEnvelope(): Fixture {
+    val bin = System.getenv("BURGEE_BIN")
+    check(bin != null && File(bin).exists()) { "BURGEE_BIN must name the burgee binary, got $bin" }
+    val dir = tmpDir("fixture")
+    fun run(vararg args: String) {
+        val p = ProcessBuilder(bin, *args).redirectErrorStream(true).start()
+        val out = p.inputStream.bufferedReader().readText()
+        check(p.waitFor() == 0) { "burgee ${args.joinToString(" ")}: $out" }
+    }
+    val valid = obj(Json.parse(File(VECTORS, "envelopes/valid.json").readText()))
+    val now = System.currentTimeMillis()
+    val payload = String(java.util.Base64.getDecoder().decode(valid["payload"] as String))
+        .replace(Regex("\"issued_at\":\\d+"), "\"issued_at\":${now - 3_600_000}")
+        .replace(Regex("\"expires_at\":\\d+"), "\"expires_at\":${now + 86_400_000}")
+    File(dir, "payload.json").writeText(payload)
+    run("keygen", "--out", dir.path, "--name", "production")
+    run("sign", "--key", File(dir, "production.key").path, "--payload", File(dir, "payload.json").path,
+        "--out", File(dir, "envelope.json").path)
+    return Fixture(File(dir, "envelope.json").readText(), File(dir, "production.pub").readText().trim())
+}
+
 class Suite {
     val tests = ArrayList<Pair<String, () -> Unit>>()
     fun test(name: String, body: () -> Unit) { tests.add(name to body) }
