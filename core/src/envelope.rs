@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::LoadError;
+use crate::limits::MAX_SIGNATURES;
 
 /// The DSSE `payloadType` of a Burgee snapshot.
 pub const SNAPSHOT_PAYLOAD_TYPE: &str = "application/vnd.burgee.snapshot+json; version=1";
@@ -131,9 +132,14 @@ pub struct VerifiedPayload {
 /// Steps 1–4 of the verification order (`spec/SNAPSHOT.md` §5.3): size limit, envelope parse,
 /// a trusted key's signature over PAE, payload type.
 ///
+/// Signatures by untrusted keys are skipped; the first signature naming a trusted key (or with
+/// an empty keyid, tried against each trusted key) decides, so verification costs at most one
+/// Ed25519 check per trusted key.
+///
 /// # Errors
-/// `SNAPSHOT_TOO_LARGE`, `PARSE_ERROR`, `KEY_UNTRUSTED`, `SIGNATURE_INVALID`,
-/// `PAYLOAD_TYPE_MISMATCH` as [`LoadError`]s, in that order of checking.
+/// `SNAPSHOT_TOO_LARGE`, `PARSE_ERROR` (also for more than [`MAX_SIGNATURES`] signatures),
+/// `KEY_UNTRUSTED`, `SIGNATURE_INVALID`, `PAYLOAD_TYPE_MISMATCH` as [`LoadError`]s, in that
+/// order of checking.
 pub fn verify_envelope(
     bytes: &[u8],
     trusted: &[TrustedKey],
@@ -152,14 +158,21 @@ pub fn verify_envelope(
         .map_err(|e| LoadError::Parse(format!("envelope payload is not standard base64: {e}")))?;
     let signed = pae(&env.payload_type, &payload);
 
-    let mut first_failure: Option<String> = None;
-    let mut tried_any = false;
+    if env.signatures.len() > MAX_SIGNATURES {
+        return Err(LoadError::Parse(format!(
+            "envelope has {} signatures, at most {MAX_SIGNATURES} are allowed",
+            env.signatures.len()
+        )));
+    }
+    // Signatures by keys not trusted are skipped; the first signature that names a trusted key
+    // (or, with an empty keyid, is tried against every trusted key) decides: it verifies, or
+    // the envelope is refused with SIGNATURE_INVALID. At most one Ed25519 check per trusted key.
     for s in &env.signatures {
+        let mut first_failure: Option<&str> = None;
         for key in trusted
             .iter()
             .filter(|k| s.keyid.is_empty() || s.keyid == k.keyid)
         {
-            tried_any = true;
             let ok = STANDARD
                 .decode(s.sig.as_bytes())
                 .ok()
@@ -179,24 +192,22 @@ pub fn verify_envelope(
                     keyid: key.keyid.clone(),
                 });
             }
-            if first_failure.is_none() {
-                first_failure = Some(key.keyid.clone());
-            }
+            first_failure.get_or_insert(&key.keyid);
+        }
+        if let Some(keyid) = first_failure {
+            return Err(LoadError::SignatureInvalid {
+                keyid: keyid.into(),
+            });
         }
     }
-    match first_failure {
-        Some(keyid) if tried_any => Err(LoadError::SignatureInvalid { keyid }),
-        _ => {
-            let keyids: Vec<&str> = env.signatures.iter().map(|s| s.keyid.as_str()).collect();
-            Err(LoadError::KeyUntrusted {
-                keyids: if keyids.is_empty() {
-                    "no signatures".into()
-                } else {
-                    keyids.join(", ")
-                },
-            })
-        }
-    }
+    let keyids: Vec<&str> = env.signatures.iter().map(|s| s.keyid.as_str()).collect();
+    Err(LoadError::KeyUntrusted {
+        keyids: if keyids.is_empty() {
+            "no signatures".into()
+        } else {
+            keyids.join(", ")
+        },
+    })
 }
 
 /// Signs `payload` into a DSSE envelope (JSON text) with one Ed25519 signature.

@@ -9,6 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
 
+use hashbrown::HashMap;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
@@ -183,6 +184,7 @@ pub struct Exposure {
 }
 
 /// Internal outcome of resolving a flag to a variant.
+#[derive(Clone, Copy)]
 struct Resolved {
     variant: u32,
     reason: Reason,
@@ -228,7 +230,7 @@ impl Snapshot {
         let Some(flag) = self.flags.get(fi as usize) else {
             return EvaluationDetails::error(ErrorCode::General, "flag index out of range".into());
         };
-        match self.resolve(flag, ctx, now) {
+        match self.resolve(flag, ctx, now, &mut None) {
             Ok(r) => {
                 let variant = flag.variants.get(r.variant as usize);
                 EvaluationDetails {
@@ -427,7 +429,17 @@ impl Snapshot {
         })
     }
 
-    fn resolve(&self, flag: &Flag, ctx: &Context, now: u64) -> Result<Resolved, EvalError> {
+    /// Resolves `flag` to a variant. `memo` holds the prerequisites resolved so far in this
+    /// evaluation (created at the first prerequisite), so each flag is resolved at most once
+    /// and one evaluation is linear in the flags and prerequisites it reaches, however the
+    /// prerequisite graph shares flags (`limits` bounds the recursion depth).
+    fn resolve(
+        &self,
+        flag: &Flag,
+        ctx: &Context,
+        now: u64,
+        memo: &mut Option<HashMap<u32, Resolved>>,
+    ) -> Result<Resolved, EvalError> {
         if !flag.enabled {
             return Ok(Resolved {
                 variant: flag.off_variant,
@@ -442,7 +454,15 @@ impl Snapshot {
                     message: "prerequisite index out of range".into(),
                 });
             };
-            let r = self.resolve(pf, ctx, now)?;
+            let known = memo.as_ref().and_then(|m| m.get(pi)).copied();
+            let r = match known {
+                Some(r) => r,
+                None => {
+                    let r = self.resolve(pf, ctx, now, memo)?;
+                    memo.get_or_insert_with(HashMap::new).insert(*pi, r);
+                    r
+                }
+            };
             if !accepted.contains(&r.variant) {
                 return Ok(Resolved {
                     variant: flag.off_variant,

@@ -42,6 +42,7 @@ mod context;
 mod envelope;
 mod error;
 mod eval;
+pub mod limits;
 pub mod model;
 mod privacy;
 mod value;

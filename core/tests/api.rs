@@ -10,8 +10,8 @@
 )]
 
 use burgee_core::{
-    Context, ErrorCode, Held, LoadOptions, Reason, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey,
-    key_id, payload_digest, sign_envelope,
+    Audience, Context, ErrorCode, Held, LoadOptions, Reason, SNAPSHOT_PAYLOAD_TYPE, Snapshot,
+    TrustedKey, key_id, payload_digest, sign_envelope,
 };
 use ed25519_dalek::SigningKey;
 use serde_json::json;
@@ -156,6 +156,97 @@ fn expiry_is_checked_against_the_callers_clock() {
     assert_eq!(err.code(), ErrorCode::SnapshotExpired);
 }
 
+/// A signed snapshot of `project` / `environment` / `audience` (a client snapshot holds only
+/// client-visible flags, as `client_view` derives it).
+fn identity_envelope(project: &str, environment: &str, audience: &str, k: &SigningKey) -> Vec<u8> {
+    let mut doc = json!({
+        "format": 1, "project": project, "environment": environment, "version": 3,
+        "issued_at": NOW - 10, "expires_at": NOW + 60_000, "salt": "s",
+        "flags": [{"key": "banner", "type": "string", "variants": {"a": "Hello"}, "enabled": true,
+                   "off_variant": "a", "default": {"variant": "a"}, "client_visible": true}]
+    });
+    if audience != "server" {
+        doc["audience"] = json!(audience);
+    }
+    let payload = serde_json::to_vec(&doc).unwrap();
+    serde_json::to_vec(&sign_envelope(SNAPSHOT_PAYLOAD_TYPE, &payload, k)).unwrap()
+}
+
+#[test]
+fn project_is_checked_when_configured() {
+    let k = key(1);
+    let keys = [trusted(&k)];
+    let env = identity_envelope("webshop", "production", "server", &k);
+    // Not configured (a tool inspecting any snapshot): any project loads.
+    assert!(Snapshot::load(&env, &LoadOptions::new(&keys, "production", NOW)).is_ok());
+    let opts = LoadOptions::new(&keys, "production", NOW).for_project("webshop");
+    assert_eq!(Snapshot::load(&env, &opts).unwrap().info().project, "webshop");
+    let other = LoadOptions::new(&keys, "production", NOW).for_project("blog");
+    let err = Snapshot::load(&env, &other).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::ProjectMismatch);
+    assert_eq!(
+        err.to_string(),
+        "snapshot is for project \"webshop\", expected \"blog\""
+    );
+}
+
+#[test]
+fn audience_is_checked_server_by_default() {
+    let k = key(1);
+    let keys = [trusted(&k)];
+    let server = identity_envelope("p", "production", "server", &k);
+    let client = identity_envelope("p", "production", "client", &k);
+    let server_sdk = LoadOptions::new(&keys, "production", NOW);
+    let client_sdk = server_sdk.for_audience(Audience::Client);
+    assert_eq!(server_sdk.audience, Audience::Server, "the default audience");
+    assert!(Snapshot::load(&server, &server_sdk).is_ok());
+    let s = Snapshot::load(&client, &client_sdk).unwrap();
+    assert_eq!(s.info().audience, Audience::Client);
+    // A client snapshot fed to a server SDK, and a server snapshot to a client SDK.
+    let err = Snapshot::load(&client, &server_sdk).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AudienceMismatch);
+    assert_eq!(
+        err.to_string(),
+        "snapshot is for audience \"client\", expected \"server\""
+    );
+    let err = Snapshot::load(&server, &client_sdk).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::AudienceMismatch);
+    assert_eq!(Audience::parse("client"), Some(Audience::Client));
+    assert_eq!(Audience::parse("Client"), None);
+}
+
+/// spec/SNAPSHOT.md §5.3: project, then environment, then audience, then anti-rollback and
+/// expiry, all after the signature, payload type and parse.
+#[test]
+fn identity_checks_run_in_the_specified_order() {
+    let k = key(1);
+    let keys = [trusted(&k)];
+    let code = |env: &[u8], opts: &LoadOptions<'_>| Snapshot::load(env, opts).unwrap_err().code();
+    // Everything wrong at once: a client snapshot of another project and environment, older
+    // than held and expired.
+    let env = identity_envelope("blog", "staging", "client", &k);
+    let digest = String::from("sha256:0");
+    let mut opts = LoadOptions::new(&keys, "production", NOW + 60_000).for_project("webshop");
+    opts.held = Some(Held {
+        version: 9,
+        digest: &digest,
+    });
+    assert_eq!(code(&env, &opts), ErrorCode::ProjectMismatch);
+    opts.project = Some("blog");
+    assert_eq!(code(&env, &opts), ErrorCode::EnvironmentMismatch);
+    opts.environment = "staging";
+    assert_eq!(code(&env, &opts), ErrorCode::AudienceMismatch);
+    opts.audience = Audience::Client;
+    assert_eq!(code(&env, &opts), ErrorCode::SnapshotRollback);
+    opts.held = None;
+    assert_eq!(code(&env, &opts), ErrorCode::SnapshotExpired);
+    opts.now = NOW;
+    assert!(Snapshot::load(&env, &opts).is_ok());
+    // An untrusted signer is refused before the project is looked at.
+    let stranger = identity_envelope("blog", "staging", "client", &key(9));
+    assert_eq!(code(&stranger, &opts), ErrorCode::KeyUntrusted);
+}
+
 #[test]
 fn error_codes_are_unique_and_parse_back() {
     let mut seen = std::collections::HashSet::new();
@@ -271,7 +362,7 @@ fn evaluate_all_covers_every_flag_in_order() {
 }
 
 #[test]
-fn long_prerequisite_chains_compile_and_evaluate() {
+fn long_prerequisite_chains_are_refused_without_recursing() {
     let n = 2000;
     let flags: Vec<_> = (0..n)
         .map(|i| {
@@ -285,7 +376,11 @@ fn long_prerequisite_chains_compile_and_evaluate() {
         .collect();
     let doc = json!({"format": 1, "project": "p", "environment": "e", "version": 1, "issued_at": 0,
         "expires_at": 1, "salt": "s", "flags": flags});
-    let snap = Snapshot::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap();
-    let d = snap.evaluate(&format!("f{}", n - 1), &Context::anonymous(), 0);
-    assert_eq!((d.variant, d.reason), (Some("on"), Reason::Default));
+    // The check is iterative: a 2000-flag chain is refused (spec §10), not a stack overflow.
+    let e = Snapshot::from_json(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
+    assert_eq!(e.code(), ErrorCode::SnapshotInvalid);
+    assert!(
+        e.to_string().contains("prerequisite chain is 17 deep"),
+        "{e}"
+    );
 }

@@ -221,12 +221,16 @@ async fn ready(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiE
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = state.metrics().render();
+    text.push_str(&crate::metrics::event_log_text(
+        state.events().damaged_records(),
+    ));
     (
         [(
             CONTENT_TYPE,
             HeaderValue::from_static("text/plain; version=0.0.4"),
         )],
-        state.metrics().render(),
+        text,
     )
         .into_response()
 }
@@ -320,6 +324,10 @@ async fn require(
 }
 
 /// The role a write to `project/env`'s flags or segments needs.
+///
+/// # Errors
+/// The lookup's error (404 for an unknown environment, 500 `INTERNAL` otherwise): the check
+/// fails closed, a lookup error never reads as "not protected".
 async fn write_role(state: &AppState, project: &str, env: &str) -> Result<Role, ApiError> {
     Ok(if state.is_protected(project, env).await? {
         Role::Publisher
@@ -825,14 +833,14 @@ async fn create_flag(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let actor = require(&state, &headers, Some(&project), Role::Editor).await?;
+    require(&state, &headers, Some(&project), Role::Editor).await?;
+    // A new flag is published to every environment of the project (OFF where no targeting is
+    // given: it still serves its off variant, whose value the creator chose), so it needs the
+    // role of every one of them: publisher when any is protected. A failed lookup is an error
+    // (500), never a grant.
+    let role = definition_role(&state, &project).await?;
+    let actor = require(&state, &headers, Some(&project), role).await?;
     let input: FlagInput = parse_body(&body, "flag")?;
-    // Targeting given for a protected environment is a write there.
-    for env in input.environments.keys() {
-        if state.is_protected(&project, env).await.unwrap_or(false) {
-            require(&state, &headers, Some(&project), Role::Publisher).await?;
-        }
-    }
     let w = state.create_flag(&actor, &project, &input).await?;
     let rev = w.item.as_ref().map(|f| f.revision);
     written(&w, rev, StatusCode::CREATED)
@@ -848,8 +856,12 @@ async fn get_flag(
     json_tagged(&f, f.revision)
 }
 
-/// Changing or deleting a project-wide definition changes every environment's snapshot, so
-/// it needs `publisher` when any environment is protected.
+/// Creating, changing or deleting a project-wide definition changes every environment's
+/// snapshot, so it needs `publisher` when any environment is protected.
+///
+/// # Errors
+/// The lookup's error (500 `INTERNAL`, or 404 for an unknown project): the check fails
+/// closed.
 async fn definition_role(state: &AppState, project: &str) -> Result<Role, ApiError> {
     Ok(if state.has_protected(project).await? {
         Role::Publisher

@@ -910,6 +910,13 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         max_body_bytes: args.max_body_bytes,
     };
     let (state, credentials) = AppState::open(&config).await.map_err(failed)?;
+    // Lock and check the event log now: a second server on the same data directory stops
+    // here ("in use by a running server") instead of at its first event. The other commands
+    // that open the state never open the event log, so they work next to a running server.
+    let events = state
+        .events()
+        .log()
+        .map_err(|e| CliError::general(e.to_string()))?;
     if let Some(credentials) = &credentials {
         print_credentials(credentials, &config.data_dir);
     }
@@ -941,7 +948,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
             subject_prefix: args.nats_subject_prefix.clone(),
             position_file: config.data_dir.join("events").join("nats.position"),
         };
-        let log = state.events().log().clone();
+        let log = events.clone();
         sinks.push(tokio::spawn(keep_following(
             "NATS JetStream",
             forwarding_stopped.clone(),
@@ -953,7 +960,7 @@ async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
     }
     if state.store().backend == Backend::Postgres {
         // With PostgreSQL as the store, events go to its `events` table too.
-        let (log, pool) = (state.events().log().clone(), state.store().pool.clone());
+        let (log, pool) = (events.clone(), state.store().pool.clone());
         let position = config.data_dir.join("events").join("database.position");
         sinks.push(tokio::spawn(keep_following(
             "database",

@@ -16,9 +16,9 @@
 //! | `UNSUPPORTED_MEDIA_TYPE` | 415 | body that is not `application/json` |
 //! | `PRECONDITION_REQUIRED` | 428 | update or delete without `If-Match` |
 //! | `BAD_REQUEST` | 400 | malformed JSON or query, body that does not fit the model |
-//! | `SNAPSHOT_INVALID` | 422 | the write would produce a snapshot the core refuses, or a value breaks the flag's JSON Schema |
+//! | `SNAPSHOT_INVALID` | 422 | the write would produce a snapshot the core refuses, a value breaks the flag's JSON Schema, or a signed envelope (server or client) over the SDKs' default size limit ([`burgee_core::DEFAULT_MAX_ENVELOPE_BYTES`], 8 MiB) |
 //! | `UNAVAILABLE` | 503 | the database is unreachable (`/ready`) |
-//! | `INTERNAL` | 500 | a server-side failure (logged, never caused by input) |
+//! | `INTERNAL` | 500 | a server-side failure (logged, never caused by input); also every permission lookup that fails: access is never granted on an error |
 
 use std::path::PathBuf;
 
@@ -77,6 +77,25 @@ pub enum StateError {
     /// The change would produce a snapshot that `burgee-core` refuses; nothing was stored.
     #[error("{0}")]
     Invalid(LoadError),
+    /// A signed envelope of the change would be larger than SDKs accept by default
+    /// ([`burgee_core::DEFAULT_MAX_ENVELOPE_BYTES`]); nothing was stored.
+    #[error(
+        "the {audience} snapshot envelope of {project}/{environment} would be {size} bytes, over \
+         the {limit}-byte limit SDKs accept by default; nothing was published (make values, \
+         targets or segments smaller, or split the flags across environments or projects)"
+    )]
+    EnvelopeTooLarge {
+        /// Project key.
+        project: String,
+        /// Environment key.
+        environment: String,
+        /// Which envelope: `server` or `client` (the client snapshot signed next to it).
+        audience: &'static str,
+        /// Size of the envelope JSON text, bytes.
+        size: usize,
+        /// The limit, bytes.
+        limit: usize,
+    },
     /// The audit chain does not verify.
     #[error(transparent)]
     AuditBroken(ChainBroken),
@@ -188,6 +207,9 @@ impl From<StateError> for ApiError {
                 field: Some(field.clone()),
                 ..ApiError::new("SNAPSHOT_INVALID", format!("{field}: {message}"))
             },
+            e @ StateError::EnvelopeTooLarge { .. } => {
+                ApiError::new("SNAPSHOT_INVALID", e.to_string())
+            }
             StateError::Invalid(load) => {
                 let field = match &load {
                     LoadError::Invalid { path, .. } => Some(path.clone()),

@@ -7,6 +7,13 @@
 //! - `burgee_sse_clients`: gauge of open `/v1/stream/{env}` connections.
 //! - `burgee_publishes_total`: counter of snapshots published by this process.
 //! - `burgee_sse_events_total`: counter of snapshot events written to SSE clients.
+//! - `burgee_resign_failures_total`: counter of environments whose periodic or start-up
+//!   re-sign failed in one pass (unreadable or corrupt signing key, undecodable latest
+//!   snapshot, ...); the other environments are re-signed regardless.
+//! - `burgee_refresh_failures_total`: counter of failed loads of one environment's newest
+//!   stored snapshot into the latest cache (versions published by other processes).
+//! - `burgee_event_log_damaged_records_total`: counter of damaged stretches of the event log
+//!   skipped since it was opened (`spec/EVENTS.md` §4; each is also logged with its offset).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -64,6 +71,10 @@ pub struct Metrics {
     pub sse_clients: Gauge,
     /// `burgee_sse_events_total`.
     pub sse_events: Counter,
+    /// `burgee_resign_failures_total`.
+    pub resign_failures: Counter,
+    /// `burgee_refresh_failures_total`.
+    pub refresh_failures: Counter,
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -142,11 +153,26 @@ impl Metrics {
             out,
             "# HELP burgee_sse_clients Open snapshot streams.\n# TYPE burgee_sse_clients gauge\nburgee_sse_clients {}\n\
              # HELP burgee_publishes_total Snapshots published by this process.\n# TYPE burgee_publishes_total counter\nburgee_publishes_total {}\n\
-             # HELP burgee_sse_events_total Snapshot events written to streams.\n# TYPE burgee_sse_events_total counter\nburgee_sse_events_total {}\n",
+             # HELP burgee_sse_events_total Snapshot events written to streams.\n# TYPE burgee_sse_events_total counter\nburgee_sse_events_total {}\n\
+             # HELP burgee_resign_failures_total Environments whose re-sign failed (one per environment and pass).\n# TYPE burgee_resign_failures_total counter\nburgee_resign_failures_total {}\n\
+             # HELP burgee_refresh_failures_total Failed loads of an environment's newest stored snapshot.\n# TYPE burgee_refresh_failures_total counter\nburgee_refresh_failures_total {}\n",
             self.sse_clients.get(),
             self.publishes.get(),
-            self.sse_events.get()
+            self.sse_events.get(),
+            self.resign_failures.get(),
+            self.refresh_failures.get()
         );
         out
     }
+}
+
+/// The exposition lines of the event log's counters: `damaged` is
+/// [`crate::events::service::EventService::damaged_records`].
+#[must_use]
+pub fn event_log_text(damaged: u64) -> String {
+    format!(
+        "# HELP burgee_event_log_damaged_records_total Damaged stretches of the event log skipped.\n\
+         # TYPE burgee_event_log_damaged_records_total counter\n\
+         burgee_event_log_damaged_records_total {damaged}\n"
+    )
 }

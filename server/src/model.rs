@@ -399,10 +399,11 @@ pub struct Diff {
 pub enum Role {
     /// Read projects, environments, flags, segments, versions and diffs.
     Viewer,
-    /// Also write flags and segments in environments that are not protected, and create flags.
+    /// Also write flags and segments in environments that are not protected, and create,
+    /// change or delete flags in projects without a protected environment.
     Editor,
-    /// Also write in protected environments, change or delete project-wide flag definitions,
-    /// and roll back.
+    /// Also write in protected environments, create, change or delete project-wide flag
+    /// definitions (they reach every environment), and roll back.
     Publisher,
     /// Also manage projects, environments and tokens, and read the audit log.
     Admin,

@@ -174,8 +174,8 @@ pub const ROUTES: &[RouteDoc] = &[
         r(
             "post",
             "/v1/projects/{project}/flags",
-            "editor (publisher for targeting in protected environments)",
-            "Create a flag; publishes every environment",
+            "publisher (editor if no environment is protected)",
+            "Create a flag; publishes every environment (off where no targeting is given)",
         ),
         "FlagInput",
     ),
@@ -389,6 +389,8 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     for d in ROUTES {
         let error = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        let invalid = json!({"description": "SNAPSHOT_INVALID: a resulting snapshot is refused by the core, or its server or client envelope would exceed the SDKs' default limit (8 MiB, burgee_core::DEFAULT_MAX_ENVELOPE_BYTES); nothing was stored",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
         let mut responses = Map::new();
         responses.insert("200".into(), json!({"description": "success"}));
         if d.auth != "none" {
@@ -398,14 +400,16 @@ pub fn document() -> Value {
         }
         if d.method == "post" {
             responses.insert("201".into(), json!({"description": "created"}));
-            for code in ["409", "413", "422"] {
+            for code in ["409", "413"] {
                 responses.insert(code.into(), error.clone());
             }
+            responses.insert("422".into(), invalid.clone());
         }
         if d.if_match {
-            for code in ["412", "422", "428"] {
+            for code in ["412", "428"] {
                 responses.insert(code.into(), error.clone());
             }
+            responses.insert("422".into(), invalid.clone());
         }
         if d.path.contains("snapshots") || d.path.ends_with("{version}") {
             responses.insert("304".into(), json!({"description": "not modified"}));

@@ -73,15 +73,10 @@ pub async fn listen(state: &AppState) -> Result<Option<tokio::task::JoinHandle<(
     })))
 }
 
+/// Reloads every environment's newest snapshot, one environment at a time
+/// ([`AppState::refresh_all`]: one that fails is logged and counted, the others go on).
 async fn refresh_all(state: &AppState) {
-    match state.all_latest().await {
-        Ok(all) => {
-            for s in all {
-                if let Err(e) = state.refresh_latest(&s.project, &s.environment).await {
-                    tracing::warn!(error = %e, "refresh failed");
-                }
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "listing environments failed"),
+    if let Err(e) = state.refresh_all().await {
+        tracing::warn!(error = %e, "listing the stored versions failed");
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Every write is one [`Writer`] transaction: it applies the change, records an audit entry
 //! (who, when, what, before/after), and publishes a new signed snapshot of every affected
-//! environment ([`publish_env`]: build the [`SnapshotDef`], compile it with
+//! environment (`publish_env`: build the [`SnapshotDef`], compile it with
 //! [`Snapshot::compile`] — a refusal rolls the whole write back —, sign, refuse a server or
 //! client envelope over [`DEFAULT_MAX_ENVELOPE_BYTES`] — also a rollback —, store). After the
 //! commit, the new envelopes are broadcast to this process's SSE streams, and (PostgreSQL)

@@ -1003,11 +1003,12 @@ async fn every_route_enforces_roles(f: &Fixture) {
             viewer,
         ),
         (
+            // A new flag is published to the protected production too (tests/publish_limits.rs).
             "post",
             "/v1/projects/{project}/flags",
             format!("{P}/flags"),
             Some(boolean_flag("f2")),
-            editor,
+            publisher,
         ),
         (
             "put",

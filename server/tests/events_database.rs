@@ -41,7 +41,7 @@ async fn copies_every_event_once(database_url: Option<String>) {
     let run = || async {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (log, pool, position) = (
-            state.events().log().clone(),
+            state.events().log().unwrap(),
             state.store().pool.clone(),
             position.clone(),
         );

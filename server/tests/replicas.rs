@@ -120,8 +120,19 @@ async fn a_publish_on_one_replica_reaches_streams_on_the_other() {
     };
     let dir = tempfile::tempdir().unwrap();
     let (_a, base_a) = start(dir.path(), &db);
-    // The second replica shares the database and the key directory.
-    let (_b, base_b) = start(dir.path(), &db);
+    // The second replica shares the database and the signing keys, and has a data directory of
+    // its own: the event log there is locked by one process.
+    let dir_b = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir_b.path().join("keys")).unwrap();
+    for key in std::fs::read_dir(dir.path().join("keys")).unwrap() {
+        let key = key.unwrap().path();
+        std::fs::copy(
+            &key,
+            dir_b.path().join("keys").join(key.file_name().unwrap()),
+        )
+        .unwrap();
+    }
+    let (_b, base_b) = start(dir_b.path(), &db);
     let admin = admin_token(dir.path());
 
     let addr_b = base_b.strip_prefix("http://").unwrap();

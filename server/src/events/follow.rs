@@ -1,9 +1,14 @@
 //! Following the event log from a saved position: the one loop behind every sink that copies
 //! stored batches elsewhere (NATS JetStream, the PostgreSQL `events` table).
 //!
-//! The position (`{segment, offset}` JSON) is saved atomically after each delivered chunk, so a
-//! crash re-delivers at most the last chunk; sinks make re-delivery harmless (JetStream message
-//! ids, `ON CONFLICT DO NOTHING`).
+//! The position (`{segment, offset}` JSON: segment number and byte offset, see
+//! [`Position`]) is saved atomically after each delivered chunk, so a crash re-delivers at most
+//! the last chunk; sinks make re-delivery harmless (JetStream message ids, `ON CONFLICT DO
+//! NOTHING`). Damaged records of the log are skipped (the log counts them) and positions of the
+//! records around them never change. A position file named `*.position` in the log directory
+//! holds back the log's retention: no segment the follower has not passed is deleted. A
+//! position file elsewhere does not, and a follower that falls behind retention resumes at the
+//! oldest segment left.
 
 use std::future::Future;
 use std::io::Write as _;

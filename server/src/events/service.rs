@@ -1,5 +1,11 @@
 //! The event service behind `POST /v1/events`: validate, store durably, keep a short in-memory
 //! tail for debugging, and feed experiment analysis.
+//!
+//! The log is opened (and so locked, see [`EventLog::open`]) on first use, not when the service
+//! is made: the admin commands (`burgee token`, `keys`, `export`, `audit`) open the server state
+//! but never touch events, so they keep working next to a running server, while
+//! `burgee serve` opens the log at start-up ([`EventService::log`]) and fails at once when
+//! another server holds it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -64,7 +70,8 @@ pub struct RecentEvent {
 
 /// Validation, durable storage, a live tail and analysis of events.
 pub struct EventService {
-    log: EventLog,
+    config: LogConfig,
+    log: Mutex<Option<EventLog>>,
     recent: Mutex<HashMap<(String, String), VecDeque<RecentEvent>>>,
     tail: broadcast::Sender<Arc<StoredBatch>>,
 }
@@ -76,21 +83,43 @@ impl std::fmt::Debug for EventService {
 }
 
 impl EventService {
-    /// Opens the log (see [`EventLog::open`]).
+    /// A service over the log of `config`, which is opened on first use (see the module docs).
     ///
     /// # Errors
-    /// [`LogError`] when the log cannot be opened or is damaged.
+    /// None today (the signature keeps room for checks of `config`).
     pub fn open(config: LogConfig) -> Result<EventService, LogError> {
         Ok(EventService {
-            log: EventLog::open(config)?,
+            config,
+            log: Mutex::new(None),
             recent: Mutex::new(HashMap::new()),
             tail: broadcast::channel(256).0,
         })
     }
 
-    /// The underlying log (for the JetStream forwarder).
-    pub fn log(&self) -> &EventLog {
-        &self.log
+    /// The underlying log (for the forwarders), opening it on the first call: this blocks for
+    /// as long as [`EventLog::open`] reads the log, so `serve` calls it once at start-up.
+    ///
+    /// # Errors
+    /// [`LogError::Locked`] when a running server holds the log; [`LogError::Io`] when it cannot
+    /// be opened. A later call tries again.
+    pub fn log(&self) -> Result<EventLog, LogError> {
+        let mut log = self.log.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(open) = log.as_ref() {
+            return Ok(open.clone());
+        }
+        let open = EventLog::open(self.config.clone())?;
+        *log = Some(open.clone());
+        Ok(open)
+    }
+
+    /// Damaged records skipped by the log since it was opened (0 before it is opened); see
+    /// [`EventLog::damaged_records`].
+    pub fn damaged_records(&self) -> u64 {
+        self.log
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, EventLog::damaged_records)
     }
 
     /// Validates `body` and stores the accepted events of `project`'s `environment`; returns
@@ -98,7 +127,7 @@ impl EventService {
     ///
     /// # Errors
     /// [`IngestError::Batch`] for a malformed batch, [`IngestError::Append`] when the store is
-    /// behind or failed.
+    /// behind or failed (or could not be opened: [`AppendError::Failed`]).
     pub async fn ingest(
         &self,
         project: &str,
@@ -116,7 +145,10 @@ impl EventService {
             events,
             rejected: rejected.len(),
         };
-        let receipt = self.log.append(batch.clone()).await?;
+        let log = self
+            .log()
+            .map_err(|e| AppendError::Failed(format!("opening the event log: {e}")))?;
+        let receipt = log.append(batch.clone()).await?;
         if !receipt.duplicate {
             self.remember(&batch);
             // No subscriber is fine: the tail is best-effort, the log is the record.
@@ -167,7 +199,7 @@ impl EventService {
     /// whole log: call it from a blocking task.
     ///
     /// # Errors
-    /// [`ResultsError`] when the log cannot be read or the configuration is invalid.
+    /// [`ResultsError`] when the log cannot be opened or read, or the configuration is invalid.
     pub fn results(
         &self,
         project: &str,
@@ -175,7 +207,7 @@ impl EventService {
         config: &ExperimentConfig,
     ) -> Result<ExperimentResults, ResultsError> {
         let mut batches = Vec::new();
-        self.log
+        self.log()?
             .scan(project, environment, |b| batches.push(b.clone()))?;
         Ok(analyse(config, environment, &batches)?)
     }

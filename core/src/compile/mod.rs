@@ -3,20 +3,28 @@
 
 use alloc::boxed::Box;
 use alloc::format;
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
+
+use core::cell::Cell;
 
 use hashbrown::{HashMap, HashSet};
 use regex_automata::meta::Regex;
-use serde_json::Value;
 
-use crate::context::TARGETING_KEY;
+mod condition;
+mod graph;
+mod path;
+
+use condition::attr_ref;
+pub(crate) use condition::number_key;
+
+use path::{Path, invalid};
+
 use crate::error::LoadError;
 use crate::model::{
-    Audience, Clause as ClauseDef, Condition, FlagDef, Operator, SNAPSHOT_FORMAT, SegmentDef,
-    ServeDef, SnapshotDef, ValueType,
+    Audience, FlagDef, SNAPSHOT_FORMAT, SegmentDef, ServeDef, SnapshotDef, ValueType,
 };
-use crate::privacy::{SensitiveHasher, check_sensitive, is_digest};
+use crate::privacy::{SensitiveHasher, is_digest};
 use crate::value::{FlagValue, MetadataValue};
 
 /// Attribute a clause or rollout reads.
@@ -213,81 +221,6 @@ pub struct Snapshot {
     pub(crate) digests: Option<SensitiveHasher>,
 }
 
-fn invalid(path: &Path<'_>, message: impl Into<String>) -> LoadError {
-    LoadError::Invalid {
-        path: path.to_string(),
-        message: message.into(),
-    }
-}
-
-/// Where in the snapshot a compile error is, rendered only when an error is raised (building
-/// path strings eagerly cost more than the rest of compiling): `flags[checkout].rules[r1].when`.
-#[derive(Clone, Copy)]
-struct Path<'a> {
-    parent: Option<&'a Path<'a>>,
-    name: &'a str,
-    sub: Sub<'a>,
-}
-
-#[derive(Clone, Copy)]
-enum Sub<'a> {
-    None,
-    Key(&'a str),
-    Index(usize),
-}
-
-impl<'a> Path<'a> {
-    fn root(name: &'a str) -> Self {
-        Path {
-            parent: None,
-            name,
-            sub: Sub::None,
-        }
-    }
-    fn top(name: &'a str, key: &'a str) -> Self {
-        Path {
-            parent: None,
-            name,
-            sub: Sub::Key(key),
-        }
-    }
-    fn field(&'a self, name: &'a str) -> Path<'a> {
-        Path {
-            parent: Some(self),
-            name,
-            sub: Sub::None,
-        }
-    }
-    fn key(&'a self, name: &'a str, key: &'a str) -> Path<'a> {
-        Path {
-            parent: Some(self),
-            name,
-            sub: Sub::Key(key),
-        }
-    }
-    fn index(&'a self, name: &'a str, i: usize) -> Path<'a> {
-        Path {
-            parent: Some(self),
-            name,
-            sub: Sub::Index(i),
-        }
-    }
-}
-
-impl core::fmt::Display for Path<'_> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        if let Some(parent) = self.parent {
-            write!(f, "{parent}.")?;
-        }
-        f.write_str(self.name)?;
-        match self.sub {
-            Sub::None => Ok(()),
-            Sub::Key(k) => write!(f, "[{k}]"),
-            Sub::Index(i) => write!(f, "[{i}]"),
-        }
-    }
-}
-
 fn index_u32(i: usize) -> u32 {
     // Snapshots are size-limited far below 2^32 elements.
     u32::try_from(i).unwrap_or(u32::MAX)
@@ -301,7 +234,8 @@ impl Snapshot {
     /// unsupported `format`, `expires_at` before `issued_at`, duplicate keys or ids, unknown
     /// variants, flags or segments, a variant value of the wrong type, weights not summing to
     /// 10000, a clause whose operands do not fit its operator, a bad regex / semver / date,
-    /// `in_segment` inside a segment rule, or a prerequisite cycle.
+    /// `in_segment` inside a segment rule, a prerequisite cycle, or a snapshot over one of the
+    /// limits of [`crate::limits`] (`spec/SNAPSHOT.md` §10).
     pub fn compile(def: &SnapshotDef, digest: Option<String>) -> Result<Snapshot, LoadError> {
         if def.format != SNAPSHOT_FORMAT {
             return Err(invalid(
@@ -344,6 +278,8 @@ impl Snapshot {
             segment_index: &segment_index,
             flag_index: &flag_index,
             flags: &def.flags,
+            regexes: Cell::new(0),
+            regex_bytes: Cell::new(0),
         };
         let segments = def
             .segments
@@ -355,7 +291,7 @@ impl Snapshot {
             .iter()
             .map(|f| cx.flag(f))
             .collect::<Result<Vec<_>, _>>()?;
-        check_prerequisite_cycles(&flags)?;
+        graph::check_prerequisites(&flags)?;
 
         Ok(Snapshot {
             info: SnapshotInfo {
@@ -417,6 +353,10 @@ struct Compiler<'a> {
     segment_index: &'a HashMap<&'a str, u32>,
     flag_index: &'a HashMap<Box<str>, u32>,
     flags: &'a [FlagDef],
+    /// `matches` clauses compiled so far.
+    regexes: Cell<usize>,
+    /// Their compiled size so far, bytes.
+    regex_bytes: Cell<usize>,
 }
 
 impl Compiler<'_> {
@@ -443,7 +383,7 @@ impl Compiler<'_> {
             if !ids.insert(r.id.as_str()) {
                 return Err(invalid(&rpath, "duplicate rule id"));
             }
-            rules.push(self.cond(&r.when, &rpath.field("when"), false)?);
+            rules.push(self.cond(&r.when, &rpath.field("when"), false, 1)?);
         }
         for (name, keys) in [("included", &s.included), ("excluded", &s.excluded)] {
             self.check_keys(keys, &path, name)?;
@@ -503,11 +443,18 @@ impl Compiler<'_> {
         }
 
         let mut prerequisites = Vec::with_capacity(f.prerequisites.len());
+        let mut required = HashSet::with_capacity(f.prerequisites.len());
         for (i, p) in f.prerequisites.iter().enumerate() {
             let at = path.index("prerequisites", i);
             let Some(&pf) = self.flag_index.get(p.flag.as_str()) else {
                 return Err(invalid(&at, format!("unknown flag \"{}\"", p.flag)));
             };
+            if !required.insert(pf) {
+                return Err(invalid(
+                    &at,
+                    format!("flag \"{}\" is already a prerequisite", p.flag),
+                ));
+            }
             if p.variants.is_empty() {
                 return Err(invalid(&at, "at least one accepted variant is required"));
             }
@@ -545,7 +492,7 @@ impl Compiler<'_> {
             }
             rules.push(Rule {
                 id: r.id.as_str().into(),
-                cond: self.cond(&r.when, &rpath.field("when"), true)?,
+                cond: self.cond(&r.when, &rpath.field("when"), true, 1)?,
                 serve: self.serve(&r.serve, &rpath.field("serve"), &f.key, &variant_of)?,
             });
         }
@@ -625,361 +572,4 @@ impl Compiler<'_> {
             }
         }
     }
-
-    fn cond(
-        &self,
-        c: &Condition,
-        path: &Path<'_>,
-        segments_allowed: bool,
-    ) -> Result<Cond, LoadError> {
-        Ok(match c {
-            Condition::All(children) => {
-                Cond::All(self.conds(children, path, "all", segments_allowed)?)
-            }
-            Condition::Any(children) => {
-                Cond::Any(self.conds(children, path, "any", segments_allowed)?)
-            }
-            Condition::Not(child) => Cond::Not(Box::new(self.cond(
-                child,
-                &path.field("not"),
-                segments_allowed,
-            )?)),
-            Condition::Clause(cl) => Cond::Clause(self.clause(cl, path, segments_allowed)?),
-        })
-    }
-
-    fn conds(
-        &self,
-        children: &[Condition],
-        path: &Path<'_>,
-        name: &'static str,
-        segments_allowed: bool,
-    ) -> Result<Box<[Cond]>, LoadError> {
-        children
-            .iter()
-            .enumerate()
-            .map(|(i, c)| self.cond(c, &path.index(name, i), segments_allowed))
-            .collect()
-    }
-
-    fn clause(
-        &self,
-        c: &ClauseDef,
-        path: &Path<'_>,
-        segments_allowed: bool,
-    ) -> Result<Clause, LoadError> {
-        use Operator as O;
-        let op = c.op;
-        let single = || -> Result<&Value, LoadError> {
-            if c.values.is_some() {
-                return Err(invalid(
-                    path,
-                    format!("\"{}\" takes \"value\", not \"values\"", op.as_str()),
-                ));
-            }
-            c.value
-                .as_ref()
-                .ok_or_else(|| invalid(path, format!("\"{}\" needs a \"value\"", op.as_str())))
-        };
-        let many = || -> Result<&[Value], LoadError> {
-            if c.value.is_some() {
-                return Err(invalid(
-                    path,
-                    format!("\"{}\" takes \"values\", not \"value\"", op.as_str()),
-                ));
-            }
-            c.values
-                .as_deref()
-                .ok_or_else(|| invalid(path, format!("\"{}\" needs \"values\"", op.as_str())))
-        };
-        let string_op = matches!(
-            op,
-            O::Equals | O::NotEquals | O::In | O::NotIn | O::Contains | O::StartsWith | O::EndsWith
-        );
-        if c.ignore_case && !string_op {
-            return Err(invalid(
-                path,
-                format!("\"ignore_case\" does not apply to \"{}\"", op.as_str()),
-            ));
-        }
-        let fold = |s: &str| -> Box<str> {
-            if c.ignore_case {
-                s.to_lowercase().into_boxed_str()
-            } else {
-                s.into()
-            }
-        };
-
-        if c.sensitive {
-            check_sensitive(op).map_err(|m| invalid(path, m))?;
-            let operands = c.value.iter().chain(c.values.iter().flatten());
-            for v in operands {
-                let ok = match v {
-                    Value::String(s) => self.audience == Audience::Server || is_digest(s),
-                    _ => false,
-                };
-                if !ok {
-                    return Err(invalid(
-                        path,
-                        match self.audience {
-                            Audience::Server => "a sensitive clause's operands must be strings",
-                            Audience::Client => {
-                                "a sensitive clause of a client snapshot has digests as operands \
-                                 (64 lowercase hex digits)"
-                            }
-                        },
-                    ));
-                }
-            }
-        }
-
-        let attr = match (op, c.attribute.as_deref()) {
-            (O::InSegment, None) => AttrRef::TargetingKey,
-            (O::InSegment, Some(_)) => {
-                return Err(invalid(path, "\"in_segment\" takes no \"attribute\""));
-            }
-            (_, None) => return Err(invalid(path, "a clause needs an \"attribute\"")),
-            (_, Some(name)) => attr_ref(name, &path.field("attribute"))?,
-        };
-
-        let (test, negate) = match op {
-            O::Equals | O::NotEquals | O::In | O::NotIn
-                if c.sensitive && self.audience == Audience::Client =>
-            {
-                let mut set = StringSet::default();
-                if matches!(op, O::Equals | O::NotEquals) {
-                    if let Value::String(s) = single()? {
-                        set.insert(s.as_str().into());
-                    }
-                } else {
-                    for v in many()? {
-                        if let Value::String(s) = v {
-                            set.insert(s.as_str().into());
-                        }
-                    }
-                }
-                (Test::Digest(set), matches!(op, O::NotEquals | O::NotIn))
-            }
-            O::Equals | O::NotEquals => {
-                let v = single()?;
-                let scalar = match v {
-                    Value::String(s) => Scalar::String(fold(s)),
-                    Value::Bool(b) => Scalar::Bool(*b),
-                    Value::Number(n) => Scalar::Number(
-                        n.as_f64()
-                            .ok_or_else(|| invalid(path, "number out of range"))?,
-                    ),
-                    _ => {
-                        return Err(invalid(
-                            path,
-                            "\"value\" must be a string, number or boolean",
-                        ));
-                    }
-                };
-                (Test::Equals(scalar), op == O::NotEquals)
-            }
-            O::In | O::NotIn => {
-                let mut set = ScalarSet::default();
-                for (i, v) in many()?.iter().enumerate() {
-                    match v {
-                        Value::String(s) => {
-                            set.strings.insert(fold(s));
-                        }
-                        Value::Bool(b) => {
-                            if let Some(slot) = set.bools.get_mut(usize::from(*b)) {
-                                *slot = true;
-                            }
-                        }
-                        Value::Number(n) => {
-                            let f = n
-                                .as_f64()
-                                .ok_or_else(|| invalid(path, "number out of range"))?;
-                            set.numbers.insert(number_key(f));
-                        }
-                        _ => {
-                            return Err(invalid(
-                                &path.index("values", i),
-                                "must be a string, number or boolean",
-                            ));
-                        }
-                    }
-                }
-                (Test::In(set), op == O::NotIn)
-            }
-            O::Contains | O::StartsWith | O::EndsWith => {
-                let mut needles = Vec::new();
-                for (i, v) in many()?.iter().enumerate() {
-                    let Value::String(s) = v else {
-                        return Err(invalid(&path.index("values", i), "must be a string"));
-                    };
-                    needles.push(fold(s));
-                }
-                let kind = match op {
-                    O::Contains => StrOp::Contains,
-                    O::StartsWith => StrOp::StartsWith,
-                    _ => StrOp::EndsWith,
-                };
-                (Test::Str(kind, needles.into_boxed_slice()), false)
-            }
-            O::Matches => {
-                let Value::String(pattern) = single()? else {
-                    return Err(invalid(path, "\"value\" must be a regex string"));
-                };
-                let re = Regex::new(pattern)
-                    .map_err(|e| invalid(path, format!("invalid regex \"{pattern}\": {e}")))?;
-                (Test::Matches(Box::new(re)), false)
-            }
-            O::Lt | O::Lte | O::Gt | O::Gte => {
-                let n = single()?
-                    .as_f64()
-                    .ok_or_else(|| invalid(path, "\"value\" must be a number"))?;
-                (Test::Number(cmp_of(op), n), false)
-            }
-            O::SemverEq | O::SemverLt | O::SemverLte | O::SemverGt | O::SemverGte => {
-                let Value::String(s) = single()? else {
-                    return Err(invalid(path, "\"value\" must be a semantic version string"));
-                };
-                let v = semver::Version::parse(s)
-                    .map_err(|e| invalid(path, format!("invalid semantic version \"{s}\": {e}")))?;
-                (Test::Semver(cmp_of(op), v), false)
-            }
-            O::Before | O::After => {
-                let at_ms = crate::value::date_ms(single()?).ok_or_else(|| {
-                    invalid(
-                        path,
-                        "\"value\" must be milliseconds since epoch or an RFC 3339 timestamp",
-                    )
-                })?;
-                (
-                    Test::Date {
-                        before: op == O::Before,
-                        at_ms,
-                    },
-                    false,
-                )
-            }
-            O::Exists => {
-                if c.value.is_some() || c.values.is_some() {
-                    return Err(invalid(path, "\"exists\" takes no operands"));
-                }
-                (Test::Exists, false)
-            }
-            O::InSegment => {
-                if !segments_allowed {
-                    return Err(invalid(path, "segment rules may not use \"in_segment\""));
-                }
-                let mut ids = Vec::new();
-                for (i, v) in many()?.iter().enumerate() {
-                    let at = path.index("values", i);
-                    let Value::String(s) = v else {
-                        return Err(invalid(&at, "must be a segment key"));
-                    };
-                    let idx = self
-                        .segment_index
-                        .get(s.as_str())
-                        .ok_or_else(|| invalid(&at, format!("unknown segment \"{s}\"")))?;
-                    ids.push(*idx);
-                }
-                (Test::InSegment(ids.into_boxed_slice()), false)
-            }
-        };
-        Ok(Clause {
-            attr,
-            test,
-            negate,
-            ignore_case: c.ignore_case,
-        })
-    }
-}
-
-fn attr_ref(name: &str, path: &Path<'_>) -> Result<AttrRef, LoadError> {
-    match name {
-        TARGETING_KEY => Ok(AttrRef::TargetingKey),
-        "$now" => Ok(AttrRef::Now),
-        "" => Err(invalid(path, "attribute name must not be empty")),
-        n if n.starts_with('$') => Err(invalid(
-            path,
-            format!("\"{n}\": names starting with $ are reserved (only $now exists)"),
-        )),
-        n => Ok(AttrRef::Named {
-            name: n.into(),
-            hash: crate::context::str_hash(n),
-        }),
-    }
-}
-
-fn cmp_of(op: Operator) -> Cmp {
-    use Operator as O;
-    match op {
-        O::Lt | O::SemverLt => Cmp::Lt,
-        O::Lte | O::SemverLte => Cmp::Lte,
-        O::Gt | O::SemverGt => Cmp::Gt,
-        O::Gte | O::SemverGte => Cmp::Gte,
-        _ => Cmp::Eq,
-    }
-}
-
-/// Set key of a number: its bit pattern, with `-0.0` folded into `0.0`.
-pub(crate) fn number_key(f: f64) -> u64 {
-    if f == 0.0 { 0 } else { f.to_bits() }
-}
-
-/// Refuses prerequisite cycles (including a flag that requires itself) with the cycle's path.
-fn check_prerequisite_cycles(flags: &[Flag]) -> Result<(), LoadError> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        New,
-        Active,
-        Done,
-    }
-    let mut marks = alloc::vec![Mark::New; flags.len()];
-    // Iterative DFS: (flag, next prerequisite position); `stack` is the current path.
-    for start in 0..flags.len() {
-        if marks.get(start) != Some(&Mark::New) {
-            continue;
-        }
-        let mut stack: Vec<(usize, usize)> = alloc::vec![(start, 0)];
-        if let Some(m) = marks.get_mut(start) {
-            *m = Mark::Active;
-        }
-        while let Some(&mut (node, ref mut next)) = stack.last_mut() {
-            let prereqs = flags.get(node).map(|f| &f.prerequisites[..]).unwrap_or(&[]);
-            if let Some((child, _)) = prereqs.get(*next) {
-                *next += 1;
-                let child = *child as usize;
-                match marks.get(child) {
-                    Some(Mark::New) => {
-                        if let Some(m) = marks.get_mut(child) {
-                            *m = Mark::Active;
-                        }
-                        stack.push((child, 0));
-                    }
-                    Some(Mark::Active) => {
-                        let from = stack.iter().position(|(n, _)| *n == child).unwrap_or(0);
-                        let mut names: Vec<&str> = stack
-                            .get(from..)
-                            .unwrap_or(&[])
-                            .iter()
-                            .filter_map(|(n, _)| flags.get(*n).map(|f| &*f.key))
-                            .collect();
-                        if let Some(f) = flags.get(child) {
-                            names.push(&f.key);
-                        }
-                        let head = names.first().copied().unwrap_or("");
-                        return Err(invalid(
-                            &Path::top("flags", head).field("prerequisites"),
-                            format!("prerequisite cycle: {}", names.join(" -> ")),
-                        ));
-                    }
-                    _ => {}
-                }
-            } else {
-                if let Some(m) = marks.get_mut(node) {
-                    *m = Mark::Done;
-                }
-                stack.pop();
-            }
-        }
-    }
-    Ok(())
 }
