@@ -8,7 +8,9 @@ export type ErrorCode =
   | 'SIGNATURE_INVALID'
   | 'KEY_UNTRUSTED'
   | 'PAYLOAD_TYPE_MISMATCH'
+  | 'PROJECT_MISMATCH'
   | 'ENVIRONMENT_MISMATCH'
+  | 'AUDIENCE_MISMATCH'
   | 'SNAPSHOT_ROLLBACK'
   | 'SNAPSHOT_EXPIRED'
   | 'SNAPSHOT_INVALID'
@@ -74,9 +76,17 @@ export interface SnapshotInfo {
   digest?: string | null;
 }
 
+/** Who a snapshot is for (spec/SNAPSHOT.md §9): server SDKs read `server` snapshots, browsers
+ * and apps (client-side keys, `bgc_...`) `client` snapshots. */
+export type Audience = 'server' | 'client';
+
 export interface LoadOptions {
   trustedKeys: string[];
+  /** the project the snapshot must be for (PROJECT_MISMATCH otherwise); absent = not checked */
+  project?: string;
   environment: string;
+  /** the audience read (AUDIENCE_MISMATCH otherwise); default 'server' */
+  audience?: Audience;
   /** default: the clock */
   now?: number;
   heldVersion?: number;
@@ -106,8 +116,10 @@ export interface ClientOptions {
   trustedKeys: string[];
   /** e.g. http://127.0.0.1:8080; absent = offline */
   serverUrl?: string;
-  /** `bgs_...`, required with serverUrl */
+  /** `bgs_...` (a client-side key, `bgc_...`, reads client snapshots), required with serverUrl */
   sdkKey?: string;
+  /** the project every snapshot must be for (PROJECT_MISMATCH otherwise; also sent as
+   * `?project=`); absent = not checked: set it whenever the project is known */
   project?: string;
   /** envelope JSON to start from */
   bootstrap?: string;

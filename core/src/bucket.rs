@@ -1,4 +1,4 @@
-//! Deterministic bucketing (`spec/SNAPSHOT.md` §4, DESIGN.md §4).
+//! Deterministic bucketing (`spec/SNAPSHOT.md` §4).
 //!
 //! ```text
 //! digest = SHA-256( u32be(len(salt)) ‖ salt ‖ u32be(len(seed)) ‖ seed ‖ u32be(len(value)) ‖ value )

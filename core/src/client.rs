@@ -34,6 +34,7 @@ use crate::context::Context;
 use crate::envelope::{DEFAULT_MAX_ENVELOPE_BYTES, TrustedKey};
 use crate::error::{ErrorCode, LoadError};
 use crate::eval::{EvalError, EvaluationDetails};
+use crate::model::Audience;
 use crate::{LoadOptions, Snapshot};
 
 // ---------------------------------------------------------------------------------------------
@@ -80,8 +81,15 @@ impl SyncStatus {
 pub struct SyncConfig {
     /// Keys whose signature is accepted (several during rotation).
     pub trusted_keys: Vec<TrustedKey>,
+    /// The project the client is configured for (`PROJECT_MISMATCH` for another); `None`
+    /// checks nothing (see [`LoadOptions::project`]).
+    pub project: Option<String>,
     /// The environment the client is configured for.
     pub environment: String,
+    /// The audience the client reads: [`Audience::Server`] (the default) or
+    /// [`Audience::Client`] (browsers, apps, client-side keys); `AUDIENCE_MISMATCH` for the
+    /// other.
+    pub audience: Audience,
     /// Refuse versions below this one even before a snapshot is held; 0 = none.
     pub min_version: u64,
     /// Envelope size limit in bytes (default [`DEFAULT_MAX_ENVELOPE_BYTES`]).
@@ -89,11 +97,14 @@ pub struct SyncConfig {
 }
 
 impl SyncConfig {
-    /// A configuration with no minimum version and the default size limit.
+    /// A configuration with no project check, the `server` audience, no minimum version and
+    /// the default size limit.
     pub fn new(trusted_keys: Vec<TrustedKey>, environment: impl Into<String>) -> Self {
         SyncConfig {
             trusted_keys,
+            project: None,
             environment: environment.into(),
+            audience: Audience::default(),
             min_version: 0,
             max_envelope_bytes: DEFAULT_MAX_ENVELOPE_BYTES,
         }
@@ -177,7 +188,9 @@ impl SyncState {
     pub fn apply(&mut self, envelope: &[u8], etag: Option<&str>, now: u64) -> ApplyOutcome {
         let opts = LoadOptions {
             trusted_keys: &self.config.trusted_keys,
+            project: self.config.project.as_deref(),
             environment: &self.config.environment,
+            audience: self.config.audience,
             held: self.current.as_ref().and_then(|s| s.held()),
             min_version: self.config.min_version,
             now,

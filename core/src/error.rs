@@ -3,6 +3,8 @@
 
 use alloc::string::String;
 
+use crate::model::Audience;
+
 /// Every stable error code. Bindings map each one exhaustively; the strings never change.
 ///
 /// Evaluation codes are OpenFeature's (`FLAG_NOT_FOUND`, `TYPE_MISMATCH`,
@@ -19,8 +21,13 @@ pub enum ErrorCode {
     KeyUntrusted,
     /// The (validly signed) payload type is not the snapshot payload type.
     PayloadTypeMismatch,
+    /// The snapshot is for another project than the one configured.
+    ProjectMismatch,
     /// The snapshot is for another environment than the one configured.
     EnvironmentMismatch,
+    /// The snapshot is for another audience (`server` / `client`, `spec/SNAPSHOT.md` §9) than
+    /// the SDK reads: a client snapshot offered to a server SDK, or the reverse.
+    AudienceMismatch,
     /// The snapshot's version is lower than the one held (or equal with another digest).
     SnapshotRollback,
     /// The snapshot's `expires_at` is at or before `now`.
@@ -42,13 +49,15 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in documentation order (for exhaustive binding tests).
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 16] = [
         ErrorCode::ParseError,
         ErrorCode::SnapshotTooLarge,
         ErrorCode::SignatureInvalid,
         ErrorCode::KeyUntrusted,
         ErrorCode::PayloadTypeMismatch,
+        ErrorCode::ProjectMismatch,
         ErrorCode::EnvironmentMismatch,
+        ErrorCode::AudienceMismatch,
         ErrorCode::SnapshotRollback,
         ErrorCode::SnapshotExpired,
         ErrorCode::SnapshotInvalid,
@@ -67,7 +76,9 @@ impl ErrorCode {
             ErrorCode::SignatureInvalid => "SIGNATURE_INVALID",
             ErrorCode::KeyUntrusted => "KEY_UNTRUSTED",
             ErrorCode::PayloadTypeMismatch => "PAYLOAD_TYPE_MISMATCH",
+            ErrorCode::ProjectMismatch => "PROJECT_MISMATCH",
             ErrorCode::EnvironmentMismatch => "ENVIRONMENT_MISMATCH",
+            ErrorCode::AudienceMismatch => "AUDIENCE_MISMATCH",
             ErrorCode::SnapshotRollback => "SNAPSHOT_ROLLBACK",
             ErrorCode::SnapshotExpired => "SNAPSHOT_EXPIRED",
             ErrorCode::SnapshotInvalid => "SNAPSHOT_INVALID",
@@ -131,6 +142,14 @@ pub enum LoadError {
         /// Payload type found.
         found: String,
     },
+    /// `PROJECT_MISMATCH`.
+    #[error("snapshot is for project \"{found}\", expected \"{expected}\"")]
+    Project {
+        /// Configured project.
+        expected: String,
+        /// Project in the snapshot.
+        found: String,
+    },
     /// `ENVIRONMENT_MISMATCH`.
     #[error("snapshot is for environment \"{found}\", expected \"{expected}\"")]
     Environment {
@@ -138,6 +157,18 @@ pub enum LoadError {
         expected: String,
         /// Environment in the snapshot.
         found: String,
+    },
+    /// `AUDIENCE_MISMATCH`.
+    #[error(
+        "snapshot is for audience \"{}\", expected \"{}\"",
+        found.as_str(),
+        expected.as_str()
+    )]
+    Audience {
+        /// The audience the SDK reads.
+        expected: Audience,
+        /// The snapshot's `audience`.
+        found: Audience,
     },
     /// `SNAPSHOT_ROLLBACK`.
     #[error("snapshot version {found} is older than the held version {held}")]
@@ -194,7 +225,9 @@ impl LoadError {
             LoadError::SignatureInvalid { .. } => ErrorCode::SignatureInvalid,
             LoadError::KeyUntrusted { .. } => ErrorCode::KeyUntrusted,
             LoadError::PayloadType { .. } => ErrorCode::PayloadTypeMismatch,
+            LoadError::Project { .. } => ErrorCode::ProjectMismatch,
             LoadError::Environment { .. } => ErrorCode::EnvironmentMismatch,
+            LoadError::Audience { .. } => ErrorCode::AudienceMismatch,
             LoadError::Rollback { .. }
             | LoadError::BelowMinimum { .. }
             | LoadError::Equivocation { .. } => ErrorCode::SnapshotRollback,

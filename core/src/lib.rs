@@ -10,8 +10,9 @@
 //!
 //! ```text
 //!  envelope bytes ──► size limit ──► DSSE parse ──► Ed25519 over PAE (trusted keys)
-//!                     ──► payload type ──► snapshot JSON ──► environment ──► anti-rollback
-//!                     ──► expiry ──► compile (sets, regexes, semvers, indices) ──► Snapshot
+//!                     ──► payload type ──► snapshot JSON ──► project ──► environment
+//!                     ──► audience ──► anti-rollback ──► expiry
+//!                     ──► compile (sets, regexes, semvers, indices) ──► Snapshot
 //!  Snapshot + Context + now ──► evaluate ──► value, variant, reason, rule id, error code
 //! ```
 //!
@@ -23,7 +24,8 @@
 //! # let (envelope, public_key_b64) = burgee_core::doc_fixture();
 //! let trusted = [TrustedKey::from_base64(&public_key_b64)?];
 //! let now = 1_800_000_000_000; // ms since epoch
-//! let snap = Snapshot::load(envelope.as_bytes(), &LoadOptions::new(&trusted, "production", now))?;
+//! let opts = LoadOptions::new(&trusted, "production", now).for_project("docs");
+//! let snap = Snapshot::load(envelope.as_bytes(), &opts)?;
 //! let ctx = Context::new("user-42").with("country", "DE");
 //! let d = snap.get_bool("dark-mode", &ctx, now, false);
 //! assert_eq!(d.details.reason, Reason::Static);
@@ -60,6 +62,7 @@ pub use error::{ContextError, ErrorCode, LoadError};
 pub use eval::{
     EvalError, EvaluationDetails, Exposure, FlagMetadata, Reason, TypedDetails, ValueKind,
 };
+pub use model::Audience;
 pub use privacy::{SENSITIVE_DOMAIN, client_view, sensitive_digest};
 pub use value::{FlagValue, MetadataValue};
 
@@ -74,12 +77,24 @@ pub struct Held<'a> {
 }
 
 /// What [`Snapshot::load`] checks an envelope against.
+///
+/// Everything signed is checked: the key, the payload type, the project (when set), the
+/// environment, the audience, the version and the expiry (`spec/SNAPSHOT.md` §5.3).
 #[derive(Debug, Clone, Copy)]
 pub struct LoadOptions<'a> {
     /// Keys whose signature is accepted (several during rotation).
     pub trusted_keys: &'a [TrustedKey],
+    /// The project the SDK is configured for; a snapshot of another project is refused with
+    /// `PROJECT_MISMATCH`. `None` checks nothing: only for tools that inspect any snapshot
+    /// (e.g. `burgee verify` without `--project`); an SDK that knows its project sets it.
+    pub project: Option<&'a str>,
     /// The environment the SDK is configured for.
     pub environment: &'a str,
+    /// The audience the SDK reads (`spec/SNAPSHOT.md` §9): [`Audience::Server`] (the default)
+    /// for server-side SDKs, [`Audience::Client`] for browsers, apps and anything holding a
+    /// client-side key. A snapshot for the other audience is refused with
+    /// `AUDIENCE_MISMATCH`.
+    pub audience: Audience,
     /// The snapshot currently held, if any.
     pub held: Option<Held<'a>>,
     /// Refuse versions below this one even without a held snapshot (e.g. the version of a
@@ -92,38 +107,69 @@ pub struct LoadOptions<'a> {
 }
 
 impl<'a> LoadOptions<'a> {
-    /// Options with no held snapshot and the default size limit
-    /// ([`DEFAULT_MAX_ENVELOPE_BYTES`]).
+    /// Options with no project check, the `server` audience, no held snapshot and the
+    /// default size limit ([`DEFAULT_MAX_ENVELOPE_BYTES`]).
     pub fn new(trusted_keys: &'a [TrustedKey], environment: &'a str, now: u64) -> Self {
         LoadOptions {
             trusted_keys,
+            project: None,
             environment,
+            audience: Audience::default(),
             held: None,
             min_version: 0,
             now,
             max_envelope_bytes: DEFAULT_MAX_ENVELOPE_BYTES,
         }
     }
+
+    /// These options, refusing snapshots of another project than `project`.
+    #[must_use]
+    pub fn for_project(mut self, project: &'a str) -> Self {
+        self.project = Some(project);
+        self
+    }
+
+    /// These options, for an SDK that reads `audience` snapshots.
+    #[must_use]
+    pub fn for_audience(mut self, audience: Audience) -> Self {
+        self.audience = audience;
+        self
+    }
 }
 
 impl Snapshot {
     /// Verifies a DSSE envelope and compiles the snapshot inside, in the order of
     /// `spec/SNAPSHOT.md` §5.3: size limit, envelope parse, trusted signature over PAE,
-    /// payload type, snapshot parse, environment, version (anti-rollback), expiry, compile.
+    /// payload type, snapshot parse, project (when [`LoadOptions::project`] is set),
+    /// environment, audience, version (anti-rollback), expiry, compile.
     ///
     /// # Errors
     /// The first failing check as a [`LoadError`]; its [`LoadError::code`] is one of
     /// `SNAPSHOT_TOO_LARGE`, `PARSE_ERROR`, `KEY_UNTRUSTED`, `SIGNATURE_INVALID`,
-    /// `PAYLOAD_TYPE_MISMATCH`, `ENVIRONMENT_MISMATCH`, `SNAPSHOT_ROLLBACK` (below the held
-    /// version or `min_version`, or equivocation), `SNAPSHOT_EXPIRED`,
-    /// `SNAPSHOT_INVALID`.
+    /// `PAYLOAD_TYPE_MISMATCH`, `PROJECT_MISMATCH`, `ENVIRONMENT_MISMATCH`,
+    /// `AUDIENCE_MISMATCH`, `SNAPSHOT_ROLLBACK` (below the held version or `min_version`, or
+    /// equivocation), `SNAPSHOT_EXPIRED`, `SNAPSHOT_INVALID`.
     pub fn load(envelope: &[u8], opts: &LoadOptions<'_>) -> Result<Snapshot, LoadError> {
         let verified = verify_envelope(envelope, opts.trusted_keys, opts.max_envelope_bytes)?;
         let def = parse_document(&verified.payload)?;
+        if let Some(project) = opts.project
+            && def.project != project
+        {
+            return Err(LoadError::Project {
+                expected: project.into(),
+                found: def.project,
+            });
+        }
         if def.environment != opts.environment {
             return Err(LoadError::Environment {
                 expected: opts.environment.into(),
                 found: def.environment,
+            });
+        }
+        if def.audience != opts.audience {
+            return Err(LoadError::Audience {
+                expected: opts.audience,
+                found: def.audience,
             });
         }
         if def.version < opts.min_version {

@@ -70,12 +70,20 @@ impl Audience {
         *self == Audience::Server
     }
 
+    /// Both audiences.
+    pub const ALL: [Audience; 2] = [Audience::Server, Audience::Client];
+
     /// The lowercase name used in JSON.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Audience::Server => "server",
             Audience::Client => "client",
         }
+    }
+
+    /// The audience named `server` or `client` (as in JSON); `None` for another string.
+    pub fn parse(name: &str) -> Option<Audience> {
+        Audience::ALL.into_iter().find(|a| a.as_str() == name)
     }
 }
 

@@ -180,7 +180,10 @@ fn project_is_checked_when_configured() {
     // Not configured (a tool inspecting any snapshot): any project loads.
     assert!(Snapshot::load(&env, &LoadOptions::new(&keys, "production", NOW)).is_ok());
     let opts = LoadOptions::new(&keys, "production", NOW).for_project("webshop");
-    assert_eq!(Snapshot::load(&env, &opts).unwrap().info().project, "webshop");
+    assert_eq!(
+        Snapshot::load(&env, &opts).unwrap().info().project,
+        "webshop"
+    );
     let other = LoadOptions::new(&keys, "production", NOW).for_project("blog");
     let err = Snapshot::load(&env, &other).unwrap_err();
     assert_eq!(err.code(), ErrorCode::ProjectMismatch);
@@ -198,7 +201,11 @@ fn audience_is_checked_server_by_default() {
     let client = identity_envelope("p", "production", "client", &k);
     let server_sdk = LoadOptions::new(&keys, "production", NOW);
     let client_sdk = server_sdk.for_audience(Audience::Client);
-    assert_eq!(server_sdk.audience, Audience::Server, "the default audience");
+    assert_eq!(
+        server_sdk.audience,
+        Audience::Server,
+        "the default audience"
+    );
     assert!(Snapshot::load(&server, &server_sdk).is_ok());
     let s = Snapshot::load(&client, &client_sdk).unwrap();
     assert_eq!(s.info().audience, Audience::Client);

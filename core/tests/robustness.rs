@@ -1,4 +1,4 @@
-//! Property tests over hostile input (DESIGN.md §8): arbitrary and mutated envelopes,
+//! Property tests over hostile input: arbitrary and mutated envelopes,
 //! snapshots and contexts never panic, a mutated signed envelope never loads as anything but
 //! the original, and evaluation is deterministic. (cargo-fuzz needs a nightly toolchain, which
 //! this project's machines do not have; proptest runs the same idea on stable, in CI.)
@@ -14,7 +14,8 @@
 use std::path::Path;
 
 use burgee_core::{
-    Context, LoadOptions, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey, sign_envelope,
+    Context, LoadOptions, SNAPSHOT_PAYLOAD_TYPE, Snapshot, TrustedKey, parse_document,
+    sign_envelope,
 };
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
@@ -159,7 +160,9 @@ proptest! {
         let payload = which.get::<Vec<u8>>(snapshots);
         let envelope = signed(payload);
         let keys = [TrustedKey::from_bytes(signing_key().verifying_key().as_bytes()).unwrap()];
-        let opts = LoadOptions::new(&keys, "test", NOW);
+        // The vectors hold client snapshots too: read each as its own audience.
+        let audience = parse_document(payload).unwrap().audience;
+        let opts = LoadOptions::new(&keys, "test", NOW).for_audience(audience);
         let original = Snapshot::load(&envelope, &opts).unwrap();
         let mutated = apply(&envelope, &muts);
         if let Ok(s) = Snapshot::load(&mutated, &opts) {

@@ -13,7 +13,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use burgee_core::{
-    Context, ErrorCode, EvaluationDetails, Held, LoadOptions, Snapshot, TrustedKey, bucket,
+    Audience, Context, ErrorCode, EvaluationDetails, Held, LoadOptions, Snapshot, TrustedKey,
+    bucket,
 };
 use serde_json::{Value, json};
 
@@ -196,6 +197,10 @@ fn envelope_vectors() {
             c["environment"].as_str().unwrap(),
             c["now"].as_u64().unwrap(),
         );
+        opts.project = c.get("project").map(|p| p.as_str().unwrap());
+        if let Some(a) = c.get("audience") {
+            opts.audience = Audience::parse(a.as_str().unwrap()).unwrap();
+        }
         let held_digest = c.get("held_digest").and_then(Value::as_str).unwrap_or("");
         if let Some(v) = c.get("held_version").and_then(Value::as_u64) {
             opts.held = Some(Held {
@@ -234,7 +239,9 @@ fn envelope_vectors() {
         "KEY_UNTRUSTED",
         "SNAPSHOT_ROLLBACK",
         "SNAPSHOT_EXPIRED",
+        "PROJECT_MISMATCH",
         "ENVIRONMENT_MISMATCH",
+        "AUDIENCE_MISMATCH",
         "SNAPSHOT_TOO_LARGE",
         "PARSE_ERROR",
         "PAYLOAD_TYPE_MISMATCH",

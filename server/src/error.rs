@@ -4,21 +4,8 @@
 //! when one input field is at fault: a JSON path such as `variants.big.limit` or a snapshot
 //! path such as `flags[checkout].rules[r1].when`). Codes and statuses:
 //!
-//! | code | status | when |
-//! |---|---|---|
-//! | `UNAUTHORIZED` | 401 | no `Authorization: Bearer`, unknown or revoked token |
-//! | `FORBIDDEN` | 403 | valid token without the role, project or environment needed |
-//! | `NOT_FOUND` | 404 | unknown project, environment, flag, segment, version, token or route |
-//! | `METHOD_NOT_ALLOWED` | 405 | known route, other method |
-//! | `CONFLICT` | 409 | creating something that exists; rollback across changed variants |
-//! | `PRECONDITION_FAILED` | 412 | `If-Match` names an older revision |
-//! | `PAYLOAD_TOO_LARGE` | 413 | body over the limit |
-//! | `UNSUPPORTED_MEDIA_TYPE` | 415 | body that is not `application/json` |
-//! | `PRECONDITION_REQUIRED` | 428 | update or delete without `If-Match` |
-//! | `BAD_REQUEST` | 400 | malformed JSON or query, body that does not fit the model |
-//! | `SNAPSHOT_INVALID` | 422 | the write would produce a snapshot the core refuses, a value breaks the flag's JSON Schema, or a signed envelope (server or client) over the SDKs' default size limit ([`burgee_core::DEFAULT_MAX_ENVELOPE_BYTES`], 8 MiB) |
-//! | `UNAVAILABLE` | 503 | the database is unreachable (`/ready`) |
-//! | `INTERNAL` | 500 | a server-side failure (logged, never caused by input); also every permission lookup that fails: access is never granted on an error |
+//! [`ApiCode`] lists every code with its status and meaning; the README's table and the
+//! OpenAPI document's `Error.code` enum are checked against it by tests.
 
 use std::path::PathBuf;
 
@@ -104,6 +91,110 @@ pub enum StateError {
     Corrupt(String),
 }
 
+/// Every error code the HTTP API answers with: the string, its status and its meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ApiCode {
+    /// 401: no `Authorization: Bearer`, unknown or revoked token.
+    Unauthorized,
+    /// 403: valid token without the role, project or environment needed.
+    Forbidden,
+    /// 404: unknown project, environment, flag, segment, version, token or route.
+    NotFound,
+    /// 405: known route, other method.
+    MethodNotAllowed,
+    /// 409: creating something that exists; rollback across changed variants.
+    Conflict,
+    /// 412: `If-Match` names an older revision, or is not an ETag of this server.
+    PreconditionFailed,
+    /// 413: body over the limit.
+    PayloadTooLarge,
+    /// 415: a body in a content type the route does not read.
+    UnsupportedMediaType,
+    /// 428: update or delete without `If-Match`.
+    PreconditionRequired,
+    /// 400: malformed JSON or query, a body that does not fit the model.
+    BadRequest,
+    /// 422: the write would produce a snapshot the core refuses, a value breaks the flag's
+    /// JSON Schema, or a signed envelope (server or client) over the SDKs' default size limit
+    /// ([`burgee_core::DEFAULT_MAX_ENVELOPE_BYTES`], 8 MiB).
+    SnapshotInvalid,
+    /// 429: the event store is behind; retry after `Retry-After` seconds.
+    Overloaded,
+    /// 503: the database is unreachable (`/ready`).
+    Unavailable,
+    /// 500: a server-side failure (logged, never caused by input); also every permission
+    /// lookup that fails: access is never granted on an error.
+    Internal,
+}
+
+impl ApiCode {
+    /// Every code, in documentation order.
+    pub const ALL: [ApiCode; 14] = [
+        ApiCode::Unauthorized,
+        ApiCode::Forbidden,
+        ApiCode::NotFound,
+        ApiCode::MethodNotAllowed,
+        ApiCode::Conflict,
+        ApiCode::PreconditionFailed,
+        ApiCode::PayloadTooLarge,
+        ApiCode::UnsupportedMediaType,
+        ApiCode::PreconditionRequired,
+        ApiCode::BadRequest,
+        ApiCode::SnapshotInvalid,
+        ApiCode::Overloaded,
+        ApiCode::Unavailable,
+        ApiCode::Internal,
+    ];
+
+    /// The stable string, e.g. `NOT_FOUND`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ApiCode::Unauthorized => "UNAUTHORIZED",
+            ApiCode::Forbidden => "FORBIDDEN",
+            ApiCode::NotFound => "NOT_FOUND",
+            ApiCode::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            ApiCode::Conflict => "CONFLICT",
+            ApiCode::PreconditionFailed => "PRECONDITION_FAILED",
+            ApiCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            ApiCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            ApiCode::PreconditionRequired => "PRECONDITION_REQUIRED",
+            ApiCode::BadRequest => "BAD_REQUEST",
+            ApiCode::SnapshotInvalid => "SNAPSHOT_INVALID",
+            ApiCode::Overloaded => "OVERLOADED",
+            ApiCode::Unavailable => "UNAVAILABLE",
+            ApiCode::Internal => "INTERNAL",
+        }
+    }
+
+    /// The HTTP status it is sent with.
+    #[must_use]
+    pub const fn status(self) -> StatusCode {
+        match self {
+            ApiCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiCode::Forbidden => StatusCode::FORBIDDEN,
+            ApiCode::NotFound => StatusCode::NOT_FOUND,
+            ApiCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiCode::Conflict => StatusCode::CONFLICT,
+            ApiCode::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiCode::BadRequest => StatusCode::BAD_REQUEST,
+            ApiCode::SnapshotInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiCode::Overloaded => StatusCode::TOO_MANY_REQUESTS,
+            ApiCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The JSON body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -120,8 +211,8 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{code}: {message}")]
 pub struct ApiError {
-    /// The stable code (see the module docs).
-    pub code: &'static str,
+    /// The stable code.
+    pub code: ApiCode,
     /// Sent to the client.
     pub message: String,
     /// The input field at fault.
@@ -129,7 +220,8 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(code: &'static str, message: impl Into<String>) -> ApiError {
+    /// An error with `code`.
+    pub fn new(code: ApiCode, message: impl Into<String>) -> ApiError {
         ApiError {
             code,
             message: message.into(),
@@ -138,77 +230,53 @@ impl ApiError {
     }
     /// 401 `UNAUTHORIZED`.
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new("UNAUTHORIZED", message)
+        ApiError::new(ApiCode::Unauthorized, message)
     }
     /// 403 `FORBIDDEN`.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new("FORBIDDEN", message)
+        ApiError::new(ApiCode::Forbidden, message)
     }
     /// 404 `NOT_FOUND`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new("NOT_FOUND", message)
+        ApiError::new(ApiCode::NotFound, message)
     }
     /// 400 `BAD_REQUEST`.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new("BAD_REQUEST", message)
+        ApiError::new(ApiCode::BadRequest, message)
     }
     /// 400 `BAD_REQUEST` naming a field.
     pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError {
             field: Some(field.into()),
-            ..ApiError::new("BAD_REQUEST", message)
+            ..ApiError::new(ApiCode::BadRequest, message)
         }
     }
     /// 428 `PRECONDITION_REQUIRED`.
     pub fn precondition_required(message: impl Into<String>) -> ApiError {
-        ApiError::new("PRECONDITION_REQUIRED", message)
+        ApiError::new(ApiCode::PreconditionRequired, message)
     }
     /// 503 `UNAVAILABLE`.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new("UNAVAILABLE", message)
+        ApiError::new(ApiCode::Unavailable, message)
     }
     /// 500 `INTERNAL`.
     pub fn internal(message: impl Into<String>) -> ApiError {
-        ApiError::new("INTERNAL", message)
-    }
-    /// An error with any code of the table (used for 405, 413, 415 from the framework).
-    pub fn with_code(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::new(code, message)
-    }
-
-    /// The HTTP status of the code.
-    pub fn status(&self) -> StatusCode {
-        match self.code {
-            "UNAUTHORIZED" => StatusCode::UNAUTHORIZED,
-            "FORBIDDEN" => StatusCode::FORBIDDEN,
-            "NOT_FOUND" => StatusCode::NOT_FOUND,
-            "METHOD_NOT_ALLOWED" => StatusCode::METHOD_NOT_ALLOWED,
-            "CONFLICT" => StatusCode::CONFLICT,
-            "PRECONDITION_FAILED" => StatusCode::PRECONDITION_FAILED,
-            "PAYLOAD_TOO_LARGE" => StatusCode::PAYLOAD_TOO_LARGE,
-            "UNSUPPORTED_MEDIA_TYPE" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "PRECONDITION_REQUIRED" => StatusCode::PRECONDITION_REQUIRED,
-            "BAD_REQUEST" => StatusCode::BAD_REQUEST,
-            "SNAPSHOT_INVALID" => StatusCode::UNPROCESSABLE_ENTITY,
-            "UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-            "OVERLOADED" => StatusCode::TOO_MANY_REQUESTS,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        ApiError::new(ApiCode::Internal, message)
     }
 }
 
 impl From<StateError> for ApiError {
     fn from(e: StateError) -> Self {
         match e {
-            StateError::NotFound(m) => ApiError::new("NOT_FOUND", m),
-            StateError::Conflict(m) => ApiError::new("CONFLICT", m),
-            StateError::Stale(m) => ApiError::new("PRECONDITION_FAILED", m),
+            StateError::NotFound(m) => ApiError::new(ApiCode::NotFound, m),
+            StateError::Conflict(m) => ApiError::new(ApiCode::Conflict, m),
+            StateError::Stale(m) => ApiError::new(ApiCode::PreconditionFailed, m),
             StateError::Field { field, message } => ApiError {
                 field: Some(field.clone()),
-                ..ApiError::new("SNAPSHOT_INVALID", format!("{field}: {message}"))
+                ..ApiError::new(ApiCode::SnapshotInvalid, format!("{field}: {message}"))
             },
             e @ StateError::EnvelopeTooLarge { .. } => {
-                ApiError::new("SNAPSHOT_INVALID", e.to_string())
+                ApiError::new(ApiCode::SnapshotInvalid, e.to_string())
             }
             StateError::Invalid(load) => {
                 let field = match &load {
@@ -217,7 +285,7 @@ impl From<StateError> for ApiError {
                 };
                 ApiError {
                     field,
-                    ..ApiError::new("SNAPSHOT_INVALID", load.to_string())
+                    ..ApiError::new(ApiCode::SnapshotInvalid, load.to_string())
                 }
             }
             other => {
@@ -230,12 +298,53 @@ impl From<StateError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
+        let status = self.code.status();
         let body = ErrorBody {
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             message: self.message,
             field: self.field,
         };
         (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ApiCode;
+
+    /// The README's list of error codes is exactly [`ApiCode::ALL`], with the same statuses.
+    #[test]
+    fn readme_lists_every_code_with_its_status() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("with codes\n")
+            .unwrap_or_else(|| unreachable!("README has no error-code list"));
+        let end = start
+            + readme[start..]
+                .find("(`ApiCode`")
+                .unwrap_or_else(|| unreachable!("README's error-code list has no end"));
+        let text = readme[start..end].replace('\n', " ");
+        let listed: Vec<(String, u16)> = text
+            .split(',')
+            .filter_map(|item| {
+                let (code, status) = item.trim().rsplit_once(' ')?;
+                Some((
+                    code.trim_matches('`')
+                        .trim_start_matches("with codes ")
+                        .trim_matches('`')
+                        .to_owned(),
+                    status.parse().ok()?,
+                ))
+            })
+            .collect();
+        let want: Vec<(String, u16)> = ApiCode::ALL
+            .iter()
+            .map(|c| (c.as_str().to_owned(), c.status().as_u16()))
+            .collect();
+        let mut listed_sorted = listed.clone();
+        listed_sorted.sort();
+        let mut want_sorted = want.clone();
+        want_sorted.sort();
+        assert_eq!(listed_sorted, want_sorted, "README lists {listed:?}");
     }
 }

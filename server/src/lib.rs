@@ -29,8 +29,13 @@
 //! Layout:
 //! - [`api`]: the axum [`api::app`] router and its handlers; [`error`]: every error code.
 //! - [`model`]: the authoring model (projects, environments, flags, targeting, segments).
-//! - [`state`]: [`state::AppState`], every operation on the store, and publishing.
-//! - [`store`]: SQLite / PostgreSQL through `sqlx::Any`, the writer lock.
+//! - [`config`]: [`config::ServerConfig`] and its defaults; [`auth`]: token kinds and the
+//!   [`auth::Principal`] a bearer token resolves to; [`validate`]: input checks.
+//! - [`service`]: [`service::AppState`] and every operation on the authoring state, one module
+//!   per resource; [`publish`]: build, compile, sign and store a snapshot;
+//!   [`distribution`]: the latest-snapshot cache and the SSE hub.
+//! - [`store`]: SQLite / PostgreSQL through `sqlx::Any`, the writer lock; [`store::rows`]: the
+//!   SQL of the authoring tables.
 //! - [`audit`]: the hash chain; [`metrics`]: Prometheus; [`openapi`]: `/openapi.json`.
 //! - [`replicas`]: PostgreSQL LISTEN/NOTIFY between `burgee serve` processes.
 //! - [`keys`]: Ed25519 key files, rotation; [`backup`]: `burgee backup` / `burgee restore`.
@@ -42,18 +47,25 @@
 pub mod analysis;
 pub mod api;
 pub mod audit;
+pub mod auth;
 pub mod backup;
 pub mod cli;
+pub mod clock;
+pub mod config;
 pub mod demo;
+pub mod distribution;
 pub mod error;
 pub mod events;
 pub mod keys;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
+pub mod publish;
 pub mod replicas;
-pub mod state;
+pub mod serve;
+pub mod service;
 pub mod store;
+pub mod validate;
 
 /// The current time in milliseconds since the Unix epoch (UTC), from the system clock.
 /// A clock before 1970 reads as 0.

@@ -7,6 +7,7 @@
 //! pointing to `spec/SNAPSHOT.md`. The Swagger UI at `/swagger-ui/` is `utoipa-swagger-ui`
 //! with its vendored assets, serving this document.)
 
+use crate::error::ApiCode;
 use serde_json::{Map, Value, json};
 
 /// One documented route.
@@ -448,7 +449,8 @@ pub fn document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {
                 "Error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}},
+                    "code": {"type": "string", "enum": ApiCode::ALL.map(ApiCode::as_str)},
+                    "message": {"type": "string"}, "field": {"type": "string"}}},
                 "ProjectInput": object("{key, name?, description?, environments?: [EnvironmentInput]}", &["key"]),
                 "ProjectUpdate": object("{name, description?}", &["name"]),
                 "EnvironmentInput": object("{key, name?, protected?}", &["key"]),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 
 use crate::error::StateError;
-use crate::state::AppState;
+use crate::service::AppState;
 use crate::store::{Backend, NOTIFY_CHANNEL};
 
 /// How often [`poll`] checks for versions published by other processes.

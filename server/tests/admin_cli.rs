@@ -13,9 +13,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use burgee_core::{ErrorCode, LoadOptions, Snapshot};
+use burgee_server::config::ServerConfig;
 use burgee_server::keys::read_trusted_key;
 use burgee_server::now_ms;
-use burgee_server::state::{AppState, ServerConfig};
+use burgee_server::service::AppState;
 
 mod common;
 use common::postgres_url;

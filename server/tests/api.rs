@@ -18,12 +18,14 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use burgee_core::{Context, ErrorCode, LoadOptions, Snapshot, TrustedKey};
 use burgee_server::api::app;
+use burgee_server::config::ServerConfig;
+use burgee_server::demo::{Calendar, Demo};
 use burgee_server::error::StateError;
 use burgee_server::keys::read_trusted_key;
 use burgee_server::model::{Role, TokenInput};
 use burgee_server::now_ms;
 use burgee_server::openapi::ROUTES;
-use burgee_server::state::{AppState, Credentials, ServerConfig};
+use burgee_server::service::{AppState, Credentials};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -1331,7 +1333,7 @@ async fn tokens_are_hashed_and_shown_once(f: &Fixture) {
         .fetch_all(&f.state.store().pool)
         .await
         .unwrap();
-    assert!(stored.contains(&burgee_server::state::token_hash(&secret)));
+    assert!(stored.contains(&burgee_server::auth::token_hash(&secret)));
     assert!(!stored.iter().any(|h| h.contains("bga_")));
     let bad = send(
         f,
@@ -1741,8 +1743,11 @@ async fn reopening_keeps_data_and_returns_no_credentials() {
             .unwrap()
             .is_some()
     );
-    // project.create, 3 × environment.create, bootstrap.
-    assert_eq!(state.verify_audit().await.unwrap(), 5);
+    // project.create, 3 × environment.create, the demo's segments and flags (seeded through
+    // the API's service steps, so each is audited), bootstrap.
+    let demo = Demo::load(Calendar::seeded_at(0)).unwrap();
+    let seeded = demo.flags.len() + demo.segments.values().map(Vec::len).sum::<usize>();
+    assert_eq!(state.verify_audit().await.unwrap(), 5 + seeded as u64);
 }
 
 #[tokio::test]
@@ -1791,13 +1796,19 @@ async fn client_snapshots_hide_server_only_flags_and_raw_values(f: &Fixture) {
     );
     let keys = [f.public_key("production")];
     let now = now_ms();
-    let client = Snapshot::load(&r.body, &LoadOptions::new(&keys, "production", now)).unwrap();
+    let opts = LoadOptions::new(&keys, "production", now)
+        .for_audience(burgee_core::model::Audience::Client);
+    let client = Snapshot::load(&r.body, &opts).unwrap();
     assert_eq!(client.info().audience, burgee_core::model::Audience::Client);
     let visible: BTreeSet<&str> = client.flag_keys().collect();
-    let expected: BTreeSet<&str> = burgee_server::demo::CLIENT_VISIBLE
+    let demo = Demo::load(Calendar::seeded_at(now)).unwrap();
+    let expected: BTreeSet<&str> = demo
+        .flags
         .iter()
-        .copied()
+        .filter(|f| f.client_visible)
+        .map(|f| f.key.as_str())
         .collect();
+    assert!(expected.len() >= 5 && expected.len() < demo.flags.len());
     assert_eq!(visible, expected);
     let payload = decode(std::str::from_utf8(&r.body).unwrap());
     for raw in [

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )] // tests: a failed step is a failed test
 
+use burgee_server::demo::{Calendar, Demo};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -48,6 +49,7 @@ fn keygen(dir: &Path, name: &str) -> String {
 
 /// Writes the demo production snapshot (version 7, valid for a day around NOW) as JSON.
 fn write_payload(dir: &Path) -> PathBuf {
+    let demo = Demo::load(Calendar::seeded_at(NOW)).unwrap();
     let def = SnapshotDef {
         format: SNAPSHOT_FORMAT,
         project: "webshop".into(),
@@ -57,11 +59,8 @@ fn write_payload(dir: &Path) -> PathBuf {
         expires_at: NOW + DAY_MS,
         salt: "5f1e0c7a9b2d4e6f8a0b1c2d3e4f5a6b".into(),
         audience: burgee_core::model::Audience::Server,
-        flags: burgee_server::demo::flags(
-            "production",
-            burgee_server::demo::Calendar::seeded_at(NOW),
-        ),
-        segments: burgee_server::demo::segments("production"),
+        flags: demo.snapshot_flags("production"),
+        segments: demo.segments("production"),
     };
     let path = dir.join("snapshot.json");
     std::fs::write(&path, serde_json::to_vec(&def).unwrap()).unwrap();
@@ -156,6 +155,12 @@ fn sign_then_verify_round_trip_and_each_refusal() {
     );
     let (code, _, _) = verify(&envelope, &key, &["--min-version", "7"]);
     assert_eq!(code, 0);
+    let (code, _, stderr) = verify(
+        &envelope,
+        &key,
+        &["--project", "webshop", "--audience", "server"],
+    );
+    assert_eq!(code, 0, "{stderr}");
     let held = ["--held-version", "7", "--held-digest", &digest];
     assert_eq!(verify(&envelope, &key, &held).0, 0);
 
@@ -174,6 +179,8 @@ fn sign_then_verify_round_trip_and_each_refusal() {
             &key,
             "ENVIRONMENT_MISMATCH",
         ),
+        (vec!["--project", "blog"], &key, "PROJECT_MISMATCH"),
+        (vec!["--audience", "client"], &key, "AUDIENCE_MISMATCH"),
         (vec!["--max-bytes", "100"], &key, "SNAPSHOT_TOO_LARGE"),
         (vec![], &other_key, "KEY_UNTRUSTED"),
     ];
@@ -350,6 +357,11 @@ fn verify_matches_every_envelope_fixture() {
         }
         if let Some(n) = case.get("max_envelope_bytes").and_then(Value::as_u64) {
             args.extend(["--max-bytes".into(), n.to_string()]);
+        }
+        for option in ["project", "audience"] {
+            if let Some(value) = case.get(option) {
+                args.extend([format!("--{option}"), value.as_str().unwrap().into()]);
+            }
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = burgee(&args);

@@ -11,8 +11,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use burgee_server::api::app;
+use burgee_server::config::ServerConfig;
 use burgee_server::now_ms;
-use burgee_server::state::{AppState, Credentials, ServerConfig};
+use burgee_server::service::{AppState, Credentials};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 

@@ -7,9 +7,10 @@
     clippy::indexing_slicing
 )] // tests
 
+use burgee_server::config::ServerConfig;
 use burgee_server::events::database::copy_to_database;
 use burgee_server::now_ms;
-use burgee_server::state::{AppState, ServerConfig};
+use burgee_server::service::AppState;
 use serde_json::json;
 
 mod common;

@@ -50,7 +50,8 @@ use burgee_core::client::{
 };
 pub use burgee_core::client::{EventStats, SyncStatus, TrackEvent, not_ready_error};
 use burgee_core::{
-    Context, DEFAULT_MAX_ENVELOPE_BYTES, ErrorCode, EvaluationDetails, Snapshot, TrustedKey,
+    Audience, Context, DEFAULT_MAX_ENVELOPE_BYTES, ErrorCode, EvaluationDetails, Snapshot,
+    TrustedKey,
 };
 
 /// Milliseconds since the Unix epoch, from the system clock (0 before 1970).
@@ -82,9 +83,12 @@ pub struct ClientOptions {
     pub server_url: Option<String>,
     /// SDK key (`bgs_...`) of the environment, or its client-side key (`bgc_...`, for apps
     /// on users' devices: the client then reads the environment's client snapshot,
-    /// `spec/SNAPSHOT.md` §9); required with `server_url`.
+    /// `spec/SNAPSHOT.md` §9, and refuses server snapshots; see [`ClientOptions::audience`]);
+    /// required with `server_url`.
     pub sdk_key: Option<String>,
-    /// `?project=` for the distribution routes (only needed with admin tokens).
+    /// Project key the snapshots must be for (checked against each snapshot:
+    /// `PROJECT_MISMATCH` for another project's), also sent as `?project=` (which admin tokens
+    /// need to pick a project). `None` = not checked; set it whenever the project is known.
     pub project: Option<String>,
     /// Envelope to start from before (or without) the server.
     pub bootstrap: Option<Bootstrap>,
@@ -129,6 +133,21 @@ pub struct ClientOptions {
 }
 
 impl ClientOptions {
+    /// The snapshots this client reads, from its key: [`Audience::Client`] for a client-side
+    /// key (`bgc_...`), else [`Audience::Server`]. Snapshots for the other audience are
+    /// refused with `AUDIENCE_MISMATCH`.
+    pub fn audience(&self) -> Audience {
+        if self
+            .sdk_key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("bgc_"))
+        {
+            Audience::Client
+        } else {
+            Audience::Server
+        }
+    }
+
     /// Options with every default and no server, bootstrap or persistence.
     pub fn new(environment: impl Into<String>, trusted_keys: Vec<String>) -> Self {
         ClientOptions {
@@ -311,6 +330,8 @@ impl Client {
             ),
         };
         let mut cfg = SyncConfig::new(keys, opts.environment.clone());
+        cfg.project.clone_from(&opts.project);
+        cfg.audience = opts.audience();
         cfg.min_version = opts.min_version;
         cfg.max_envelope_bytes = opts.max_envelope_bytes;
         let mut sync = SyncState::new(cfg);
@@ -716,15 +737,9 @@ impl Shared {
     /// `/v1/client` for a client-side key (`bgc_`: the client snapshot and its stream), else
     /// `/v1` (the server snapshot).
     fn routes(&self) -> &'static str {
-        if self
-            .opts
-            .sdk_key
-            .as_deref()
-            .is_some_and(|k| k.starts_with("bgc_"))
-        {
-            "/v1/client"
-        } else {
-            "/v1"
+        match self.opts.audience() {
+            Audience::Client => "/v1/client",
+            Audience::Server => "/v1",
         }
     }
 

@@ -26,6 +26,9 @@ fn options(server: &Server) -> ClientOptions {
     let mut o = ClientOptions::new("production", vec![server.public_key()]);
     o.server_url = Some(server.base.clone());
     o.sdk_key = Some(server.sdk_key());
+    // The demo's project: checked against every snapshot, and sent as `?project=` (which the
+    // server accepts with the SDK key of that project).
+    o.project = Some("webshop".into());
     o.backoff_base_ms = 50;
     o.backoff_cap_ms = 400;
     o.request_timeout_ms = 2_000;

@@ -26,6 +26,11 @@ use crate::snapshot::{Snapshot, ctx, trusted_keys};
 pub struct ClientConfig {
     /// Environment key the snapshots must be for (checked against each snapshot).
     pub environment: String,
+    /// Project key the snapshots must be for (checked against each snapshot:
+    /// `PROJECT_MISMATCH` for another project's; also sent to the server as `?project=`);
+    /// `null`/`nil` = not checked. Set it: an app knows its project.
+    #[uniffi(default = None)]
+    pub project: Option<String>,
     /// Trusted Ed25519 public keys: standard base64 of 32 bytes (the `*.pub` files); several
     /// during a key rotation.
     pub trusted_keys: Vec<String>,
@@ -40,7 +45,9 @@ pub struct ClientConfig {
     pub server_url: Option<String>,
     /// The environment's client-side key (`bgc_...`: the client snapshot, without server-only
     /// flags; what an app on users' devices ships) or SDK key (`bgs_...`); required with
-    /// `serverUrl`.
+    /// `serverUrl`. It also decides which snapshots are accepted, online and offline (the
+    /// bundled and persisted ones too): with a `bgc_` key client snapshots only, otherwise
+    /// server snapshots only (`AUDIENCE_MISMATCH`).
     #[uniffi(default = None)]
     pub sdk_key: Option<String>,
     /// An envelope (JSON text) shipped with the app, for the first launch without network;
@@ -133,9 +140,11 @@ fn native_options(c: &ClientConfig, online: bool) -> Result<NativeOptions, Burge
         ))
     })?;
     let mut n = NativeOptions::new(c.environment.clone(), c.trusted_keys.clone());
+    n.project.clone_from(&c.project);
+    // The key is set offline too: it decides the audience of the snapshots accepted.
+    n.sdk_key.clone_from(&c.sdk_key);
     if online {
-        n.server_url = c.server_url.clone();
-        n.sdk_key = c.sdk_key.clone();
+        n.server_url.clone_from(&c.server_url);
     }
     n.bootstrap = c.bootstrap_envelope.clone().map(Bootstrap::Envelope);
     n.persist_path = Some(dir.join(persist_file_name(&c.environment)));

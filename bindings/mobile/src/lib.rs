@@ -44,7 +44,7 @@ pub use details::{
 };
 pub use snapshot::{LoadOptions, Snapshot, SnapshotInfo};
 
-use burgee_core::{ErrorCode, Reason};
+use burgee_core::{Audience, ErrorCode, Reason};
 
 uniffi::setup_scaffolding!();
 
@@ -64,8 +64,13 @@ pub enum ErrorCode {
     KeyUntrusted,
     /// `PAYLOAD_TYPE_MISMATCH`: the signed payload is not a Burgee snapshot.
     PayloadTypeMismatch,
+    /// `PROJECT_MISMATCH`: the snapshot is for another project than the one configured.
+    ProjectMismatch,
     /// `ENVIRONMENT_MISMATCH`: the snapshot is for another environment.
     EnvironmentMismatch,
+    /// `AUDIENCE_MISMATCH`: a server snapshot where client snapshots are read (client-side
+    /// keys), or the reverse.
+    AudienceMismatch,
     /// `SNAPSHOT_ROLLBACK`: older than the snapshot held (or the minimum version), or the same
     /// version with other content.
     SnapshotRollback,
@@ -83,6 +88,17 @@ pub enum ErrorCode {
     InvalidContext,
     /// `GENERAL`: anything else (bad configuration, no snapshot loaded yet, ...).
     General,
+}
+
+/// Who a snapshot is for (`spec/SNAPSHOT.md` §9): Kotlin `Audience.CLIENT`, Swift `.client`.
+/// Server-side code reads `SERVER` snapshots; apps (client-side keys, `bgc_...`) `CLIENT`
+/// snapshots, which hold only client-visible flags.
+#[uniffi::remote(Enum)]
+pub enum Audience {
+    /// `server`: every flag, raw targeting data.
+    Server,
+    /// `client`: only client-visible flags; targeting keys and sensitive values as digests.
+    Client,
 }
 
 /// Why a value was served (OpenFeature reasons): Kotlin `Reason.TARGETING_MATCH`, Swift
@@ -146,9 +162,21 @@ pub enum BurgeeError {
         /// What is wrong.
         detail: String,
     },
+    /// `PROJECT_MISMATCH`.
+    #[error("PROJECT_MISMATCH: {detail}")]
+    ProjectMismatch {
+        /// What is wrong.
+        detail: String,
+    },
     /// `ENVIRONMENT_MISMATCH`.
     #[error("ENVIRONMENT_MISMATCH: {detail}")]
     EnvironmentMismatch {
+        /// What is wrong.
+        detail: String,
+    },
+    /// `AUDIENCE_MISMATCH`.
+    #[error("AUDIENCE_MISMATCH: {detail}")]
+    AudienceMismatch {
         /// What is wrong.
         detail: String,
     },
@@ -212,7 +240,9 @@ impl BurgeeError {
             ErrorCode::SignatureInvalid => BurgeeError::SignatureInvalid { detail },
             ErrorCode::KeyUntrusted => BurgeeError::KeyUntrusted { detail },
             ErrorCode::PayloadTypeMismatch => BurgeeError::PayloadTypeMismatch { detail },
+            ErrorCode::ProjectMismatch => BurgeeError::ProjectMismatch { detail },
             ErrorCode::EnvironmentMismatch => BurgeeError::EnvironmentMismatch { detail },
+            ErrorCode::AudienceMismatch => BurgeeError::AudienceMismatch { detail },
             ErrorCode::SnapshotRollback => BurgeeError::SnapshotRollback { detail },
             ErrorCode::SnapshotExpired => BurgeeError::SnapshotExpired { detail },
             ErrorCode::SnapshotInvalid => BurgeeError::SnapshotInvalid { detail },
@@ -240,7 +270,9 @@ impl BurgeeError {
             BurgeeError::SignatureInvalid { .. } => ErrorCode::SignatureInvalid,
             BurgeeError::KeyUntrusted { .. } => ErrorCode::KeyUntrusted,
             BurgeeError::PayloadTypeMismatch { .. } => ErrorCode::PayloadTypeMismatch,
+            BurgeeError::ProjectMismatch { .. } => ErrorCode::ProjectMismatch,
             BurgeeError::EnvironmentMismatch { .. } => ErrorCode::EnvironmentMismatch,
+            BurgeeError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
             BurgeeError::SnapshotRollback { .. } => ErrorCode::SnapshotRollback,
             BurgeeError::SnapshotExpired { .. } => ErrorCode::SnapshotExpired,
             BurgeeError::SnapshotInvalid { .. } => ErrorCode::SnapshotInvalid,

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use burgee_core::{
-    Context as CoreContext, Held, LoadOptions as CoreLoadOptions, Snapshot as CoreSnapshot,
-    TrustedKey,
+    Audience, Context as CoreContext, Held, LoadOptions as CoreLoadOptions,
+    Snapshot as CoreSnapshot, TrustedKey,
 };
 
 use crate::BurgeeError;
@@ -22,6 +22,14 @@ pub struct LoadOptions {
     pub trusted_keys: Vec<String>,
     /// The environment the snapshot must be for.
     pub environment: String,
+    /// The project the snapshot must be for (`PROJECT_MISMATCH` otherwise); `null`/`nil` = not
+    /// checked.
+    #[uniffi(default = None)]
+    pub project: Option<String>,
+    /// The audience read (`AUDIENCE_MISMATCH` for the other); `null`/`nil` = `SERVER`. Apps
+    /// reading what a client-side key fetched pass `CLIENT`.
+    #[uniffi(default = None)]
+    pub audience: Option<Audience>,
     /// Current time for the expiry check, ms since the Unix epoch; `null`/`nil` = the clock.
     #[uniffi(default = None)]
     pub now_ms: Option<u64>,
@@ -113,14 +121,19 @@ impl Snapshot {
     ///
     /// # Errors
     /// The code of the first failing check: `SNAPSHOT_TOO_LARGE`, `PARSE_ERROR`,
-    /// `KEY_UNTRUSTED`, `SIGNATURE_INVALID`, `PAYLOAD_TYPE_MISMATCH`, `ENVIRONMENT_MISMATCH`,
-    /// `SNAPSHOT_ROLLBACK`, `SNAPSHOT_EXPIRED`, `SNAPSHOT_INVALID`; `PARSE_ERROR` also for a
+    /// `KEY_UNTRUSTED`, `SIGNATURE_INVALID`, `PAYLOAD_TYPE_MISMATCH`, `PROJECT_MISMATCH`,
+    /// `ENVIRONMENT_MISMATCH`, `AUDIENCE_MISMATCH`, `SNAPSHOT_ROLLBACK`, `SNAPSHOT_EXPIRED`,
+    /// `SNAPSHOT_INVALID`; `PARSE_ERROR` also for a
     /// trusted key that is not base64 of an Ed25519 key.
     #[uniffi::constructor]
     pub fn load(envelope: String, options: LoadOptions) -> Result<Arc<Self>, BurgeeError> {
         let keys = trusted_keys(&options.trusted_keys)?;
         let now = options.now_ms.unwrap_or_else(burgee_client::now_ms);
         let mut opts = CoreLoadOptions::new(&keys, &options.environment, now);
+        opts.project = options.project.as_deref();
+        if let Some(audience) = options.audience {
+            opts.audience = audience;
+        }
         let digest = options.held_digest.unwrap_or_default();
         if let Some(version) = options.held_version {
             opts.held = Some(Held {

@@ -24,9 +24,9 @@ use burgee_client::{
     TrackEvent, now_ms,
 };
 use burgee_core::{
-    AttributeValue, Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, FlagValue,
-    Held, LoadOptions, MetadataValue, Snapshot as CoreSnapshot, TrustedKey, TypedDetails,
-    ValueKind as Kind,
+    AttributeValue, Audience, Context as CoreContext, ErrorCode, EvalError, EvaluationDetails,
+    FlagValue, Held, LoadOptions, MetadataValue, Snapshot as CoreSnapshot, TrustedKey,
+    TypedDetails, ValueKind as Kind,
 };
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -294,8 +294,12 @@ fn flag_value_json(v: &FlagValue) -> Value {
 pub struct LoadOptionsJs {
     /// Trusted public keys, base64 of 32 bytes.
     pub trusted_keys: Vec<String>,
+    /// Expected project (`PROJECT_MISMATCH` for another); absent = not checked.
+    pub project: Option<String>,
     /// Expected environment.
     pub environment: String,
+    /// The audience read: `server` (default) or `client` (`AUDIENCE_MISMATCH` for the other).
+    pub audience: Option<String>,
     /// Current time, ms since epoch (default: the system clock).
     pub now: Option<f64>,
     /// Version held (anti-rollback).
@@ -361,6 +365,11 @@ impl Snapshot {
             None => now_ms(),
         };
         let mut opts = LoadOptions::new(&keys, &options.environment, now);
+        opts.project = options.project.as_deref();
+        if let Some(a) = &options.audience {
+            opts.audience = Audience::parse(a)
+                .ok_or_else(|| general(format!("audience \"{a}\" is not server or client")))?;
+        }
         let digest = options.held_digest.unwrap_or_default();
         if let Some(v) = options.held_version {
             opts.held = Some(Held {
@@ -504,9 +513,10 @@ pub struct ClientOptionsJs {
     pub trusted_keys: Vec<String>,
     /// Server base URL; absent = offline.
     pub server_url: Option<String>,
-    /// SDK key (`bgs_...`).
+    /// SDK key (`bgs_...`; a client-side key `bgc_...` reads client snapshots).
     pub sdk_key: Option<String>,
-    /// `?project=` (admin tokens only).
+    /// Project key: every snapshot must be for it (`PROJECT_MISMATCH`); also sent as
+    /// `?project=`. Absent = not checked.
     pub project: Option<String>,
     /// Envelope JSON to start from.
     pub bootstrap: Option<String>,

@@ -83,6 +83,12 @@ async function startServer(dataDir, listen = '127.0.0.1:0') {
       const r = await fetch(`${server.base}/v1/snapshots/production`, { headers: { Authorization: `Bearer ${server.sdkKey}` } });
       return r.text();
     },
+    /** The production client snapshot (audience client), read with the client-side key. */
+    async clientEnvelope() {
+      const r = await fetch(`${server.base}/v1/client/snapshots/production`, { headers: { Authorization: `Bearer ${server.clientKey}` } });
+      if (r.status !== 200) throw new Error(`client snapshot: ${r.status}`);
+      return r.text();
+    },
   };
   return server;
 }
@@ -141,6 +147,8 @@ function matchesExpected(got, want) {
 /** The load options of an envelopes/manifest.json case (camelCase SDK form). */
 function envelopeOptions(c) {
   const options = { trustedKeys: c.trusted_keys, environment: c.environment, now: c.now };
+  if (c.project !== undefined) options.project = c.project;
+  if (c.audience !== undefined) options.audience = c.audience;
   if (c.held_version !== undefined) {
     options.heldVersion = c.held_version;
     options.heldDigest = c.held_digest ?? '';
@@ -191,7 +199,8 @@ function checkEnvelopes({ Snapshot, BurgeeError }, readEnvelope) {
     }
     seen.add(c.expected);
   }
-  for (const code of ['OK', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED', 'ENVIRONMENT_MISMATCH', 'SNAPSHOT_TOO_LARGE', 'PARSE_ERROR', 'PAYLOAD_TYPE_MISMATCH']) {
+  for (const code of ['OK', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED', 'PROJECT_MISMATCH',
+    'ENVIRONMENT_MISMATCH', 'AUDIENCE_MISMATCH', 'SNAPSHOT_TOO_LARGE', 'PARSE_ERROR', 'PAYLOAD_TYPE_MISMATCH']) {
     assert.ok(seen.has(code), `no fixture expects ${code}`);
   }
 }

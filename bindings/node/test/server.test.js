@@ -5,12 +5,12 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { Client, Context, Snapshot } = require('@burgee/node');
+const { BurgeeError, Client, Context, Snapshot } = require('@burgee/node');
 const { startServer, waitFor, tmpdir } = require('./helpers.js');
 
 function options(server, extra = {}) {
   return {
-    environment: 'production', trustedKeys: [server.publicKey], serverUrl: server.base, sdkKey: server.sdkKey,
+    environment: 'production', project: 'webshop', trustedKeys: [server.publicKey], serverUrl: server.base, sdkKey: server.sdkKey,
     backoffBaseMs: 50, backoffCapMs: 400, requestTimeoutMs: 2000, ...extra,
   };
 }
@@ -42,6 +42,41 @@ test('ready, evaluate, and a change arrives by SSE within a second', async () =>
     assert.ok(await waitFor(500, () => changes.some((e) => e.newVersion === published)), JSON.stringify(changes));
     assert.deepEqual(changes.find((e) => e.newVersion === published), { kind: 'changed', oldVersion: v1, newVersion: published });
     await client.close();
+  } finally {
+    await server.kill();
+  }
+});
+
+test('the client checks its project and the audience of its key; Snapshot.load takes both', async () => {
+  const server = await startServer(tmpdir());
+  try {
+    const serverEnvelope = await server.envelope();
+    const clientEnvelope = await server.clientEnvelope();
+    const offline = (extra) => new Client({ environment: 'production', trustedKeys: [server.publicKey], ...extra });
+    const held = async (c) => {
+      const s = c.status();
+      const out = [version(c), s.lastErrorCode ?? null];
+      await c.close();
+      return out;
+    };
+    const v = Snapshot.load(serverEnvelope, { trustedKeys: [server.publicKey], environment: 'production' }).info.version;
+    assert.deepEqual(await held(offline({ project: 'webshop', bootstrap: serverEnvelope })), [v, null]);
+    assert.deepEqual(await held(offline({ project: 'blog', bootstrap: serverEnvelope })), [0, 'PROJECT_MISMATCH']);
+    // A client-side key reads client snapshots only; an SDK key (or none) server snapshots only.
+    assert.deepEqual(await held(offline({ project: 'webshop', sdkKey: server.clientKey, bootstrap: clientEnvelope })), [v, null]);
+    assert.deepEqual(await held(offline({ project: 'webshop', sdkKey: server.clientKey, bootstrap: serverEnvelope })), [0, 'AUDIENCE_MISMATCH']);
+    assert.deepEqual(await held(offline({ project: 'webshop', sdkKey: server.sdkKey, bootstrap: clientEnvelope })), [0, 'AUDIENCE_MISMATCH']);
+
+    const load = (envelope, extra) => Snapshot.load(envelope, { trustedKeys: [server.publicKey], environment: 'production', ...extra });
+    assert.equal(load(clientEnvelope, { project: 'webshop', audience: 'client' }).info.version, v);
+    for (const [envelope, extra, code] of [
+      [clientEnvelope, {}, 'AUDIENCE_MISMATCH'],
+      [serverEnvelope, { audience: 'client' }, 'AUDIENCE_MISMATCH'],
+      [serverEnvelope, { project: 'blog' }, 'PROJECT_MISMATCH'],
+      [serverEnvelope, { audience: 'browser' }, 'GENERAL'],
+    ]) {
+      assert.throws(() => load(envelope, extra), (e) => e instanceof BurgeeError && e.code === code, JSON.stringify(extra));
+    }
   } finally {
     await server.kill();
   }

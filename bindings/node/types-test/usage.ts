@@ -5,7 +5,7 @@ import { BurgeeProvider, OPENFEATURE_ERROR_CODES } from '@burgee/node/openfeatur
 import { OpenFeature } from '@openfeature/server-sdk';
 
 async function main(): Promise<void> {
-  const client = new Client({ environment: 'production', trustedKeys: ['key'], serverUrl: 'http://127.0.0.1:8080', sdkKey: 'bgs_x', flushIntervalMs: 1000 });
+  const client = new Client({ environment: 'production', project: 'webshop', trustedKeys: ['key'], serverUrl: 'http://127.0.0.1:8080', sdkKey: 'bgs_x', flushIntervalMs: 1000 });
   const status: Status = await client.waitUntilReady(5000);
   const user = new Context({ targetingKey: 'user-42', country: 'DE', age: 31, groups: ['staff'] });
   const on: boolean = client.getBooleanValue('checkout-redesign', false, user);
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   client.on('status', (e) => console.log(e.status, e.errorCode));
   client.track('purchase', 'user-42', 59.9, { currency: 'EUR' });
   const delivered: boolean = await client.close();
-  const snap = Snapshot.load('{}', { trustedKeys: ['key'], environment: 'production', now: 0 });
+  const snap = Snapshot.load('{}', { trustedKeys: ['key'], project: 'webshop', environment: 'production', audience: 'client', now: 0 });
   const v: number = snap.info.version + bucket('s', 'f', 'u');
   const codes: ErrorCode[] = errorCodes();
   try {

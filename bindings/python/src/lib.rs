@@ -21,8 +21,8 @@ use burgee_client::{
     TrackEvent, now_ms,
 };
 use burgee_core::{
-    AttributeValue, Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, Held,
-    LoadOptions, MetadataValue, Snapshot as CoreSnapshot, TrustedKey,
+    AttributeValue, Audience, Context as CoreContext, ErrorCode, EvalError, EvaluationDetails,
+    Held, LoadOptions, MetadataValue, Snapshot as CoreSnapshot, TrustedKey,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
@@ -46,12 +46,14 @@ create_exception!(
     BurgeeError,
     "PAYLOAD_TYPE_MISMATCH"
 );
+create_exception!(_native, ProjectMismatch, BurgeeError, "PROJECT_MISMATCH");
 create_exception!(
     _native,
     EnvironmentMismatch,
     BurgeeError,
     "ENVIRONMENT_MISMATCH"
 );
+create_exception!(_native, AudienceMismatch, BurgeeError, "AUDIENCE_MISMATCH");
 create_exception!(_native, SnapshotRollback, BurgeeError, "SNAPSHOT_ROLLBACK");
 create_exception!(_native, SnapshotExpired, BurgeeError, "SNAPSHOT_EXPIRED");
 create_exception!(_native, SnapshotInvalid, BurgeeError, "SNAPSHOT_INVALID");
@@ -76,7 +78,9 @@ fn coded(code: ErrorCode, message: impl std::fmt::Display) -> PyErr {
         ErrorCode::SignatureInvalid => SignatureInvalid::new_err(message),
         ErrorCode::KeyUntrusted => KeyUntrusted::new_err(message),
         ErrorCode::PayloadTypeMismatch => PayloadTypeMismatch::new_err(message),
+        ErrorCode::ProjectMismatch => ProjectMismatch::new_err(message),
         ErrorCode::EnvironmentMismatch => EnvironmentMismatch::new_err(message),
+        ErrorCode::AudienceMismatch => AudienceMismatch::new_err(message),
         ErrorCode::SnapshotRollback => SnapshotRollback::new_err(message),
         ErrorCode::SnapshotExpired => SnapshotExpired::new_err(message),
         ErrorCode::SnapshotInvalid => SnapshotInvalid::new_err(message),
@@ -597,14 +601,18 @@ struct Snapshot {
 #[pymethods]
 impl Snapshot {
     /// Verifies an envelope (`spec/SNAPSHOT.md` §5.3); raises the exception of the first
-    /// failing check (`SignatureInvalid`, `SnapshotExpired`, ...).
+    /// failing check (`SignatureInvalid`, `ProjectMismatch`, `SnapshotExpired`, ...).
+    /// `project`: the project the snapshot must be for (`None`: not checked); `audience`:
+    /// `"server"` (default) or `"client"`.
     #[staticmethod]
-    #[pyo3(signature = (envelope, *, trusted_keys, environment, now=None, held_version=None, held_digest=None, min_version=0, max_envelope_bytes=None))]
+    #[pyo3(signature = (envelope, *, trusted_keys, environment, project=None, audience=None, now=None, held_version=None, held_digest=None, min_version=0, max_envelope_bytes=None))]
     #[allow(clippy::too_many_arguments)]
     fn load(
         envelope: &Bound<'_, PyAny>,
         trusted_keys: Vec<String>,
         environment: &str,
+        project: Option<&str>,
+        audience: Option<&str>,
         now: Option<u64>,
         held_version: Option<u64>,
         held_digest: Option<&str>,
@@ -622,6 +630,11 @@ impl Snapshot {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| coded(e.code(), e))?;
         let mut opts = LoadOptions::new(&keys, environment, now.unwrap_or_else(now_ms));
+        opts.project = project;
+        if let Some(a) = audience {
+            opts.audience = Audience::parse(a)
+                .ok_or_else(|| general(format!("audience \"{a}\" is not server or client")))?;
+        }
         if let Some(v) = held_version {
             opts.held = Some(Held {
                 version: v,
@@ -872,7 +885,9 @@ impl Client {
 #[pymethods]
 impl Client {
     /// Starts the client. Keyword arguments (times in ms): `environment`, `trusted_keys`
-    /// (base64 public keys), `server_url`, `sdk_key`, `project`, `bootstrap` (envelope str),
+    /// (base64 public keys), `server_url`, `sdk_key` (`bgs_...`; a client-side key `bgc_...`
+    /// reads client snapshots only), `project` (every snapshot must be this project's, else
+    /// `ProjectMismatch`; also sent as `?project=`; `None`: not checked), `bootstrap` (envelope str),
     /// `bootstrap_file`, `persist_path`, `streaming` (True), `poll_interval_ms` (30000),
     /// `request_timeout_ms` (10000), `stream_idle_timeout_ms` (60000), `backoff_base_ms`
     /// (500), `backoff_cap_ms` (30000), `min_version` (0), `send_exposures` (True),
@@ -1205,7 +1220,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SignatureInvalid", py.get_type::<SignatureInvalid>())?;
     m.add("KeyUntrusted", py.get_type::<KeyUntrusted>())?;
     m.add("PayloadTypeMismatch", py.get_type::<PayloadTypeMismatch>())?;
+    m.add("ProjectMismatch", py.get_type::<ProjectMismatch>())?;
     m.add("EnvironmentMismatch", py.get_type::<EnvironmentMismatch>())?;
+    m.add("AudienceMismatch", py.get_type::<AudienceMismatch>())?;
     m.add("SnapshotRollback", py.get_type::<SnapshotRollback>())?;
     m.add("SnapshotExpired", py.get_type::<SnapshotExpired>())?;
     m.add("SnapshotInvalid", py.get_type::<SnapshotInvalid>())?;

@@ -59,6 +59,7 @@ class Server:
             if l.startswith("export ")
         )
         self.sdk_key = creds["BURGEE_SDK_KEY_PRODUCTION"]
+        self.client_key = creds["BURGEE_CLIENT_KEY_PRODUCTION"]
         self.admin = creds["BURGEE_ADMIN_TOKEN"]
         self.public_key = (self.data_dir / "keys" / "production.pub").read_text().strip()
 
@@ -87,6 +88,13 @@ class Server:
     def envelope(self) -> bytes:
         req = urllib.request.Request(f"{self.base}/v1/snapshots/production")
         req.add_header("Authorization", f"Bearer {self.sdk_key}")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.read()
+
+    def client_envelope(self) -> bytes:
+        """The production client snapshot (audience client), read with the client-side key."""
+        req = urllib.request.Request(f"{self.base}/v1/client/snapshots/production")
+        req.add_header("Authorization", f"Bearer {self.client_key}")
         with urllib.request.urlopen(req, timeout=10) as r:
             return r.read()
 

@@ -5,13 +5,16 @@ import http.server
 import json
 import threading
 
+import pytest
+
 import burgee
 from helpers import Server, copy_dir, wait_for
 
 
 def options(server, **extra):
-    o = dict(environment="production", trusted_keys=[server.public_key], server_url=server.base,
-             sdk_key=server.sdk_key, backoff_base_ms=50, backoff_cap_ms=400, request_timeout_ms=2000)
+    o = dict(environment="production", project="webshop", trusted_keys=[server.public_key],
+             server_url=server.base, sdk_key=server.sdk_key, backoff_base_ms=50, backoff_cap_ms=400,
+             request_timeout_ms=2000)
     o.update(extra)
     return o
 
@@ -45,6 +48,41 @@ def test_ready_evaluate_and_a_change_by_sse_within_a_second(tmp_path):
             assert client.get_boolean_value("checkout-redesign", False, ctx) is True
             assert wait_for(1.0, lambda: any(e["new_version"] == published for e in changes))
             assert {"kind": "changed", "old_version": v1, "new_version": published} in changes
+    finally:
+        server.kill()
+
+
+def test_the_client_checks_its_project_and_the_audience_of_its_key(tmp_path):
+    server = Server(tmp_path)
+    try:
+        server_envelope = server.envelope().decode()
+        client_envelope = server.client_envelope().decode()
+        v = burgee.Snapshot.load(server_envelope, trusted_keys=[server.public_key],
+                                 environment="production").info["version"]
+
+        def held(**extra):
+            with burgee.Client(environment="production", trusted_keys=[server.public_key], **extra) as c:
+                return version(c), c.status()["last_error_code"]
+
+        assert held(project="webshop", bootstrap=server_envelope) == (v, None)
+        assert held(project="blog", bootstrap=server_envelope) == (0, "PROJECT_MISMATCH")
+        # A client-side key reads client snapshots only; an SDK key (or none) server snapshots only.
+        assert held(project="webshop", sdk_key=server.client_key, bootstrap=client_envelope) == (v, None)
+        assert held(project="webshop", sdk_key=server.client_key, bootstrap=server_envelope) == (0, "AUDIENCE_MISMATCH")
+        assert held(project="webshop", sdk_key=server.sdk_key, bootstrap=client_envelope) == (0, "AUDIENCE_MISMATCH")
+
+        def load(envelope, **extra):
+            return burgee.Snapshot.load(envelope, trusted_keys=[server.public_key], environment="production", **extra)
+
+        assert load(client_envelope, project="webshop", audience="client").info["version"] == v
+        for envelope, extra, exc in [
+            (client_envelope, {}, burgee.AudienceMismatch),
+            (server_envelope, {"audience": "client"}, burgee.AudienceMismatch),
+            (server_envelope, {"project": "blog"}, burgee.ProjectMismatch),
+            (server_envelope, {"audience": "browser"}, burgee.GeneralError),
+        ]:
+            with pytest.raises(exc):
+                load(envelope, **extra)
     finally:
         server.kill()
 

@@ -87,6 +87,9 @@ def test_envelope_vectors():
             kw.update(held_version=c["held_version"], held_digest=c.get("held_digest", ""))
         if "max_envelope_bytes" in c:
             kw["max_envelope_bytes"] = c["max_envelope_bytes"]
+        for option in ("project", "audience"):
+            if option in c:
+                kw[option] = c[option]
         if c["expected"] == "OK":
             snap = burgee.Snapshot.load(data, **kw)
             assert snap.info["version"] == c["version"], c["file"]
@@ -97,4 +100,5 @@ def test_envelope_vectors():
             assert e.value.code == c["expected"], c["file"]
         seen.add(c["expected"])
     assert {"OK", "SIGNATURE_INVALID", "KEY_UNTRUSTED", "SNAPSHOT_ROLLBACK", "SNAPSHOT_EXPIRED",
-            "ENVIRONMENT_MISMATCH", "SNAPSHOT_TOO_LARGE", "PARSE_ERROR", "PAYLOAD_TYPE_MISMATCH"} <= seen
+            "PROJECT_MISMATCH", "ENVIRONMENT_MISMATCH", "AUDIENCE_MISMATCH", "SNAPSHOT_TOO_LARGE",
+            "PARSE_ERROR", "PAYLOAD_TYPE_MISMATCH"} <= seen

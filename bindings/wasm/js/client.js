@@ -8,8 +8,8 @@ export const ErrorCode = Object.freeze(
   Object.fromEntries(
     [
       'PARSE_ERROR', 'SNAPSHOT_TOO_LARGE', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'PAYLOAD_TYPE_MISMATCH',
-      'ENVIRONMENT_MISMATCH', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED', 'SNAPSHOT_INVALID', 'FLAG_NOT_FOUND',
-      'TYPE_MISMATCH', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL',
+      'PROJECT_MISMATCH', 'ENVIRONMENT_MISMATCH', 'AUDIENCE_MISMATCH', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED',
+      'SNAPSHOT_INVALID', 'FLAG_NOT_FOUND', 'TYPE_MISMATCH', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL',
     ].map((c) => [c, c]),
   ),
 );
@@ -54,9 +54,10 @@ function defaultStorage() {
 }
 
 /** Shared by the browser `Client` and the `WorkerClient`: configuration, the engine, typed
- * evaluation, events. */
+ * evaluation, events. `audience` is the snapshots read ('client', or 'server'/undefined: the
+ * core's default, server); snapshots of another audience or project are refused. */
 class Base {
-  constructor(options) {
+  constructor(options, audience) {
     const o = options || {};
     if (!o.environment) throw new BurgeeError('GENERAL', 'options.environment is required');
     if (!Array.isArray(o.trustedKeys) || o.trustedKeys.length === 0) {
@@ -67,7 +68,9 @@ class Base {
     this.serverUrl = o.serverUrl ? o.serverUrl.replace(/\/+$/, '') : null;
     this.fetch = o.fetch || globalThis.fetch.bind(globalThis);
     this.engine = new Engine({
+      project: o.project,
       environment: o.environment,
+      audience,
       trustedKeys: o.trustedKeys,
       minVersion: o.minVersion,
       maxEnvelopeBytes: o.maxEnvelopeBytes,
@@ -315,8 +318,11 @@ class Base {
  * last good envelope in localStorage (re-verified on the next start), and sends exposures
  * and track events in batches, with `navigator.sendBeacon` when the page is hidden.
  *
+ * Only client snapshots are accepted (a server snapshot is refused with AUDIENCE_MISMATCH).
+ *
  * Options: `{environment, trustedKeys, serverUrl?, key? (client-side key, bgc_...),
- * project?, bootstrap? (envelope JSON text, e.g. rendered by the server), storage?
+ * project? (every snapshot must be this project's, PROJECT_MISMATCH otherwise; also sent as
+ * `?project=`; absent: not checked), bootstrap? (envelope JSON text, e.g. rendered by the server), storage?
  * (localStorage by default; null disables), streaming? (default true), pollIntervalMs?
  * (without streaming, default 30000), streamIdleTimeoutMs? (default 60000), sendExposures?,
  * flushIntervalMs?, flushSize?, maxQueuedEvents?, dedupeWindowMs?, backoffBaseMs?,
@@ -324,7 +330,7 @@ class Base {
  */
 export class Client extends Base {
   constructor(options) {
-    super(options);
+    super(options, 'client');
     const o = this.options;
     this.storage = o.storage === undefined ? defaultStorage() : o.storage;
     this.storageKey = `burgee:envelope:${o.project || ''}:${o.environment}`;
@@ -538,11 +544,13 @@ export class Client extends Base {
  * snapshot until it expires. Events go out with `flush()`, e.g. `ctx.waitUntil(c.flush())`.
  *
  * Options: as `Client` (`key` is a server SDK key or a client-side key), plus
- * `refreshIntervalMs` and `audience` (`'server'`, default: the full snapshot, or `'client'`).
+ * `refreshIntervalMs` and `audience` (`'server'`, default: the full snapshot, or `'client'`:
+ * the client snapshot, for a client-side key); snapshots of the other audience are refused
+ * with AUDIENCE_MISMATCH.
  */
 export class WorkerClient extends Base {
   constructor(options) {
-    super(options);
+    super(options, options?.audience);
     if (!this.serverUrl) throw new BurgeeError('GENERAL', 'options.serverUrl is required');
     const every = this.options.refreshIntervalMs ?? 30000;
     this.refreshIntervalMs = Math.min(Math.max(every, 1000), 600000);

@@ -2,8 +2,8 @@
 
 export type ErrorCode =
   | 'PARSE_ERROR' | 'SNAPSHOT_TOO_LARGE' | 'SIGNATURE_INVALID' | 'KEY_UNTRUSTED' | 'PAYLOAD_TYPE_MISMATCH'
-  | 'ENVIRONMENT_MISMATCH' | 'SNAPSHOT_ROLLBACK' | 'SNAPSHOT_EXPIRED' | 'SNAPSHOT_INVALID' | 'FLAG_NOT_FOUND'
-  | 'TYPE_MISMATCH' | 'TARGETING_KEY_MISSING' | 'INVALID_CONTEXT' | 'GENERAL';
+  | 'PROJECT_MISMATCH' | 'ENVIRONMENT_MISMATCH' | 'AUDIENCE_MISMATCH' | 'SNAPSHOT_ROLLBACK' | 'SNAPSHOT_EXPIRED'
+  | 'SNAPSHOT_INVALID' | 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'TARGETING_KEY_MISSING' | 'INVALID_CONTEXT' | 'GENERAL';
 export declare const ErrorCode: Readonly<{ [K in ErrorCode]: K }>;
 export type Reason = 'STATIC' | 'DEFAULT' | 'TARGETING_MATCH' | 'SPLIT' | 'DISABLED' | 'PREREQUISITE_FAILED' | 'ERROR';
 
@@ -52,12 +52,20 @@ export interface SnapshotInfo {
   expiresAt: number;
   digest: string | null;
   keyid: string | null;
-  audience: 'server' | 'client';
+  audience: Audience;
 }
+
+/** Who a snapshot is for (spec/SNAPSHOT.md §9): server SDKs and trusted workers read `server`
+ * snapshots, browsers (client-side keys, `bgc_...`) `client` snapshots. */
+export type Audience = 'server' | 'client';
 
 export interface LoadOptions {
   trustedKeys: string[];
+  /** The project the snapshot must be for (PROJECT_MISMATCH otherwise); absent: not checked. */
+  project?: string;
   environment: string;
+  /** The audience read (AUDIENCE_MISMATCH otherwise); default 'server'. */
+  audience?: Audience;
   now?: number;
   heldVersion?: number;
   heldDigest?: string;
@@ -90,7 +98,7 @@ export type ApplyOutcome =
 
 /** The core's sans-IO client state (used by Client and WorkerClient). */
 export declare class Engine {
-  constructor(options: { environment: string; trustedKeys: string[]; [option: string]: unknown });
+  constructor(options: { project?: string; environment: string; audience?: Audience; trustedKeys: string[]; [option: string]: unknown });
   apply(envelope: string, etag?: string | null, now?: number): ApplyOutcome;
   applyLocal(envelope: string, now?: number): ApplyOutcome;
   status(): ClientStatus;
@@ -104,6 +112,8 @@ export interface ClientOptions {
   serverUrl?: string;
   /** Client-side key (bgc_...) in browsers; an SDK key (bgs_...) in trusted workers. */
   key?: string;
+  /** The project every snapshot must be for (PROJECT_MISMATCH otherwise; also sent as
+   * `?project=`); absent: not checked. Set it whenever the project is known. */
   project?: string;
   bootstrap?: string;
   storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'> | null;
@@ -161,6 +171,6 @@ export declare class Client extends BaseClient {
 
 /** CDN workers: a cached verified snapshot refreshed at most every refreshIntervalMs. */
 export declare class WorkerClient extends BaseClient {
-  constructor(options: ClientOptions & { refreshIntervalMs?: number; audience?: 'server' | 'client' });
+  constructor(options: ClientOptions & { refreshIntervalMs?: number; audience?: Audience });
   ready(): Promise<Status>;
 }

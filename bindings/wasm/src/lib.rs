@@ -20,7 +20,7 @@ use burgee_core::client::{
     not_ready_error,
 };
 use burgee_core::{
-    Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, Held, LoadOptions,
+    Audience, Context as CoreContext, ErrorCode, EvalError, EvaluationDetails, Held, LoadOptions,
     Snapshot as CoreSnapshot, TrustedKey, ValueKind,
 };
 use js_sys::{Object, Reflect};
@@ -261,7 +261,11 @@ impl Context {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct LoadOptionsJs {
     trusted_keys: Vec<String>,
+    #[serde(default)]
+    project: Option<String>,
     environment: String,
+    #[serde(default)]
+    audience: Option<Audience>,
     #[serde(default)]
     now: Option<f64>,
     #[serde(default)]
@@ -285,11 +289,13 @@ pub struct Snapshot {
 impl Snapshot {
     /// Verifies a DSSE envelope (JSON text) and compiles its snapshot
     /// (`spec/SNAPSHOT.md` §5.3 order). `options`: `{trustedKeys: [base64 Ed25519 public
-    /// key], environment, now?, heldVersion?, heldDigest?, minVersion?, maxEnvelopeBytes?}`.
+    /// key], project? (absent: not checked), environment, audience? ("server", the default,
+    /// or "client"), now?, heldVersion?, heldDigest?, minVersion?, maxEnvelopeBytes?}`.
     ///
     /// Throws a `BurgeeError` with the load error's code: `PARSE_ERROR`,
     /// `SNAPSHOT_TOO_LARGE`, `SIGNATURE_INVALID`, `KEY_UNTRUSTED`, `PAYLOAD_TYPE_MISMATCH`,
-    /// `ENVIRONMENT_MISMATCH`, `SNAPSHOT_ROLLBACK`, `SNAPSHOT_EXPIRED`, `SNAPSHOT_INVALID`.
+    /// `PROJECT_MISMATCH`, `ENVIRONMENT_MISMATCH`, `AUDIENCE_MISMATCH`, `SNAPSHOT_ROLLBACK`,
+    /// `SNAPSHOT_EXPIRED`, `SNAPSHOT_INVALID`.
     pub fn load(envelope: &str, options: JsValue) -> Result<Snapshot, JsValue> {
         let o: LoadOptionsJs = from_js("load options", options)?;
         let keys = parse_keys(&o.trusted_keys)?;
@@ -299,6 +305,10 @@ impl Snapshot {
             _ => return Err(general("heldVersion and heldDigest go together")),
         };
         let mut opts = LoadOptions::new(&keys, &o.environment, ms(o.now)?);
+        opts.project = o.project.as_deref();
+        if let Some(audience) = o.audience {
+            opts.audience = audience;
+        }
         opts.held = held;
         opts.min_version = o.min_version.unwrap_or(0);
         if let Some(max) = o.max_envelope_bytes {
@@ -432,7 +442,11 @@ pub fn error_codes() -> Vec<String> {
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct EngineOptions {
+    #[serde(default)]
+    project: Option<String>,
     environment: String,
+    #[serde(default)]
+    audience: Option<Audience>,
     trusted_keys: Vec<String>,
     #[serde(default)]
     min_version: Option<u64>,
@@ -471,7 +485,9 @@ pub struct Engine {
 
 #[wasm_bindgen]
 impl Engine {
-    /// `options`: `{environment, trustedKeys, minVersion?, maxEnvelopeBytes?, sdkName?,
+    /// `options`: `{project? (every snapshot must be this project's; absent: not checked),
+    /// environment, audience? ("server", the default, or "client": the snapshots read),
+    /// trustedKeys, minVersion?, maxEnvelopeBytes?, sdkName?,
     /// sdkVersion?, sendExposures? (default true), dedupeWindowMs? (3,600,000), flushSize?
     /// (500), flushIntervalMs? (10,000), maxEvents? (10,000), backoffBaseMs? (1,000),
     /// backoffCapMs? (60,000)}`.
@@ -481,6 +497,10 @@ impl Engine {
     pub fn new(options: JsValue) -> Result<Engine, JsValue> {
         let o: EngineOptions = from_js("client options", options)?;
         let mut sync = SyncConfig::new(parse_keys(&o.trusted_keys)?, o.environment);
+        sync.project = o.project;
+        if let Some(audience) = o.audience {
+            sync.audience = audience;
+        }
         sync.min_version = o.min_version.unwrap_or(0);
         if let Some(max) = o.max_envelope_bytes {
             sync.max_envelope_bytes = max;

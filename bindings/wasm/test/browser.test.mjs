@@ -62,7 +62,7 @@ async function clientEnvelope(server) {
 
 /** What Node (the same package, @burgee/wasm/node) evaluates for `contexts` from `envelope`. */
 function nodeEvaluateAll(server, envelope, contexts) {
-  const snap = Snapshot.load(envelope, { trustedKeys: [server.publicKey], environment: 'production' });
+  const snap = Snapshot.load(envelope, { trustedKeys: [server.publicKey], project: 'webshop', environment: 'production', audience: 'client' });
   try {
     return {
       info: snap.info,

@@ -56,7 +56,7 @@ test('browser client: client snapshot, live updates, exposures, storage, tamperi
   assert.equal(client.flagType('dark-mode'), 'boolean');
 
   // The same answers as evaluating the envelope directly.
-  const snap = Snapshot.load(await clientEnvelope(server), { trustedKeys: [server.publicKey], environment: 'production' });
+  const snap = Snapshot.load(await clientEnvelope(server), { trustedKeys: [server.publicKey], environment: 'production', audience: 'client' });
   const ctx = new Context({ targetingKey: 'user-42', email: 'x@example.com' });
   for (const key of snap.flagKeys()) {
     const direct = snap.evaluate(key, ctx);
@@ -135,10 +135,47 @@ test('bootstrap, anti-rollback and bad options', async (t) => {
   const other = new Client({ ...base, environment: 'staging', bootstrap: second });
   assert.equal(other.snapshotInfo(), null);
   assert.equal(other.status().lastErrorCode, 'ENVIRONMENT_MISMATCH');
+  // Another project's snapshot, and a server snapshot in the browser client: refused.
+  assert.equal(new Client({ ...base, project: 'webshop', bootstrap: second }).snapshotInfo().version, v2);
+  const blog = new Client({ ...base, project: 'blog', bootstrap: second });
+  assert.deepEqual([blog.snapshotInfo(), blog.status().lastErrorCode], [null, 'PROJECT_MISMATCH']);
+  const serverSnapshot = await server.envelope();
+  const leaked = new Client({ ...base, project: 'webshop', bootstrap: serverSnapshot });
+  assert.deepEqual([leaked.snapshotInfo(), leaked.status().lastErrorCode], [null, 'AUDIENCE_MISMATCH']);
   assert.throws(() => new Client({ environment: 'production', trustedKeys: [] }), (e) => e instanceof BurgeeError && e.code === 'GENERAL');
   assert.throws(() => new Client({ ...base, trustedKeys: ['not base64!'] }), (e) => e instanceof BurgeeError && e.code === 'PARSE_ERROR');
   assert.throws(() => c.track('', 'u'), (e) => e instanceof BurgeeError && /key/.test(e.message));
   assert.throws(() => new Context({ targetingKey: 'u', nested: { a: 1 } }), (e) => e instanceof BurgeeError && e.code === 'INVALID_CONTEXT');
+});
+
+test('worker client: the audience it asks for, the project it is configured for', async (t) => {
+  const server = await startServer(tmpdir());
+  t.after(() => server.stop());
+  const serverSnapshot = await server.envelope();
+  const clientSnapshot = await clientEnvelope(server);
+  // Unreachable server: only the bootstrap copy is verified.
+  const base = { serverUrl: 'http://127.0.0.1:9', key: server.sdkKey, environment: 'production', trustedKeys: [server.publicKey] };
+  const worker = (extra) => {
+    const w = new WorkerClient({ ...base, ...extra });
+    return [w.snapshotInfo()?.audience ?? null, w.status().lastErrorCode];
+  };
+  assert.deepEqual(worker({ project: 'webshop', bootstrap: serverSnapshot }), ['server', null]);
+  assert.deepEqual(worker({ project: 'webshop', bootstrap: clientSnapshot }), [null, 'AUDIENCE_MISMATCH']);
+  assert.deepEqual(worker({ project: 'webshop', audience: 'client', key: server.clientKey, bootstrap: clientSnapshot }), ['client', null]);
+  assert.deepEqual(worker({ project: 'webshop', audience: 'client', key: server.clientKey, bootstrap: serverSnapshot }), [null, 'AUDIENCE_MISMATCH']);
+  assert.deepEqual(worker({ project: 'blog', bootstrap: serverSnapshot }), [null, 'PROJECT_MISMATCH']);
+  assert.throws(() => new WorkerClient({ ...base, audience: 'browser' }), (e) => e instanceof BurgeeError && e.code === 'PARSE_ERROR');
+
+  // Snapshot.load takes the same two options.
+  const load = (envelope, extra) => Snapshot.load(envelope, { trustedKeys: [server.publicKey], environment: 'production', ...extra });
+  assert.equal(load(clientSnapshot, { project: 'webshop', audience: 'client' }).info.audience, 'client');
+  for (const [envelope, extra, code] of [
+    [clientSnapshot, {}, 'AUDIENCE_MISMATCH'],
+    [serverSnapshot, { audience: 'client' }, 'AUDIENCE_MISMATCH'],
+    [serverSnapshot, { project: 'blog' }, 'PROJECT_MISMATCH'],
+  ]) {
+    assert.throws(() => load(envelope, extra), (e) => e instanceof BurgeeError && e.code === code, JSON.stringify(extra));
+  }
 });
 
 test('worker client: server snapshot, bounded refresh, keeps the last good one', async (t) => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { Snapshot, Context, BurgeeError, bucket, sensitiveDigest } from '@burgee/wasm/node';
+import { Snapshot, Context, BurgeeError, ErrorCode, bucket, errorCodes, sensitiveDigest } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
 const { VECTORS, readJson, matchesExpected, checkInvalidSnapshots, checkBucketing, checkEnvelopes } = require('./helpers.js');
@@ -41,6 +41,15 @@ test('evaluation vectors (eval/*.json)', () => {
   assert.deepEqual(failures, []);
   assert.ok(passed >= 200, `only ${passed} evaluations`);
   console.log(`${passed} evaluation cases passed in ${files.length} files`);
+});
+
+test('every stable code is in ErrorCode and mapped to OpenFeature, in the core order', async () => {
+  const all = errorCodes();
+  assert.equal(all.length, 16);
+  assert.deepEqual(Object.keys(ErrorCode), all);
+  for (const code of all) assert.equal(ErrorCode[code], code);
+  const { OPENFEATURE_ERROR_CODES } = await import('@burgee/wasm/openfeature-server');
+  assert.deepEqual(Object.keys(OPENFEATURE_ERROR_CODES).sort(), [...all].sort());
 });
 
 const api = { Snapshot, BurgeeError, bucket };

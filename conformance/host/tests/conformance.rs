@@ -305,12 +305,21 @@ fn check_bucket(case: &Value, got: &Value) -> Result<(), String> {
     }
 }
 
+/// The code expected, or for `OK` the version and digest, and the project and audience the
+/// case asked for (`audience` absent = `server`).
 fn check_envelope(case: &Value, got: &Value) -> Result<(), String> {
     let want = member(case, "expected");
     let ok = if want == "OK" {
         got.get("loaded").is_some_and(|info| {
+            let audience = case
+                .get("audience")
+                .map_or("server", |a| a.as_str().unwrap_or(""));
             member(info, "version") == member(case, "version")
                 && member(info, "digest") == member(case, "digest")
+                && case
+                    .get("project")
+                    .is_none_or(|p| member(info, "project") == p)
+                && member(info, "audience") == audience
         })
     } else {
         got.get("load_error")

@@ -26,7 +26,9 @@
 //!   when the case names a `get`; or `{"load_error": E}` when the snapshot does not load.
 //! - `invalid-snapshots`: `[{"load_error": E} | {"loaded": I}]`.
 //! - `bucketing`: `[bucket, ...]`.
-//! - `envelopes`: `[{"loaded": I} | {"load_error": E}]`.
+//! - `envelopes`: `[{"loaded": I} | {"load_error": E}]`, each case loaded with its
+//!   `trusted_keys`, `environment`, `now` and, when present, `project`, `audience`,
+//!   `held_version`/`held_digest` and `max_envelope_bytes`.
 //! - `client-view`: `{"client": C, "refused": [V, ...]}` where `V` is `{"derived": <snapshot
 //!   document>}` or `{"load_error": E}` for `client_view` of a server snapshot, and `C` is `V`
 //!   for `document.server`, which when derived also has `"compiled": {"loaded": I} |
@@ -57,8 +59,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use burgee_core::model::SnapshotDef;
 use burgee_core::{
-    Context, EvaluationDetails, Held, LoadError, LoadOptions, Snapshot, SnapshotInfo, TrustedKey,
-    bucket, client_view, parse_document,
+    Audience, Context, EvaluationDetails, Held, LoadError, LoadOptions, Snapshot, SnapshotInfo,
+    TrustedKey, bucket, client_view, parse_document,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -323,6 +325,17 @@ fn envelope(i: usize, case: &Value, files: &Value) -> Result<Value, RequestError
     )?;
     let now = u64_at(member(case, "now", &at)?, &format!("{at}.now"))?;
     let mut opts = LoadOptions::new(&keys, environment, now);
+    if let Some(project) = case.get("project") {
+        opts.project = Some(str_at(project, &format!("{at}.project"))?);
+    }
+    if let Some(audience) = case.get("audience") {
+        let audience_at = format!("{at}.audience");
+        opts.audience =
+            Audience::parse(str_at(audience, &audience_at)?).ok_or(RequestError::Shape {
+                at: audience_at,
+                expected: "\"server\" or \"client\"",
+            })?;
+    }
     let held_digest = match case.get("held_digest") {
         Some(d) => str_at(d, &format!("{at}.held_digest"))?,
         None => "",

@@ -442,3 +442,34 @@ fn local_refusals_leave_the_status_alone() {
     assert_eq!(s.status(), &SyncStatus::Ready);
     assert_eq!(s.snapshot().unwrap().info().version, 3);
 }
+
+#[test]
+fn sync_checks_the_configured_project_and_audience() {
+    // envelope() is a server snapshot of project "p".
+    let mut cfg = config();
+    cfg.project = Some("other".into());
+    let mut s = SyncState::new(cfg);
+    let ApplyOutcome::Refused(e) = s.apply(&envelope(3), None, NOW) else {
+        panic!("another project's snapshot was accepted");
+    };
+    assert_eq!(e.code(), ErrorCode::ProjectMismatch);
+    assert_eq!(s.status(), &SyncStatus::Error(ErrorCode::ProjectMismatch));
+    assert!(s.snapshot().is_none());
+
+    let mut cfg = config();
+    cfg.project = Some("p".into());
+    cfg.audience = crate::model::Audience::Client;
+    let mut s = SyncState::new(cfg);
+    let ApplyOutcome::Refused(e) = s.apply(&envelope(3), None, NOW) else {
+        panic!("a server snapshot was accepted by a client-audience state");
+    };
+    assert_eq!(e.code(), ErrorCode::AudienceMismatch);
+
+    let mut cfg = config();
+    cfg.project = Some("p".into());
+    let mut s = SyncState::new(cfg);
+    assert!(matches!(
+        s.apply(&envelope(3), None, NOW),
+        ApplyOutcome::Updated { old: None, new: 3 }
+    ));
+}

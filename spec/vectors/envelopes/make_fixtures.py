@@ -37,14 +37,17 @@ def b64(data: bytes) -> str:
     return base64.standard_b64encode(data).decode()
 
 
-def snapshot(version=5, environment="production", expires_at=1_900_000_000_000, flags=None) -> bytes:
+def snapshot(version=5, environment="production", expires_at=1_900_000_000_000, flags=None,
+             project="fixtures", audience=None) -> bytes:
     doc = {
-        "format": 1, "project": "fixtures", "environment": environment, "version": version,
+        "format": 1, "project": project, "environment": environment, "version": version,
         "issued_at": 1_700_000_000_000, "expires_at": expires_at, "salt": "fixture-salt",
         "flags": flags if flags is not None else [{
             "key": "new-checkout", "type": "boolean", "variants": {"on": True, "off": False},
             "enabled": True, "off_variant": "off", "default": {"variant": "on"}}],
     }
+    if audience is not None:
+        doc["audience"] = audience
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
@@ -118,9 +121,44 @@ def main() -> None:
     add("signed-invalid-snapshot.json", json.dumps(envelope(snapshot(flags=cyclic), [trusted])), "SNAPSHOT_INVALID",
         note="signed, but a prerequisite cycle")
 
+    # Project and audience (spec/SNAPSHOT.md §5.3 steps 6 and 8; `project` absent = not checked,
+    # `audience` absent = server).
+    add("valid.json", valid, "OK", project="fixtures", version=5, digest=digest, note="the configured project")
+    other_payload = snapshot(project="other-project")
+    other_digest = "sha256:" + hashlib.sha256(other_payload).hexdigest()
+    other = json.dumps(envelope(other_payload, [trusted]))
+    add("other-project.json", other, "PROJECT_MISMATCH", project="fixtures",
+        note="validly signed by a trusted key, but another project's snapshot")
+    add("other-project.json", other, "OK", version=5, digest=other_digest,
+        note="another project's snapshot, project not checked (no project configured)")
+    add("other-project.json", other, "PROJECT_MISMATCH", project="fixtures", environment="staging",
+        note="another project and another environment: the project is checked first")
+    visible = [{
+        "key": "new-checkout", "type": "boolean", "variants": {"on": True, "off": False},
+        "enabled": True, "off_variant": "off", "default": {"variant": "on"}, "client_visible": True}]
+    client_payload = snapshot(flags=visible, audience="client")
+    client_digest = "sha256:" + hashlib.sha256(client_payload).hexdigest()
+    client = json.dumps(envelope(client_payload, [trusted]))
+    add("client-snapshot.json", client, "AUDIENCE_MISMATCH", project="fixtures",
+        note="a client snapshot fed to a server SDK (audience server by default)")
+    add("client-snapshot.json", client, "OK", project="fixtures", audience="client", version=5,
+        digest=client_digest, note="a client snapshot read by a client SDK")
+    add("client-snapshot.json", client, "AUDIENCE_MISMATCH", audience="server", held_version=6,
+        held_digest="sha256:" + "0" * 64, note="the audience is checked before anti-rollback")
+    add("client-snapshot.json", client, "ENVIRONMENT_MISMATCH", environment="staging",
+        note="the environment is checked before the audience")
+    add("valid.json", valid, "AUDIENCE_MISMATCH", project="fixtures", audience="client",
+        note="a server snapshot fed to a client SDK")
+
+    # At most 8 signatures (spec/SNAPSHOT.md §10), counted before any is checked.
+    add("eight-signatures.json", json.dumps(envelope(valid_payload, [stranger] * 7 + [trusted])), "OK",
+        version=5, digest=digest, note="8 signatures (the limit); the last is by the trusted key")
+    add("nine-signatures.json", json.dumps(envelope(valid_payload, [trusted] + [stranger] * 8)), "PARSE_ERROR",
+        note="9 signatures, over the limit of 8, though the first is by the trusted key")
+
     for name, text in files.items():
         (HERE / name).write_text(text)
-    manifest = {"description": "Envelope fixtures (spec/SNAPSHOT.md §5). Each case: file, trusted_keys (base64 raw Ed25519), environment, now (ms), optional held_version/held_digest/max_envelope_bytes, expected (OK or an error code), and for OK the version and digest.",
+    manifest = {"description": "Envelope fixtures (spec/SNAPSHOT.md §5). Each case: file, trusted_keys (base64 raw Ed25519), environment, now (ms), optional project (absent: not checked), audience (server or client; absent: server), held_version/held_digest/max_envelope_bytes, expected (OK or an error code), and for OK the version and digest.",
                 "cases": cases}
     (HERE / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"{len(files)} files, {len(cases)} cases")

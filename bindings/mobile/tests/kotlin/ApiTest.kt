@@ -12,7 +12,9 @@ fun exceptionClass(code: ErrorCode): KClass<out BurgeeException> = when (code) {
     ErrorCode.SIGNATURE_INVALID -> BurgeeException.SignatureInvalid::class
     ErrorCode.KEY_UNTRUSTED -> BurgeeException.KeyUntrusted::class
     ErrorCode.PAYLOAD_TYPE_MISMATCH -> BurgeeException.PayloadTypeMismatch::class
+    ErrorCode.PROJECT_MISMATCH -> BurgeeException.ProjectMismatch::class
     ErrorCode.ENVIRONMENT_MISMATCH -> BurgeeException.EnvironmentMismatch::class
+    ErrorCode.AUDIENCE_MISMATCH -> BurgeeException.AudienceMismatch::class
     ErrorCode.SNAPSHOT_ROLLBACK -> BurgeeException.SnapshotRollback::class
     ErrorCode.SNAPSHOT_EXPIRED -> BurgeeException.SnapshotExpired::class
     ErrorCode.SNAPSHOT_INVALID -> BurgeeException.SnapshotInvalid::class
@@ -23,7 +25,7 @@ fun exceptionClass(code: ErrorCode): KClass<out BurgeeException> = when (code) {
     ErrorCode.GENERAL -> BurgeeException.General::class
 }
 
-const val KEY = "70K/2meQOnTRrX82k+rEYniGSG81cDvYAQfCU7MBNvI=" // the vectors' production key
+const val KEY = "QMvzGog3kziTcvMKHeMu2vb6s6p4InMxi76iHQbMKew=" // the vectors' production key (spec/vectors/envelopes/make_fixtures.py)
 
 fun config(dir: File, vararg keys: String = arrayOf(KEY)) =
     ClientConfig(environment = "production", trustedKeys = keys.toList(), storageDir = dir.path)
@@ -32,7 +34,7 @@ fun apiTests(s: Suite) {
     s.test("every stable code maps to its own exception, code() and string") {
         val codes = errorCodes()
         checkEq(ErrorCode.entries.toList(), codes, "errorCodes() against the enum")
-        checkEq(14, codes.size, "number of codes")
+        checkEq(16, codes.size, "number of codes")
         for (code in codes) {
             checkEq(code.name, errorCodeName(code), "stable string of $code")
             val e = expectThrows<BurgeeException>("$code") { throwForCode(code, "what is wrong") }
@@ -123,14 +125,38 @@ fun apiTests(s: Suite) {
             check(c.snapshot()!!.flagKeys().isNotEmpty()) { "no flags" }
         }
         check(!File(persistedSnapshotPath(dir.path, "production")).exists()) { "the bundled envelope was persisted" }
-        // Signed by a key not trusted: refused (recorded as the last error; a local copy leaves
-        // the status as it was), nothing held.
-        BurgeeClient(config(dir, "8U9VemZDPo7mhCAHhz3/j24RgvC1TQZfHY54cmg0TRo=").copy(bootstrapEnvelope = envelope)).use { c ->
+        // Signed by a key not trusted (the fixture is signed by a fresh key, not the vectors'):
+        // refused (recorded as the last error; a local copy leaves the status as it was),
+        // nothing held.
+        BurgeeClient(config(dir, KEY).copy(bootstrapEnvelope = envelope)).use { c ->
             val st = c.status()
             checkEq(SyncStatus.NOT_READY, st.status, "status with another key")
             checkEq(ErrorCode.KEY_UNTRUSTED, st.lastErrorCode, "code with another key")
             checkEq(null, c.snapshot(), "snapshot with another key")
         }
+        // Everything signed is checked: the project configured, and the audience the key
+        // implies (a client-side key reads client snapshots; this one is a server snapshot).
+        for ((cfg, code) in listOf(
+            config(dir, publicKey).copy(project = "other-project") to ErrorCode.PROJECT_MISMATCH,
+            config(dir, publicKey).copy(project = "fixtures", sdkKey = "bgc_app-key") to ErrorCode.AUDIENCE_MISMATCH,
+        )) {
+            BurgeeClient(cfg.copy(bootstrapEnvelope = envelope)).use { c ->
+                checkEq(code, c.status().lastErrorCode, "last error of $cfg")
+                checkEq(null, c.snapshot(), "snapshot held by $cfg")
+            }
+        }
+        BurgeeClient(config(dir, publicKey).copy(project = "fixtures", bootstrapEnvelope = envelope)).use { c ->
+            checkEq(SyncStatus.READY, c.status().status, "the configured project")
+        }
+        val load = { o: LoadOptions -> Snapshot.load(envelope, o) }
+        val opts = LoadOptions(listOf(publicKey), "production")
+        checkEq("fixtures", load(opts.copy(project = "fixtures", audience = Audience.SERVER)).info().project, "load with project")
+        checkEq(ErrorCode.PROJECT_MISMATCH, expectThrows<BurgeeException.ProjectMismatch>("load, other project") {
+            load(opts.copy(project = "other-project"))
+        }.code(), "load, other project")
+        checkEq(ErrorCode.AUDIENCE_MISMATCH, expectThrows<BurgeeException.AudienceMismatch>("load as a client") {
+            load(opts.copy(audience = Audience.CLIENT))
+        }.code(), "load as a client")
         // Object defaults must be JSON objects.
         val d = Snapshot.load(envelope, LoadOptions(listOf(publicKey), "production"))
             .getObjectDetails("any", "[1]", null, nowMs())

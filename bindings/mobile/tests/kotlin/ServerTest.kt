@@ -78,7 +78,7 @@ class Server(val dataDir: File, listen: String = "127.0.0.1:0") {
     }
 
     fun config(storage: File) = ClientConfig(
-        environment = "production", trustedKeys = listOf(publicKey), storageDir = storage.path,
+        environment = "production", project = "webshop", trustedKeys = listOf(publicKey), storageDir = storage.path,
         serverUrl = base, sdkKey = sdkKey, backoffBaseMs = 50uL, backoffCapMs = 400uL, requestTimeoutMs = 2000uL,
     )
 }
@@ -222,6 +222,17 @@ fun serverTests(s: Suite) {
         }
         BurgeeClient(cfg.copy(storageDir = File(dir, "fresh-install").path, bootstrapEnvelope = envelope)).use { c ->
             checkEq(published, version(c), "fresh install from the bundled envelope")
+        }
+        // The same bundled client snapshot for another project, or in a client with an SDK key
+        // (server snapshots only): refused, nothing held.
+        val other = File(dir, "other-install").path
+        BurgeeClient(cfg.copy(storageDir = other, project = "blog", bootstrapEnvelope = envelope)).use { c ->
+            checkEq(ErrorCode.PROJECT_MISMATCH, c.status().lastErrorCode, "another project's snapshot")
+            checkEq(null, c.snapshot(), "another project's snapshot held")
+        }
+        BurgeeClient(cfg.copy(storageDir = other, sdkKey = "bgs_server-side", bootstrapEnvelope = envelope)).use { c ->
+            checkEq(ErrorCode.AUDIENCE_MISMATCH, c.status().lastErrorCode, "a client snapshot with an SDK key")
+            checkEq(null, c.snapshot(), "a client snapshot held by a server-side client")
         }
     }
 }

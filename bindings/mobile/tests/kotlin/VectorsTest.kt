@@ -147,6 +147,8 @@ fun vectorTests(s: Suite) {
             val options = LoadOptions(
                 trustedKeys = (c["trusted_keys"] as List<*>).map { it as String },
                 environment = c["environment"] as String,
+                project = c["project"] as String?,
+                audience = (c["audience"] as String?)?.let { a -> Audience.entries.single { it.name.lowercase() == a } },
                 nowMs = (c["now"] as Number).toLong().toULong(),
                 heldVersion = (c["held_version"] as Number?)?.toLong()?.toULong(),
                 heldDigest = c["held_digest"] as String?,
@@ -164,7 +166,8 @@ fun vectorTests(s: Suite) {
             seen.add(expected)
         }
         for (code in listOf("OK", "SIGNATURE_INVALID", "KEY_UNTRUSTED", "SNAPSHOT_ROLLBACK", "SNAPSHOT_EXPIRED",
-            "ENVIRONMENT_MISMATCH", "SNAPSHOT_TOO_LARGE", "PARSE_ERROR", "PAYLOAD_TYPE_MISMATCH")) {
+            "PROJECT_MISMATCH", "ENVIRONMENT_MISMATCH", "AUDIENCE_MISMATCH", "SNAPSHOT_TOO_LARGE", "PARSE_ERROR",
+            "PAYLOAD_TYPE_MISMATCH")) {
             check(code in seen) { "no fixture expects $code" }
         }
         println("  ${cases.size} cases")

@@ -5,7 +5,7 @@ thread keeps the snapshot current (server-sent events, ETag polling fallback, ba
 jitter, last-known-good file) and delivers exposures and metric events in batches.
 
     import burgee
-    with burgee.Client(environment="production", trusted_keys=[public_key],
+    with burgee.Client(environment="production", project="webshop", trusted_keys=[public_key],
                        server_url="http://127.0.0.1:8080", sdk_key=sdk_key) as client:
         client.wait_until_ready(5_000)            # "READY" | "STALE" | "ERROR" | "NOT_READY"
         user = burgee.Context("user-42", country="DE", age=31)   # build once, reuse
@@ -15,6 +15,12 @@ jitter, last-known-good file) and delivers exposures and metric events in batche
 Evaluation never raises: problems come back as reason ``ERROR`` with an ``error_code`` and the
 default value. Configuration errors and refused snapshots raise a ``BurgeeError`` subclass
 named after the stable code (``EXCEPTIONS`` maps every code). Times are ms since the epoch.
+
+Everything signed is checked: a snapshot of another ``project`` raises/records
+``ProjectMismatch`` (pass ``project`` whenever you know it; without it the project is not
+checked), a client snapshot ``AudienceMismatch`` (a client with a client-side key, ``bgc_…``,
+reads client snapshots only). ``Snapshot.load`` takes the same ``project`` and ``audience``
+(``"server"``, the default, or ``"client"``).
 
 Clients still open when the interpreter exits are closed (queued events delivered).
 Fork safety: every live client restarts its own background sync in the child of
@@ -30,6 +36,7 @@ from typing import Any, Dict, Type
 
 from . import _native
 from ._native import (
+    AudienceMismatch,
     BurgeeError,
     Context,
     EnvironmentMismatch,
@@ -40,6 +47,7 @@ from ._native import (
     KeyUntrusted,
     ParseError,
     PayloadTypeMismatch,
+    ProjectMismatch,
     SignatureInvalid,
     Snapshot,
     SnapshotExpired,
@@ -54,6 +62,7 @@ from ._native import (
 )
 
 __all__ = [
+    "AudienceMismatch",
     "BurgeeError",
     "Client",
     "Context",
@@ -66,6 +75,7 @@ __all__ = [
     "KeyUntrusted",
     "ParseError",
     "PayloadTypeMismatch",
+    "ProjectMismatch",
     "SignatureInvalid",
     "Snapshot",
     "SnapshotExpired",
@@ -86,7 +96,9 @@ EXCEPTIONS: Dict[str, Type[BurgeeError]] = {
     "SIGNATURE_INVALID": SignatureInvalid,
     "KEY_UNTRUSTED": KeyUntrusted,
     "PAYLOAD_TYPE_MISMATCH": PayloadTypeMismatch,
+    "PROJECT_MISMATCH": ProjectMismatch,
     "ENVIRONMENT_MISMATCH": EnvironmentMismatch,
+    "AUDIENCE_MISMATCH": AudienceMismatch,
     "SNAPSHOT_ROLLBACK": SnapshotRollback,
     "SNAPSHOT_EXPIRED": SnapshotExpired,
     "SNAPSHOT_INVALID": SnapshotInvalid,

@@ -14,6 +14,8 @@
 //! serialises writers across all processes sharing the database, so version numbers and the
 //! audit chain never race.
 
+pub mod rows;
+
 use std::time::Duration;
 
 use sqlx::AnyConnection;

@@ -1,0 +1,333 @@
+//! Distribution routes: the latest signed envelope (ETag/304) and its SSE stream, for server
+//! SDKs and (client snapshots, CORS, `?key=`) browsers.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use burgee_core::model::Audience;
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::api::extract::{authenticate, authenticate_or_key, require_role};
+use crate::auth::Principal;
+use crate::distribution::StoredSnapshot;
+use crate::error::ApiError;
+use crate::model::Role;
+use crate::service::AppState;
+
+// ---- distribution ----
+
+/// Optional `?project=` of the distribution routes, and `?key=` (client-side keys only) of
+/// the browser routes.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ProjectQuery {
+    pub(crate) project: Option<String>,
+    pub(crate) key: Option<String>,
+}
+
+/// Which `(project, env)` a distribution request means: the SDK key's own environment, or
+/// for admin tokens `?project=`, the token's project, or the only project with `env`.
+pub(crate) async fn distribution_target(
+    state: &AppState,
+    headers: &HeaderMap,
+    env: &str,
+    query: &ProjectQuery,
+    audience: Audience,
+) -> Result<(String, String), ApiError> {
+    let principal = match audience {
+        Audience::Server => authenticate(state, headers).await?,
+        Audience::Client => authenticate_or_key(state, headers, query.key.as_deref()).await?,
+    };
+    match principal.clone() {
+        Principal::Sdk { client: true, .. } if audience == Audience::Server => {
+            Err(ApiError::forbidden(
+                "client-side keys read only the client snapshot: /v1/client/snapshots/{env} and \
+                 /v1/client/stream/{env}",
+            ))
+        }
+        Principal::Sdk {
+            project,
+            environment,
+            ..
+        } => {
+            if environment != env || query.project.as_ref().is_some_and(|p| *p != project) {
+                return Err(ApiError::forbidden(format!(
+                    "this SDK key is for environment \"{environment}\" of project \"{project}\""
+                )));
+            }
+            Ok((project, environment))
+        }
+        Principal::Token { project: scope, .. } => {
+            let project = match (&query.project, &scope) {
+                (Some(p), _) => p.clone(),
+                (None, Some(s)) => s.clone(),
+                (None, None) => {
+                    let candidates = state.projects_with_environment(env).await?;
+                    match candidates.as_slice() {
+                        [one] => one.clone(),
+                        [] => {
+                            return Err(ApiError::not_found(format!("no environment \"{env}\"")));
+                        }
+                        _ => {
+                            return Err(ApiError::bad_field(
+                                "project",
+                                format!(
+                                    "several projects have environment \"{env}\"; add ?project="
+                                ),
+                            ));
+                        }
+                    }
+                }
+            };
+            require_role(&principal, Some(&project), Role::Viewer)?;
+            state.environment(&project, env).await?;
+            Ok((project, env.to_owned()))
+        }
+    }
+}
+
+/// Whether an `If-None-Match` header list matches `etag` (quoted): `*`, a comma-separated
+/// list, and weak `W/"..."` tags all count (weak comparison, RFC 9110 §13.1.2).
+pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
+}
+
+/// `GET /v1/snapshots/{env}`: the latest signed envelope; `ETag` = payload digest.
+pub(crate) async fn get_snapshot(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Query(query): Query<ProjectQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    snapshot_for(&state, &env, &query, &headers, Audience::Server).await
+}
+
+/// `GET /v1/client/snapshots/{env}`: the latest client snapshot (`spec/SNAPSHOT.md` §9).
+pub(crate) async fn get_client_snapshot(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Query(query): Query<ProjectQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    snapshot_for(&state, &env, &query, &headers, Audience::Client).await
+}
+
+pub(crate) async fn snapshot_for(
+    state: &AppState,
+    env: &str,
+    query: &ProjectQuery,
+    headers: &HeaderMap,
+    audience: Audience,
+) -> Result<Response, ApiError> {
+    let (project, env) = distribution_target(state, headers, env, query, audience).await?;
+    let snapshot = state
+        .latest_snapshot(&project, &env)
+        .await?
+        .and_then(|s| for_audience(s, audience))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "\"{env}\" has no published {} snapshot",
+                audience.as_str()
+            ))
+        })?;
+    envelope_response(&snapshot, headers)
+}
+
+/// The snapshot of `audience` published as `s` (the client one is signed alongside).
+pub(crate) fn for_audience(
+    s: Arc<StoredSnapshot>,
+    audience: Audience,
+) -> Option<Arc<StoredSnapshot>> {
+    match audience {
+        Audience::Server => Some(s),
+        Audience::Client => s.client.clone(),
+    }
+}
+
+pub(crate) fn envelope_response(
+    snapshot: &StoredSnapshot,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let etag = format!("\"{}\"", snapshot.digest);
+    let etag_value = HeaderValue::from_str(&etag).map_err(|_| {
+        ApiError::internal(format!("digest {} is not a header value", snapshot.digest))
+    })?;
+    let cache = [
+        (ETAG, etag_value),
+        (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+    ];
+    if if_none_match(headers, &etag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((
+        cache,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        Body::from(Bytes::copy_from_slice(snapshot.envelope.as_bytes())),
+    )
+        .into_response())
+}
+
+/// Decrements the SSE client gauge when a stream ends.
+pub(crate) struct ClientGuard(AppState);
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.metrics().sse_clients.add(-1);
+    }
+}
+
+pub(crate) struct StreamState {
+    state: AppState,
+    keep_alive: tokio::time::Interval,
+    project: String,
+    env: String,
+    sent: u64,
+    audience: Audience,
+    pending: Option<std::sync::Arc<StoredSnapshot>>,
+    rx: tokio::sync::broadcast::Receiver<crate::distribution::SnapshotEvent>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+    _guard: ClientGuard,
+}
+
+/// `GET /v1/stream/{env}`: server-sent events. Each event is `id: <version>`,
+/// `event: snapshot`, `data: <envelope JSON>`. On connect the latest envelope is sent unless
+/// `Last-Event-ID` already names its version (or a later one); afterwards every new version.
+/// `: keep-alive` comments keep idle connections open; the stream ends at shutdown.
+pub(crate) async fn stream_snapshots(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Query(query): Query<ProjectQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    stream_for(state, &env, &query, &headers, Audience::Server).await
+}
+
+/// `GET /v1/client/stream/{env}`: like `/v1/stream/{env}`, with the client snapshots.
+pub(crate) async fn stream_client_snapshots(
+    State(state): State<AppState>,
+    Path(env): Path<String>,
+    Query(query): Query<ProjectQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    stream_for(state, &env, &query, &headers, Audience::Client).await
+}
+
+pub(crate) async fn stream_for(
+    state: AppState,
+    env: &str,
+    query: &ProjectQuery,
+    headers: &HeaderMap,
+    audience: Audience,
+) -> Result<Response, ApiError> {
+    let (project, env) = distribution_target(&state, headers, env, query, audience).await?;
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    // Subscribe before reading the latest version, so nothing published in between is lost.
+    let rx = state.subscribe();
+    let latest = state
+        .latest_snapshot(&project, &env)
+        .await?
+        .and_then(|s| for_audience(s, audience));
+    state.metrics().sse_clients.add(1);
+    let period = state.sse_keep_alive();
+    let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let st = StreamState {
+        keep_alive,
+        state: state.clone(),
+        project,
+        env,
+        sent: last_id,
+        audience,
+        pending: latest.filter(|s| s.version > last_id),
+        rx,
+        shutdown: state.shutdown_signal(),
+        _guard: ClientGuard(state.clone()),
+    };
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(events(st)),
+    )
+        .into_response())
+}
+
+/// The event stream: each snapshot's pre-rendered event (shared bytes, so 10,000 streams
+/// do not copy a large envelope 10,000 times) and keep-alive comments.
+pub(crate) fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infallible>> {
+    stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(s) = st.pending.take()
+                && s.version > st.sent
+            {
+                st.sent = s.version;
+                st.state.metrics().sse_events.inc();
+                st.keep_alive.reset();
+                return Some((Ok(s.sse_event()), st));
+            }
+            if *st.shutdown.borrow() {
+                return None;
+            }
+            tokio::select! {
+                received = st.rx.recv() => match received {
+                    Ok(ev) => {
+                        if ev.snapshot.project == st.project && ev.snapshot.environment == st.env {
+                            st.pending = for_audience(ev.snapshot, st.audience);
+                        }
+                    }
+                    Err(RecvError::Lagged(_)) => {
+                        // Missed events: the latest version is all a client needs.
+                        st.pending = st.state.latest_snapshot(&st.project, &st.env).await.ok().flatten().and_then(|s| for_audience(s, st.audience));
+                    }
+                    Err(RecvError::Closed) => return None,
+                },
+                _ = st.shutdown.changed() => return None,
+                _ = st.keep_alive.tick() => {
+                    return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st));
+                }
+            }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::header::IF_NONE_MATCH;
+    use axum::http::{HeaderMap, HeaderValue};
+
+    use super::if_none_match;
+
+    #[test]
+    fn if_none_match_forms() {
+        let etag = "\"sha256:ab\"";
+        let check = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(IF_NONE_MATCH, HeaderValue::from_str(v).unwrap());
+            if_none_match(&h, etag)
+        };
+        assert!(check("\"sha256:ab\""));
+        assert!(check("*"));
+        assert!(check("W/\"sha256:ab\""));
+        assert!(check("\"x\", W/\"sha256:ab\""));
+        assert!(!check("\"sha256:cd\""));
+        assert!(!check("sha256:ab"));
+        assert!(!if_none_match(&HeaderMap::new(), etag));
+    }
+}

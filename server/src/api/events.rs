@@ -1,0 +1,127 @@
+//! Events: ingestion (`POST /v1/events`), the recent tail and experiment results.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use crate::api::distribution::ProjectQuery;
+use crate::api::extract::{Caller, authenticate_or_key};
+use crate::auth::Principal;
+use crate::error::{ApiCode, ApiError};
+use crate::events::log::AppendError;
+use crate::events::service::{IngestError, RECENT_EVENTS, ResultsError};
+use crate::model::Role;
+use crate::service::AppState;
+
+/// Largest `POST /v1/events` body, bytes (`spec/EVENTS.md` §3).
+pub const EVENTS_MAX_BODY_BYTES: usize = 4 << 20;
+
+/// `POST /v1/events` (SDK key): validates each event, answers 202 once the accepted ones are
+/// durable; 429 with `Retry-After` when the store is behind.
+/// `POST /v1/events`: with an SDK key or a client-side key (header or `?key=`). Any content
+/// type is read as JSON, so `navigator.sendBeacon` can send a `text/plain` body without a
+/// CORS preflight.
+pub(crate) async fn post_events(
+    State(state): State<AppState>,
+    Query(query): Query<ProjectQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = authenticate_or_key(&state, &headers, query.key.as_deref()).await?;
+    let (project, environment) = match principal {
+        Principal::Sdk {
+            project,
+            environment,
+            ..
+        } => (project, environment),
+        Principal::Token { .. } => {
+            return Err(ApiError::forbidden(
+                "events are sent with the SDK key of their environment",
+            ));
+        }
+    };
+    match state
+        .events()
+        .ingest(&project, &environment, &body, crate::now_ms())
+        .await
+    {
+        Ok(response) => Ok((StatusCode::ACCEPTED, axum::Json(response)).into_response()),
+        Err(IngestError::Batch(e)) => Err(ApiError::bad_request(e.0)),
+        Err(IngestError::Append(AppendError::Overloaded)) => {
+            let mut response = ApiError::new(
+                ApiCode::Overloaded,
+                "the event store is behind; retry later",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            Ok(response)
+        }
+        Err(IngestError::Append(e @ AppendError::Failed(_))) => {
+            tracing::error!(error = %e, "storing events failed");
+            Err(ApiError::internal(
+                "storing events failed; see the server log",
+            ))
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecentQuery {
+    limit: Option<usize>,
+}
+
+/// `GET .../environments/{env}/events/recent` (viewer): the newest stored events, newest first.
+pub(crate) async fn recent_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, env)): Path<(String, String)>,
+    Query(query): Query<RecentQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Some(&project), Role::Viewer)?;
+    state.environment(&project, &env).await?;
+    let limit = query.limit.unwrap_or(100).min(RECENT_EVENTS);
+    Ok(axum::Json(state.events().recent(&project, &env, limit)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResultsQuery {
+    environment: String,
+}
+
+/// `GET /v1/projects/{project}/experiments/{flag}/results?environment=` (viewer).
+pub(crate) async fn experiment_results(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, flag)): Path<(String, String)>,
+    Query(query): Query<ResultsQuery>,
+) -> Result<Response, ApiError> {
+    caller.require(Some(&project), Role::Viewer)?;
+    let config = state
+        .experiment_config(&project, &query.environment, &flag)
+        .await?;
+    let events = Arc::clone(state.events());
+    let environment = query.environment.clone();
+    let results =
+        tokio::task::spawn_blocking(move || events.results(&project, &environment, &config))
+            .await
+            .map_err(|e| ApiError::internal(format!("analysis task failed: {e}")))?;
+    match results {
+        Ok(r) => Ok(axum::Json(r).into_response()),
+        Err(ResultsError::Stats(e)) => Err(ApiError::bad_field("experiment", e.to_string())),
+        Err(ResultsError::Log(e)) => {
+            tracing::error!(error = %e, "reading the event log failed");
+            Err(ApiError::internal(
+                "reading the event log failed; see the server log",
+            ))
+        }
+    }
+}

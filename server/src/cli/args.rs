@@ -1,0 +1,346 @@
+//! The command line's arguments (clap derive): every subcommand, flag and environment
+//! variable with its documented default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use burgee_core::{Audience, DEFAULT_MAX_ENVELOPE_BYTES, SNAPSHOT_PAYLOAD_TYPE};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+
+use crate::model::Role;
+
+/// Burgee: feature flags as signed snapshots, evaluated locally by every SDK.
+#[derive(Debug, Parser)]
+#[command(name = "burgee", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create an Ed25519 key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (base64).
+    Keygen(KeygenArgs),
+    /// Run the server: authoring API, signing and snapshot distribution.
+    Serve(ServeArgs),
+    /// Fetch (or read) a snapshot, verify it like an SDK and evaluate one flag.
+    Eval(EvalArgs),
+    /// Verify a snapshot envelope file.
+    Verify(VerifyArgs),
+    /// Sign a payload file into a DSSE envelope.
+    Sign(SignArgs),
+    /// Create, list or revoke API tokens and SDK keys.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Check the audit log's hash chain.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write every environment's current signed envelope to a directory (for a CDN).
+    Export(ExportArgs),
+    /// Rotate or retire environment signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Write everything (all tables, every version, the audit log, public keys) to a file.
+    Backup(BackupArgs),
+    /// Load a backup into an empty database.
+    Restore(RestoreArgs),
+    /// Experiment analysis.
+    #[command(subcommand)]
+    Experiment(ExperimentCommand),
+}
+
+/// `burgee experiment ...`.
+#[derive(Debug, Subcommand)]
+pub enum ExperimentCommand {
+    /// Fetch an experiment's results from a server and print them as a table.
+    Results(ExperimentResultsArgs),
+}
+
+/// `burgee experiment results`.
+#[derive(Debug, Args)]
+pub struct ExperimentResultsArgs {
+    /// Server base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Admin API token with at least the viewer role in the project.
+    #[arg(long, env = "BURGEE_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// Project key.
+    #[arg(long)]
+    pub project: String,
+    /// Flag key of the experiment.
+    #[arg(long)]
+    pub flag: String,
+    /// Environment to analyse.
+    #[arg(long)]
+    pub environment: String,
+    /// Print the API's JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `burgee backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The backup file to write (JSON, format `burgee-backup/1`; refuses to overwrite).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `burgee restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Where the state goes (the database must be empty).
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The backup file to read.
+    #[arg(long)]
+    pub from: PathBuf,
+}
+
+/// Where the state lives (shared by the commands that open it).
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Data directory: keys/, credentials.env, and burgee.db (SQLite).
+    #[arg(long, env = "BURGEE_DATA_DIR", default_value = "./burgee-data")]
+    pub data_dir: PathBuf,
+    /// Database URL: postgres://user:pass@host:port/db, or sqlite:PATH (default:
+    /// SQLite in the data directory).
+    #[arg(long, env = "BURGEE_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// `burgee token ...`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print it once (stored only as a SHA-256 hash).
+    Create(TokenCreateArgs),
+    /// List tokens (never the secrets).
+    List(StoreArgs),
+    /// Revoke a token by id.
+    Revoke {
+        /// Token id (`tok_...`).
+        id: String,
+        /// Where the state lives.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `burgee token create`.
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Role of an admin API token (omit with --sdk or --client).
+    #[arg(long, value_enum, required_unless_present_any = ["sdk", "client"])]
+    pub role: Option<Role>,
+    /// Create an SDK key for --project/--environment instead.
+    #[arg(long, requires_all = ["project", "environment"], conflicts_with_all = ["role", "client"])]
+    pub sdk: bool,
+    /// Create a client-side key (public, for browsers and apps: reads only the client
+    /// snapshot) for --project/--environment instead.
+    #[arg(long, requires_all = ["project", "environment"], conflicts_with = "role")]
+    pub client: bool,
+    /// Project scope (admin tokens: omit for every project).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Environment of an SDK key.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Label.
+    #[arg(long, default_value = "")]
+    pub name: String,
+}
+
+/// `burgee audit ...`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Verify the chain; exit 0 and print the entry count, or exit 2 naming the first break.
+    Verify(StoreArgs),
+}
+
+/// `burgee export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Output directory: `OUT/<project>/<env>.json` (the envelope as served) and
+    /// `OUT/<project>/<env>.pub` (public keys to trust), created if missing.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `burgee keys ...` (operates on DATA_DIR/keys; a running server signs with the new keys
+/// from its next publish — `--republish` publishes at once).
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Step 1: new active key; the old one keeps co-signing until `retire`.
+    Rotate(KeyArgs),
+    /// Step 2: stop co-signing with the previous keys.
+    Retire(KeyArgs),
+}
+
+/// Arguments of `burgee keys rotate|retire`.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Project.
+    #[arg(long)]
+    pub project: String,
+    /// Environment.
+    #[arg(long)]
+    pub environment: String,
+}
+
+/// `burgee keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Directory to write the key files into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Base name of the files: NAME.key and NAME.pub.
+    #[arg(long, default_value = "signing")]
+    pub name: String,
+}
+
+/// `burgee serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "BURGEE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where the state lives.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// On first start, seed the demo web-shop project instead of an empty one.
+    #[arg(long)]
+    pub demo: bool,
+    /// Lifetime of each published snapshot, in hours.
+    #[arg(long, env = "BURGEE_SNAPSHOT_TTL_HOURS", default_value_t = 168, value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_ttl_hours: u64,
+    /// Seconds between checks for snapshots past half their lifetime (they are re-signed).
+    #[arg(long, env = "BURGEE_RESIGN_CHECK_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub resign_check_secs: u64,
+    /// Milliseconds between SSE keep-alive comments.
+    #[arg(long, env = "BURGEE_SSE_KEEP_ALIVE_MS", default_value_t = 15_000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub sse_keep_alive_ms: u64,
+    /// Largest accepted request body, bytes.
+    #[arg(long, env = "BURGEE_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+    /// Also forward every stored event batch to NATS JetStream at this URL
+    /// (e.g. nats://127.0.0.1:4222); subject `<prefix>.<project>.<environment>`.
+    #[arg(long, env = "BURGEE_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// JetStream stream for forwarded events (created if missing).
+    #[arg(long, env = "BURGEE_NATS_STREAM", default_value = "BURGEE_EVENTS")]
+    pub nats_stream: String,
+    /// Subject prefix for forwarded events.
+    #[arg(
+        long,
+        env = "BURGEE_NATS_SUBJECT_PREFIX",
+        default_value = "burgee.events"
+    )]
+    pub nats_subject_prefix: String,
+}
+
+/// `burgee eval`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["server", "snapshot"])))]
+pub struct EvalArgs {
+    /// Flag key to evaluate.
+    #[arg(long)]
+    pub flag: String,
+    /// Evaluation context as a JSON object, e.g. '{"targetingKey":"user-1","country":"DE"}'.
+    #[arg(long, default_value = "{}")]
+    pub context: String,
+    /// Environment the snapshot must be for.
+    #[arg(long)]
+    pub environment: String,
+    /// Trusted public key file (base64 of 32 bytes); repeat to trust several.
+    #[arg(long = "public-key", env = "BURGEE_PUBLIC_KEY", required = true)]
+    pub public_keys: Vec<PathBuf>,
+    /// Server base URL, e.g. http://127.0.0.1:8080 (fetches /v1/snapshots/ENV).
+    #[arg(long)]
+    pub server: Option<String>,
+    /// SDK key (or admin token) sent as `Authorization: Bearer` to --server.
+    #[arg(long, env = "BURGEE_SDK_KEY", hide_env_values = true)]
+    pub sdk_key: Option<String>,
+    /// Read the envelope from this file instead of a server.
+    #[arg(long)]
+    pub snapshot: Option<PathBuf>,
+    /// Evaluation time, ms since epoch (default: the system clock).
+    #[arg(long)]
+    pub now: Option<u64>,
+    /// Exit 1 unless this variant is served.
+    #[arg(long)]
+    pub expect: Option<String>,
+}
+
+/// `burgee verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Envelope file (DSSE JSON).
+    pub file: PathBuf,
+    /// Trusted public key file (base64 of 32 bytes); repeat to trust several.
+    #[arg(long = "public-key", required = true)]
+    pub public_keys: Vec<PathBuf>,
+    /// Environment the snapshot must be for.
+    #[arg(long)]
+    pub environment: String,
+    /// Project the snapshot must be for (PROJECT_MISMATCH otherwise); without it, any
+    /// project's snapshot verifies.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Audience the snapshot must be for: `server`, or `client` for a client snapshot
+    /// (AUDIENCE_MISMATCH otherwise).
+    #[arg(long, default_value = "server", value_parser = parse_audience)]
+    pub audience: Audience,
+    /// Verification time, ms since epoch (default: the system clock).
+    #[arg(long)]
+    pub now: Option<u64>,
+    /// Refuse versions below N with SNAPSHOT_ROLLBACK.
+    #[arg(long)]
+    pub min_version: Option<u64>,
+    /// Version of the snapshot already held, as an SDK holds it: older versions, and this
+    /// version with another digest, are refused with SNAPSHOT_ROLLBACK.
+    #[arg(long, requires = "held_digest")]
+    pub held_version: Option<u64>,
+    /// Digest (`sha256:<hex>`) of the held snapshot (with --held-version).
+    #[arg(long, requires = "held_version")]
+    pub held_digest: Option<String>,
+    /// Size limit of the envelope in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_ENVELOPE_BYTES)]
+    pub max_bytes: usize,
+}
+
+/// `burgee sign`.
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Private key file (PKCS#8 PEM, as written by keygen).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Payload file; its bytes are signed as they are.
+    #[arg(long)]
+    pub payload: PathBuf,
+    /// Envelope file to write (DSSE JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// DSSE payload type.
+    #[arg(long, default_value = SNAPSHOT_PAYLOAD_TYPE)]
+    pub payload_type: String,
+}
+
+/// `--audience`: `server` or `client`.
+pub(crate) fn parse_audience(name: &str) -> Result<Audience, String> {
+    Audience::parse(name).ok_or_else(|| format!("\"{name}\" is not server or client"))
+}

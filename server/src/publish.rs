@@ -1,0 +1,166 @@
+//! Publishing: build the snapshot of an environment, compile it with the core, sign it
+//! (server and client envelopes), refuse what SDKs would refuse, store it.
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use burgee_core::model::{Audience, FlagDef, SNAPSHOT_FORMAT, SnapshotDef};
+use burgee_core::{
+    DEFAULT_MAX_ENVELOPE_BYTES, Envelope, SNAPSHOT_PAYLOAD_TYPE, Snapshot, client_view,
+    payload_digest, sign_envelope,
+};
+
+use crate::error::StateError;
+use crate::keys::{self};
+use crate::model::{Published, Targeting, flag_def};
+use crate::store::rows::{
+    from_json, load_flag_rows, load_segments, load_targeting, require_env, to_json,
+};
+use crate::store::{Writer, to_i64, to_u64};
+
+/// The signed envelope of `payload` by every key `key_name` signs with (active first).
+pub(crate) fn sign_all(
+    keys_dir: &Path,
+    key_name: &str,
+    payload: &[u8],
+) -> Result<Envelope, StateError> {
+    let keys = keys::signing_keys(keys_dir, key_name)?;
+    let mut envelope = sign_envelope(SNAPSHOT_PAYLOAD_TYPE, payload, &keys.active);
+    for key in &keys.previous {
+        envelope
+            .signatures
+            .extend(sign_envelope(SNAPSHOT_PAYLOAD_TYPE, payload, key).signatures);
+    }
+    Ok(envelope)
+}
+
+/// Refuses an envelope (its JSON text, exactly as stored and served) that SDKs would refuse
+/// with their default options: larger than [`DEFAULT_MAX_ENVELOPE_BYTES`] (8 MiB).
+/// `audience` names the envelope in the error: `server` or `client`.
+///
+/// # Errors
+/// [`StateError::EnvelopeTooLarge`] with the size and the limit, in bytes.
+pub(crate) fn check_envelope_size(
+    project: &str,
+    env: &str,
+    audience: &'static str,
+    envelope: &str,
+) -> Result<(), StateError> {
+    if envelope.len() > DEFAULT_MAX_ENVELOPE_BYTES {
+        return Err(StateError::EnvelopeTooLarge {
+            project: project.to_owned(),
+            environment: env.to_owned(),
+            audience,
+            size: envelope.len(),
+            limit: DEFAULT_MAX_ENVELOPE_BYTES,
+        });
+    }
+    Ok(())
+}
+
+/// Builds, validates, signs and stores a new snapshot of `project/env` from the current
+/// authoring state, inside `w`, with the client snapshot signed next to it.
+///
+/// # Errors
+/// [`StateError::Invalid`] when the core refuses the snapshot, and
+/// [`StateError::EnvelopeTooLarge`] when the server or the client envelope would exceed
+/// [`DEFAULT_MAX_ENVELOPE_BYTES`] (in both cases nothing is stored: the caller drops the
+/// transaction), [`StateError::NotFound`], [`StateError::Key`], [`StateError::Db`].
+#[allow(clippy::too_many_arguments)] // the write's context: transaction, keys, TTL, time, actor
+pub(crate) async fn publish_env(
+    w: &mut Writer,
+    keys_dir: &Path,
+    ttl_ms: u64,
+    now: u64,
+    project: &str,
+    env: &str,
+    actor: &str,
+    reason: &str,
+) -> Result<Published, StateError> {
+    let conn = w.conn();
+    let row = require_env(conn, project, env).await?;
+    let flags = load_flag_rows(conn, project, None).await?;
+    let targeting = load_targeting(conn, project).await?;
+    let segments = load_segments(conn, project, env).await?;
+    let flag_defs: Vec<FlagDef> = flags
+        .iter()
+        .map(|f| {
+            let t = targeting
+                .get(&(env.to_owned(), f.key.clone()))
+                .map_or_else(|| Targeting::initial(&f.spec), |t| t.targeting.clone());
+            flag_def(&f.key, &f.spec, &t)
+        })
+        .collect();
+    let max: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(version) FROM snapshots WHERE project = $1 AND environment = $2",
+    )
+    .bind(project)
+    .bind(env)
+    .fetch_one(&mut *conn)
+    .await?;
+    let version = to_u64(max.unwrap_or(0))? + 1;
+    let expires_at = now
+        .checked_add(ttl_ms)
+        .ok_or_else(|| StateError::Corrupt("snapshot expiry overflows".into()))?;
+    let def = SnapshotDef {
+        format: SNAPSHOT_FORMAT,
+        project: project.to_owned(),
+        environment: env.to_owned(),
+        version,
+        issued_at: now,
+        expires_at,
+        salt: row.salt.clone(),
+        audience: Audience::Server,
+        flags: flag_defs,
+        segments: segments.into_iter().map(|s| s.definition).collect(),
+    };
+    Snapshot::compile(&def, None).map_err(StateError::Invalid)?;
+    let client_def = client_view(&def).map_err(StateError::Invalid)?;
+    Snapshot::compile(&client_def, None).map_err(StateError::Invalid)?;
+    let sign = |def: &SnapshotDef| -> Result<(String, String), StateError> {
+        let payload = serde_json::to_vec(def)
+            .map_err(|e| StateError::Corrupt(format!("serializing snapshot: {e}")))?;
+        let envelope = to_json(&sign_all(keys_dir, &row.key_name, &payload)?)?;
+        Ok((payload_digest(&payload), envelope))
+    };
+    let (digest, envelope) = sign(&def)?;
+    check_envelope_size(project, env, "server", &envelope)?;
+    let (client_digest, client_envelope) = sign(&client_def)?;
+    check_envelope_size(project, env, "client", &client_envelope)?;
+    sqlx::query(
+        "INSERT INTO snapshots (project, environment, version, digest, envelope, issued_at, \
+         expires_at, published_by, reason, client_digest, client_envelope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(project)
+    .bind(env)
+    .bind(to_i64(version)?)
+    .bind(&digest)
+    .bind(envelope)
+    .bind(to_i64(now)?)
+    .bind(to_i64(expires_at)?)
+    .bind(actor)
+    .bind(reason)
+    .bind(client_digest)
+    .bind(client_envelope)
+    .execute(&mut *conn)
+    .await?;
+    w.notify.push((project.to_owned(), env.to_owned()));
+    Ok(Published {
+        project: project.to_owned(),
+        environment: env.to_owned(),
+        version,
+        digest,
+    })
+}
+
+/// Decodes the snapshot document inside a stored envelope.
+pub(crate) fn envelope_document(envelope: &str) -> Result<SnapshotDef, StateError> {
+    let env: Envelope = from_json(envelope)?;
+    let payload = STANDARD
+        .decode(env.payload.as_bytes())
+        .map_err(|e| StateError::Corrupt(format!("stored envelope payload: {e}")))?;
+    serde_json::from_slice(&payload)
+        .map_err(|e| StateError::Corrupt(format!("stored snapshot document: {e}")))
+}
