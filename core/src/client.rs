@@ -31,6 +31,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::context::Context;
+use crate::engine::DEFAULTS;
 use crate::envelope::{DEFAULT_MAX_ENVELOPE_BYTES, TrustedKey};
 use crate::error::{ErrorCode, LoadError};
 use crate::eval::{EvalError, EvaluationDetails};
@@ -475,11 +476,11 @@ impl EventBufferConfig {
         EventBufferConfig {
             sdk_name: sdk_name.into(),
             sdk_version: sdk_version.into(),
-            dedupe_window_ms: 3_600_000,
+            dedupe_window_ms: DEFAULTS.dedupe_window_ms,
             dedupe_capacity: 50_000,
-            flush_size: 500,
-            flush_interval_ms: 10_000,
-            max_events: 10_000,
+            flush_size: DEFAULTS.flush_size,
+            flush_interval_ms: DEFAULTS.flush_interval_ms,
+            max_events: DEFAULTS.max_queued_events,
         }
     }
 }

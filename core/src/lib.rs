@@ -41,6 +41,7 @@ mod bucket;
 pub mod client;
 mod compile;
 mod context;
+pub mod engine;
 mod envelope;
 mod error;
 mod eval;
