@@ -18,9 +18,15 @@ use burgee_core::model::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::openapi::external::{
+    SnapshotPrerequisite, SnapshotRule, SnapshotSegment, SnapshotServe, SnapshotTarget,
+    SnapshotValueType, SnapshotVariants,
+};
 
 /// A project: `GET /v1/projects/{project}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Project {
     /// Key (1–64 of `a-z A-Z 0-9 _ -`), unique.
     pub key: String,
@@ -37,7 +43,7 @@ pub struct Project {
 }
 
 /// Body of `POST /v1/projects`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectInput {
     /// Key (1–64 of `a-z A-Z 0-9 _ -`).
@@ -55,7 +61,7 @@ pub struct ProjectInput {
 }
 
 /// Body of `PUT /v1/projects/{project}` (needs `If-Match`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectUpdate {
     /// Display name.
@@ -66,7 +72,7 @@ pub struct ProjectUpdate {
 }
 
 /// An environment of a project.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Environment {
     /// Project key.
     pub project: String,
@@ -89,7 +95,7 @@ pub struct Environment {
 }
 
 /// Body of `POST /v1/projects/{project}/environments`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentInput {
     /// Key (1–64 of `a-z A-Z 0-9 _ -`).
@@ -103,7 +109,7 @@ pub struct EnvironmentInput {
 }
 
 /// Body of `PUT /v1/projects/{project}/environments/{env}` (needs `If-Match`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnvironmentUpdate {
     /// Display name.
@@ -113,13 +119,15 @@ pub struct EnvironmentUpdate {
 }
 
 /// The project-wide part of a flag.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagSpec {
     /// Type of every variant value.
     #[serde(rename = "type")]
+    #[schema(value_type = SnapshotValueType)]
     pub value_type: ValueType,
     /// Named variants in order, e.g. `{"on": true, "off": false}`.
+    #[schema(value_type = SnapshotVariants)]
     pub variants: OrderedMap<Value>,
     /// Free text (published as snapshot metadata `description` when not empty).
     #[serde(default)]
@@ -145,7 +153,7 @@ pub struct FlagSpec {
 }
 
 /// One flag's targeting in one environment (the per-environment half of a flag).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Targeting {
     /// `false` serves `off_variant` to everyone.
@@ -154,14 +162,18 @@ pub struct Targeting {
     pub off_variant: String,
     /// Individual targets, checked before rules.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<SnapshotTarget>)]
     pub targets: Vec<TargetDef>,
     /// Flags that must serve one of the given variants first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<SnapshotPrerequisite>)]
     pub prerequisites: Vec<PrerequisiteDef>,
     /// Rules, first match wins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<SnapshotRule>)]
     pub rules: Vec<RuleDef>,
     /// Served when no target or rule matches.
+    #[schema(value_type = SnapshotServe)]
     pub default: ServeDef,
 }
 
@@ -233,15 +245,17 @@ pub fn flag_def(key: &str, spec: &FlagSpec, targeting: &Targeting) -> FlagDef {
 }
 
 /// Body of `POST /v1/projects/{project}/flags`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FlagInput {
     /// Key (1–128 of `a-z A-Z 0-9 _ - .`), unique in the project.
     pub key: String,
     /// Type of every variant value.
     #[serde(rename = "type")]
+    #[schema(value_type = SnapshotValueType)]
     pub value_type: ValueType,
     /// Named variants in order.
+    #[schema(value_type = SnapshotVariants)]
     pub variants: OrderedMap<Value>,
     /// Free text.
     #[serde(default)]
@@ -283,7 +297,7 @@ impl FlagInput {
 }
 
 /// One environment's targeting of a flag, with its own revision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EnvironmentTargeting {
     /// The targeting.
     #[serde(flatten)]
@@ -296,7 +310,7 @@ pub struct EnvironmentTargeting {
 }
 
 /// A flag: `GET /v1/projects/{project}/flags/{key}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Flag {
     /// Key.
     pub key: String,
@@ -314,10 +328,11 @@ pub struct Flag {
 }
 
 /// A segment of one environment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Segment {
     /// The definition, exactly as published.
     #[serde(flatten)]
+    #[schema(value_type = SnapshotSegment)]
     pub definition: SegmentDef,
     /// Write counter (ETag `"r<revision>"`).
     pub revision: u64,
@@ -328,7 +343,7 @@ pub struct Segment {
 }
 
 /// A published snapshot version: `GET /v1/projects/{p}/environments/{env}/versions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct VersionInfo {
     /// Version (strictly increasing per environment, never reused).
     pub version: u64,
@@ -345,7 +360,7 @@ pub struct VersionInfo {
 }
 
 /// Result of one publish.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Published {
     /// Project key.
     pub project: String,
@@ -359,7 +374,7 @@ pub struct Published {
 
 /// The body of every successful write: the resource as stored (absent after a delete) and
 /// the snapshot versions the write published.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Written<T> {
     /// The resource after the write; `null` after a delete.
     pub item: Option<T>,
@@ -368,7 +383,7 @@ pub struct Written<T> {
 }
 
 /// How one flag or segment differs between two versions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Change {
     /// `flag` or `segment`.
     pub kind: String,
@@ -381,7 +396,7 @@ pub struct Change {
 }
 
 /// `GET .../diff?from=A&to=B`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Diff {
     /// Older side.
     pub from: u64,
@@ -393,7 +408,17 @@ pub struct Diff {
 
 /// Roles of admin API tokens, each including the ones before it.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+    ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -429,7 +454,7 @@ impl Role {
 }
 
 /// A token as listed (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenInfo {
     /// Public id (`tok_` + 16 hex digits), used as the actor in the audit log.
     pub id: String,
@@ -452,7 +477,7 @@ pub struct TokenInfo {
 }
 
 /// Body of `POST /v1/tokens`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenInput {
     /// `admin` or `sdk`.
@@ -472,7 +497,7 @@ pub struct TokenInput {
 }
 
 /// A newly created token: the secret is shown here once and stored only hashed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct CreatedToken {
     /// The token text for `Authorization: Bearer` (`bga_...` or `bgs_...`).
     pub token: String,
@@ -481,7 +506,7 @@ pub struct CreatedToken {
 }
 
 /// One audit log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
     /// Position in the chain (1, 2, ...).
     pub seq: u64,

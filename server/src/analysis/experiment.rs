@@ -14,7 +14,7 @@ use crate::events::log::StoredBatch;
 use crate::events::model::Event;
 
 /// How a metric turns a unit's events into one number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MetricKind {
     /// 1 if the unit sent the metric at least once after its first exposure, else 0.
@@ -26,7 +26,7 @@ pub enum MetricKind {
 }
 
 /// A metric of an experiment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MetricSpec {
     /// Metric key (the `key` of `track` events).
@@ -38,7 +38,7 @@ pub struct MetricSpec {
 /// How a flag is run as an experiment (part of the flag's project-wide definition): which
 /// rollout splits the units and which metrics decide. The variants and weights are read from
 /// that rollout in the environment analysed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentSpec {
     /// Rule whose rollout is the experiment; `None` means the default (fallthrough) rollout.
@@ -84,7 +84,7 @@ impl ExperimentSpec {
 
 /// An experiment as analysed: the flag, its variants and weights in one environment, and the
 /// experiment's metrics and settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExperimentConfig {
     /// Flag key.
     pub flag: String,
@@ -106,7 +106,7 @@ fn default_mde() -> f64 {
 }
 
 /// A variant's configured share.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VariantWeight {
     /// Variant name.
@@ -116,7 +116,7 @@ pub struct VariantWeight {
 }
 
 /// Units and exposures of one variant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct VariantSummary {
     /// Variant name.
     pub variant: String,
@@ -129,7 +129,7 @@ pub struct VariantSummary {
 }
 
 /// One variant's value of a metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct VariantMetric {
     /// Variant name.
     pub variant: String,
@@ -144,7 +144,7 @@ pub struct VariantMetric {
 }
 
 /// A treatment against the control for one metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Comparison {
     /// Treatment variant.
     pub variant: String,
@@ -163,7 +163,7 @@ pub struct Comparison {
 }
 
 /// The CUPED-adjusted comparison.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CupedComparison {
     /// `θ` of the adjustment.
     pub theta: f64,
@@ -178,7 +178,7 @@ pub struct CupedComparison {
 }
 
 /// Results of one metric.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MetricResult {
     /// Metric key.
     pub key: String,
@@ -197,7 +197,7 @@ pub struct MetricResult {
 }
 
 /// Everything `GET .../experiments/{flag}/results` returns.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ExperimentResults {
     /// Flag key.
     pub flag: String,

@@ -38,7 +38,7 @@ fn z_critical(confidence: f64) -> Result<f64, StatsError> {
 }
 
 /// Result of a chi-square test.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ChiSquareTest {
     /// The χ² statistic.
     pub chi_square: f64,
@@ -111,7 +111,9 @@ pub fn sample_ratio_mismatch(
 }
 
 /// Units exposed and units that converted, for one variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Conversions {
     /// Units exposed.
     pub units: u64,
@@ -136,7 +138,7 @@ impl Conversions {
 }
 
 /// A treatment's conversion rate against the control's.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ConversionComparison {
     /// Control conversion rate.
     pub control_rate: f64,
@@ -246,7 +248,9 @@ pub fn conversion_independence(variants: &[Conversions]) -> Result<ChiSquareTest
 
 /// Count, mean and sample variance (`n − 1` denominator) of a metric, accumulated with
 /// Welford's online algorithm (Welford 1962; Knuth TAOCP vol. 2, §4.2.2).
-#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct Moments {
     /// Number of values.
     pub n: u64,
@@ -288,7 +292,7 @@ impl Moments {
 }
 
 /// A treatment's mean against the control's.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct MeanComparison {
     /// Control mean.
     pub control_mean: f64,
@@ -355,7 +359,7 @@ pub fn welch_t_test(
 }
 
 /// CUPED-adjusted metric moments per variant.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Cuped {
     /// `θ = cov(Y, X) / var(X)` over all units (0 when X has no variance).
     pub theta: f64,
@@ -367,7 +371,7 @@ pub struct Cuped {
 
 /// One unit's observation for CUPED: its variant index, the metric `y` after exposure and the
 /// covariate `x` measured before exposure (usually the same metric in a pre-period).
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct CupedUnit {
     /// Variant index, `0..variants`.
     pub variant: usize,

@@ -19,6 +19,7 @@ use crate::auth::Principal;
 use crate::distribution::StoredSnapshot;
 use crate::error::ApiError;
 use crate::model::Role;
+use crate::openapi::external::Envelope;
 use crate::service::AppState;
 
 // ---- distribution ----
@@ -104,7 +105,17 @@ pub(crate) fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
 }
 
-/// `GET /v1/snapshots/{env}`: the latest signed envelope; `ETag` = payload digest.
+/// The latest signed snapshot envelope of an environment (`ETag` = payload digest, 304 on
+/// `If-None-Match`).
+#[utoipa::path(get, path = "/v1/snapshots/{env}", tag = "distribution",
+    params(("project" = Option<String>, Query,
+        description = "Project key, for an admin token that sees several projects with this environment")),
+    responses(
+        (status = 200, description = "The DSSE envelope", body = Envelope),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+    ),
+    extensions(("x-burgee-role" = json!("SDK key of the environment, or viewer"))),
+)]
 pub(crate) async fn get_snapshot(
     State(state): State<AppState>,
     Path(env): Path<String>,
@@ -114,7 +125,19 @@ pub(crate) async fn get_snapshot(
     snapshot_for(&state, &env, &query, &headers, Audience::Server).await
 }
 
-/// `GET /v1/client/snapshots/{env}`: the latest client snapshot (`spec/SNAPSHOT.md` §9).
+/// The latest client snapshot (`spec/SNAPSHOT.md` §9: client-visible flags only, targeting
+/// data digested) for browsers and mobile apps; CORS for any origin.
+#[utoipa::path(get, path = "/v1/client/snapshots/{env}", tag = "distribution",
+    params(
+        ("project" = Option<String>, Query, description = "Project key (optional, checked against the key)"),
+        ("key" = Option<String>, Query, description = "A client-side key (bgc_...) when no Authorization header can be sent"),
+    ),
+    responses(
+        (status = 200, description = "The DSSE envelope", body = Envelope),
+        (status = 304, description = "Not modified (If-None-Match matched)"),
+    ),
+    extensions(("x-burgee-role" = json!("client-side key, SDK key of the environment, or viewer"))),
+)]
 pub(crate) async fn get_client_snapshot(
     State(state): State<AppState>,
     Path(env): Path<String>,
@@ -201,10 +224,19 @@ pub(crate) struct StreamState {
     _guard: ClientGuard,
 }
 
-/// `GET /v1/stream/{env}`: server-sent events. Each event is `id: <version>`,
-/// `event: snapshot`, `data: <envelope JSON>`. On connect the latest envelope is sent unless
-/// `Last-Event-ID` already names its version (or a later one); afterwards every new version.
-/// `: keep-alive` comments keep idle connections open; the stream ends at shutdown.
+/// Server-sent events of an environment's snapshots.
+///
+/// Each event is `id: <version>`, `event: snapshot`, `data: <envelope JSON>`. On connect the
+/// latest envelope is sent unless `Last-Event-ID` already names its version (or a later one);
+/// afterwards every new version. `: keep-alive` comments keep idle connections open; the
+/// stream ends at shutdown.
+#[utoipa::path(get, path = "/v1/stream/{env}", tag = "distribution",
+    params(("project" = Option<String>, Query,
+        description = "Project key, for an admin token that sees several projects with this environment")),
+    responses((status = 200, description = "An SSE stream of `snapshot` events",
+        content_type = "text/event-stream", body = String)),
+    extensions(("x-burgee-role" = json!("SDK key of the environment, or viewer"))),
+)]
 pub(crate) async fn stream_snapshots(
     State(state): State<AppState>,
     Path(env): Path<String>,
@@ -214,7 +246,16 @@ pub(crate) async fn stream_snapshots(
     stream_for(state, &env, &query, &headers, Audience::Server).await
 }
 
-/// `GET /v1/client/stream/{env}`: like `/v1/stream/{env}`, with the client snapshots.
+/// Server-sent events of the client snapshots (as `/v1/stream/{env}`); CORS for any origin.
+#[utoipa::path(get, path = "/v1/client/stream/{env}", tag = "distribution",
+    params(
+        ("project" = Option<String>, Query, description = "Project key (optional, checked against the key)"),
+        ("key" = Option<String>, Query, description = "A client-side key (bgc_...) when no Authorization header can be sent"),
+    ),
+    responses((status = 200, description = "An SSE stream of `snapshot` events",
+        content_type = "text/event-stream", body = String)),
+    extensions(("x-burgee-role" = json!("client-side key, SDK key of the environment, or viewer"))),
+)]
 pub(crate) async fn stream_client_snapshots(
     State(state): State<AppState>,
     Path(env): Path<String>,

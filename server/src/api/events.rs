@@ -9,23 +9,37 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use crate::analysis::experiment::ExperimentResults;
 use crate::api::distribution::ProjectQuery;
 use crate::api::extract::{Caller, authenticate_or_key};
 use crate::auth::Principal;
 use crate::error::{ApiCode, ApiError};
 use crate::events::log::AppendError;
 use crate::events::service::{IngestError, RECENT_EVENTS, ResultsError};
+use crate::events::service::{IngestResponse, RecentEvent};
 use crate::model::Role;
+use crate::openapi::external::EventBatch;
 use crate::service::AppState;
 
 /// Largest `POST /v1/events` body, bytes (`spec/EVENTS.md` §3).
 pub const EVENTS_MAX_BODY_BYTES: usize = 4 << 20;
 
-/// `POST /v1/events` (SDK key): validates each event, answers 202 once the accepted ones are
-/// durable; 429 with `Retry-After` when the store is behind.
-/// `POST /v1/events`: with an SDK key or a client-side key (header or `?key=`). Any content
-/// type is read as JSON, so `navigator.sendBeacon` can send a `text/plain` body without a
-/// CORS preflight.
+/// Send a batch of exposure and track events (`spec/EVENTS.md`).
+///
+/// Takes an SDK key or a client-side key (header, or `?key=` for client-side keys). Each
+/// event is validated; the answer (202) comes once the accepted ones are durable; 429 with
+/// `Retry-After` when the store is behind. Any content type is read as JSON, so
+/// `navigator.sendBeacon` can send a `text/plain` body without a CORS preflight.
+#[utoipa::path(post, path = "/v1/events", tag = "events",
+    params(("key" = Option<String>, Query, description = "A client-side key (bgc_...) when no Authorization header can be sent")),
+    request_body = EventBatch,
+    responses(
+        (status = 202, description = "Stored (or a duplicate of a stored batch)", body = IngestResponse),
+        (status = 429, description = "OVERLOADED: the event store is behind", body = crate::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    extensions(("x-burgee-role" = json!("SDK key or client-side key of the environment"))),
+)]
 pub(crate) async fn post_events(
     State(state): State<AppState>,
     Query(query): Query<ProjectQuery>,
@@ -72,13 +86,21 @@ pub(crate) async fn post_events(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The size of [`recent_events`]' answer.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecentQuery {
+    /// At most this many events (default 100).
     limit: Option<usize>,
 }
 
-/// `GET .../environments/{env}/events/recent` (viewer): the newest stored events, newest first.
+/// The newest stored events of an environment, newest first (a live tail).
+#[utoipa::path(get, path = "/v1/projects/{project}/environments/{env}/events/recent",
+    tag = "events", params(RecentQuery),
+    responses((status = 200, description = "Events, newest first", body = Vec<RecentEvent>)),
+    extensions(("x-burgee-role" = json!("viewer"))),
+)]
 pub(crate) async fn recent_events(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,13 +113,22 @@ pub(crate) async fn recent_events(
     Ok(axum::Json(state.events().recent(&project, &env, limit)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
+/// The environment of [`experiment_results`].
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResultsQuery {
+    /// Environment key whose events are analysed.
     environment: String,
 }
 
-/// `GET /v1/projects/{project}/experiments/{flag}/results?environment=` (viewer).
+/// Experiment results: units, sample-ratio mismatch, per-metric tests, CUPED, always-valid
+/// p-values.
+#[utoipa::path(get, path = "/v1/projects/{project}/experiments/{flag}/results", tag = "events",
+    params(ResultsQuery),
+    responses((status = 200, description = "The results", body = ExperimentResults)),
+    extensions(("x-burgee-role" = json!("viewer"))),
+)]
 pub(crate) async fn experiment_results(
     State(state): State<AppState>,
     caller: Caller,

@@ -3,7 +3,8 @@
 
 use std::convert::Infallible;
 
-use axum::extract::FromRequestParts;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -139,6 +140,26 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+impl utoipa::IntoParams for IfMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Required, schema::ObjectBuilder, schema::Type};
+        vec![
+            ParameterBuilder::new()
+                .name("If-Match")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::True)
+                .description(Some(
+                    "The ETag of the resource as read, e.g. \"r3\"; * accepts any revision",
+                ))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build(),
+        ]
+    }
+}
+
 impl IfMatch {
     /// `Some(revision)` for `"r<revision>"`, `None` for `*`.
     ///
@@ -226,8 +247,41 @@ pub(crate) fn written<T: Serialize>(
     Ok(r)
 }
 
+/// A JSON request body of type `T`, read (within the route's body limit: 413 beyond it) by
+/// the extractor and parsed; a parse failure is reported when the handler asks
+/// ([`JsonBody::parsed`]), after authorization, so a caller without the role gets 403
+/// whatever it sent. Any content type is read as JSON.
+pub(crate) struct JsonBody<T>(Result<T, ApiError>);
+
+/// A request body type: its name in error messages and the OpenAPI document.
+pub(crate) trait BodyName: DeserializeOwned {
+    /// E.g. `FlagInput`.
+    const NAME: &'static str;
+}
+
+impl<S: Send + Sync, T: BodyName> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(JsonBody(parse_body(&bytes, T::NAME)))
+    }
+}
+
+impl<T> JsonBody<T> {
+    /// The parsed body.
+    ///
+    /// # Errors
+    /// 400 (`BAD_REQUEST`) naming the type and serde's message (path, line and column).
+    pub(crate) fn parsed(self) -> Result<T, ApiError> {
+        self.0
+    }
+}
+
 /// Parses a JSON body; 400 naming the problem (serde's message with line and column).
-pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
+fn parse_body<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("request body is not a valid {what}: {e}")))
 }

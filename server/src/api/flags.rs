@@ -1,19 +1,34 @@
 //! Flags (project-wide definitions) and their per-environment targeting.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::api::extract::{
-    Caller, IfMatch, definition_role, json, json_tagged, parse_body, write_role, written,
+    BodyName, Caller, IfMatch, JsonBody, definition_role, json, json_tagged, write_role, written,
 };
 use crate::error::ApiError;
-use crate::model::{FlagInput, FlagSpec, Role, Targeting};
+use crate::model::{EnvironmentTargeting, Flag, FlagInput, FlagSpec, Role, Targeting, Written};
 use crate::service::{AppState, FlagFilter};
 
-// ---- flags ----
+impl BodyName for FlagInput {
+    const NAME: &'static str = "FlagInput";
+}
 
+impl BodyName for FlagSpec {
+    const NAME: &'static str = "FlagSpec";
+}
+
+impl BodyName for Targeting {
+    const NAME: &'static str = "Targeting";
+}
+
+/// A project's flags with their targeting per environment, filtered by tag, owner, type and
+/// text.
+#[utoipa::path(get, path = "/v1/projects/{project}/flags", tag = "flags", params(FlagFilter),
+    responses((status = 200, description = "Flags, by key", body = Vec<Flag>)),
+    extensions(("x-burgee-role" = json!("viewer"))),
+)]
 pub(crate) async fn list_flags(
     State(state): State<AppState>,
     caller: Caller,
@@ -24,11 +39,16 @@ pub(crate) async fn list_flags(
     json(&state.list_flags(&project, &filter).await?)
 }
 
+/// Create a flag; publishes every environment (off where no targeting is given).
+#[utoipa::path(post, path = "/v1/projects/{project}/flags", tag = "flags", request_body = FlagInput,
+    responses((status = 201, description = "Created", body = Written<Flag>)),
+    extensions(("x-burgee-role" = json!("publisher (editor if no environment of the project is protected)"))),
+)]
 pub(crate) async fn create_flag(
     State(state): State<AppState>,
     caller: Caller,
     Path(project): Path<String>,
-    body: Bytes,
+    body: JsonBody<FlagInput>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Editor)?;
     // A new flag is published to every environment of the project (OFF where no targeting is
@@ -37,12 +57,17 @@ pub(crate) async fn create_flag(
     // (500), never a grant.
     let role = definition_role(&state, &project).await?;
     let actor = caller.require(Some(&project), role)?;
-    let input: FlagInput = parse_body(&body, "flag")?;
+    let input = body.parsed()?;
     let w = state.create_flag(&actor, &project, &input).await?;
     let rev = w.item.as_ref().map(|f| f.revision);
     written(&w, rev, StatusCode::CREATED)
 }
 
+/// One flag with its targeting per environment (ETag `"r<revision>"` of the definition).
+#[utoipa::path(get, path = "/v1/projects/{project}/flags/{key}", tag = "flags",
+    responses((status = 200, description = "The flag", body = Flag)),
+    extensions(("x-burgee-role" = json!("viewer"))),
+)]
 pub(crate) async fn get_flag(
     State(state): State<AppState>,
     caller: Caller,
@@ -53,18 +78,24 @@ pub(crate) async fn get_flag(
     json_tagged(&f, f.revision)
 }
 
+/// Replace a flag's project-wide definition; publishes every environment.
+#[utoipa::path(put, path = "/v1/projects/{project}/flags/{key}", tag = "flags", params(IfMatch),
+    request_body = FlagSpec,
+    responses((status = 200, description = "Updated", body = Written<Flag>)),
+    extensions(("x-burgee-role" = json!("publisher (editor if no environment of the project is protected)"))),
+)]
 pub(crate) async fn update_flag(
     State(state): State<AppState>,
     caller: Caller,
     if_match: IfMatch,
     Path((project, key)): Path<(String, String)>,
-    body: Bytes,
+    body: JsonBody<FlagSpec>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Editor)?;
     let role = definition_role(&state, &project).await?;
     let actor = caller.require(Some(&project), role)?;
     let expected = if_match.revision()?;
-    let spec: FlagSpec = parse_body(&body, "flag definition")?;
+    let spec = body.parsed()?;
     let w = state
         .update_flag(&actor, &project, &key, expected, &spec)
         .await?;
@@ -72,6 +103,11 @@ pub(crate) async fn update_flag(
     written(&w, rev, StatusCode::OK)
 }
 
+/// Delete a flag; publishes every environment.
+#[utoipa::path(delete, path = "/v1/projects/{project}/flags/{key}", tag = "flags", params(IfMatch),
+    responses((status = 200, description = "Deleted", body = Written<Flag>)),
+    extensions(("x-burgee-role" = json!("publisher (editor if no environment of the project is protected)"))),
+)]
 pub(crate) async fn delete_flag(
     State(state): State<AppState>,
     caller: Caller,
@@ -86,6 +122,11 @@ pub(crate) async fn delete_flag(
     written(&w, None, StatusCode::OK)
 }
 
+/// A flag's targeting in one environment (ETag `"r<revision>"` of the targeting).
+#[utoipa::path(get, path = "/v1/projects/{project}/environments/{env}/flags/{key}", tag = "flags",
+    responses((status = 200, description = "The targeting", body = EnvironmentTargeting)),
+    extensions(("x-burgee-role" = json!("viewer"))),
+)]
 pub(crate) async fn get_targeting(
     State(state): State<AppState>,
     caller: Caller,
@@ -96,18 +137,24 @@ pub(crate) async fn get_targeting(
     json_tagged(&t, t.revision)
 }
 
+/// Replace a flag's targeting in one environment; publishes the environment.
+#[utoipa::path(put, path = "/v1/projects/{project}/environments/{env}/flags/{key}", tag = "flags", params(IfMatch),
+    request_body = Targeting,
+    responses((status = 200, description = "Updated", body = Written<EnvironmentTargeting>)),
+    extensions(("x-burgee-role" = json!("editor (publisher if the environment is protected)"))),
+)]
 pub(crate) async fn put_targeting(
     State(state): State<AppState>,
     caller: Caller,
     if_match: IfMatch,
     Path((project, env, key)): Path<(String, String, String)>,
-    body: Bytes,
+    body: JsonBody<Targeting>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Editor)?;
     let role = write_role(&state, &project, &env).await?;
     let actor = caller.require(Some(&project), role)?;
     let expected = if_match.revision()?;
-    let targeting: Targeting = parse_body(&body, "targeting")?;
+    let targeting = body.parsed()?;
     let w = state
         .put_targeting(&actor, &project, &env, &key, expected, &targeting)
         .await?;

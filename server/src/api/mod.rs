@@ -22,30 +22,13 @@ use axum::http::header::{CONTENT_TYPE, ETAG};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde::Serialize;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::api::distribution::{
-    get_client_snapshot, get_snapshot, stream_client_snapshots, stream_snapshots,
-};
-use crate::api::environments::{
-    create_environment, delete_environment, get_environment, list_environments, update_environment,
-};
-use crate::api::events::{EVENTS_MAX_BODY_BYTES, experiment_results, post_events, recent_events};
-use crate::api::flags::{
-    create_flag, delete_flag, get_flag, get_targeting, list_flags, put_targeting, update_flag,
-};
-use crate::api::projects::{
-    create_project, delete_project, get_project, list_projects, update_project,
-};
-use crate::api::segments::{
-    create_segment, delete_segment, get_segment, list_segments, update_segment,
-};
-use crate::api::tokens::{create_token, list_audit, list_tokens, revoke_token};
-use crate::api::versions::{diff, get_version, list_versions, rollback};
 use crate::error::{ApiCode, ApiError, ErrorBody};
 use crate::openapi;
 use crate::service::AppState;
@@ -60,70 +43,77 @@ mod segments;
 mod tokens;
 mod versions;
 
-/// The router with every route, compression, request metrics, JSON errors for framework
-/// rejections, a body size limit and request tracing, bound to `state`. Serve it with
-/// `axum::serve`, or call it in tests with `tower::ServiceExt::oneshot`.
+/// The route table: every route of the API with its handler, grouped by path. The router
+/// ([`app`]) and the OpenAPI document ([`openapi::document`]) are both built from it, so a
+/// route cannot be served undocumented or documented unserved.
+pub fn routes() -> OpenApiRouter<AppState> {
+    let (schemas, paths, ingest) = routes!(events::post_events);
+    let ingest = ingest.layer(DefaultBodyLimit::max(events::EVENTS_MAX_BODY_BYTES));
+    // The routes browsers call, with CORS for any origin: client-side keys are public, and
+    // requests carry no cookies (credentials are not allowed).
+    let browser = OpenApiRouter::new()
+        .routes(routes!(distribution::get_client_snapshot))
+        .routes(routes!(distribution::stream_client_snapshots))
+        .routes((schemas, paths, ingest))
+        .layer(browser_cors());
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+        .routes(routes!(openapi_json))
+        .routes(routes!(distribution::get_snapshot))
+        .routes(routes!(distribution::stream_snapshots))
+        .merge(browser)
+        .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(
+            projects::get_project,
+            projects::update_project,
+            projects::delete_project
+        ))
+        .routes(routes!(
+            environments::list_environments,
+            environments::create_environment
+        ))
+        .routes(routes!(
+            environments::get_environment,
+            environments::update_environment,
+            environments::delete_environment
+        ))
+        .routes(routes!(flags::list_flags, flags::create_flag))
+        .routes(routes!(
+            flags::get_flag,
+            flags::update_flag,
+            flags::delete_flag
+        ))
+        .routes(routes!(flags::get_targeting, flags::put_targeting))
+        .routes(routes!(segments::list_segments, segments::create_segment))
+        .routes(routes!(
+            segments::get_segment,
+            segments::update_segment,
+            segments::delete_segment
+        ))
+        .routes(routes!(versions::list_versions))
+        .routes(routes!(versions::get_version))
+        .routes(routes!(versions::diff))
+        .routes(routes!(versions::rollback))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .routes(routes!(tokens::list_audit))
+        .routes(routes!(events::recent_events))
+        .routes(routes!(events::experiment_results))
+}
+
+/// The router with every route of [`routes()`], the Swagger UI at `/swagger-ui/`,
+/// compression, request metrics, JSON errors for framework rejections, a body size limit and
+/// request tracing, bound to `state`. Serve it with `axum::serve`, or call it in tests with
+/// `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
-    let env = "/v1/projects/{project}/environments/{env}";
-    Router::new()
-        .route("/health", get(health))
-        .route("/live", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
-        .route("/v1/snapshots/{env}", get(get_snapshot))
-        .route("/v1/stream/{env}", get(stream_snapshots))
-        .merge(browser_routes())
-        .route("/v1/projects", get(list_projects).post(create_project))
-        .route(
-            "/v1/projects/{project}",
-            get(get_project).put(update_project).delete(delete_project),
-        )
-        .route(
-            "/v1/projects/{project}/environments",
-            get(list_environments).post(create_environment),
-        )
-        .route(
-            env,
-            get(get_environment)
-                .put(update_environment)
-                .delete(delete_environment),
-        )
-        .route(
-            "/v1/projects/{project}/flags",
-            get(list_flags).post(create_flag),
-        )
-        .route(
-            "/v1/projects/{project}/flags/{key}",
-            get(get_flag).put(update_flag).delete(delete_flag),
-        )
-        .route(
-            &format!("{env}/flags/{{key}}"),
-            get(get_targeting).put(put_targeting),
-        )
-        .route(
-            &format!("{env}/segments"),
-            get(list_segments).post(create_segment),
-        )
-        .route(
-            &format!("{env}/segments/{{key}}"),
-            get(get_segment).put(update_segment).delete(delete_segment),
-        )
-        .route(&format!("{env}/versions"), get(list_versions))
-        .route(&format!("{env}/versions/{{version}}"), get(get_version))
-        .route(&format!("{env}/diff"), get(diff))
-        .route(&format!("{env}/rollback"), post(rollback))
-        .route("/v1/tokens", get(list_tokens).post(create_token))
-        .route("/v1/tokens/{id}", axum::routing::delete(revoke_token))
-        .route("/v1/audit", get(list_audit))
-        .route(&format!("{env}/events/recent"), get(recent_events))
-        .route(
-            "/v1/projects/{project}/experiments/{flag}/results",
-            get(experiment_results),
-        )
+    let (router, _) = routes().split_for_parts();
+    router
+        // Swagger UI (assets vendored in the crate) reading the document at /openapi.json.
         .merge(
-            // Swagger UI (assets vendored in the crate) at /swagger-ui/, and the document.
-            SwaggerUi::new("/swagger-ui")
-                .external_url_unchecked("/openapi.json", openapi::document()),
+            SwaggerUi::new("/swagger-ui").config(utoipa_swagger_ui::Config::from("/openapi.json")),
         )
         .fallback(no_route)
         .layer(middleware::from_fn(json_errors))
@@ -134,11 +124,10 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The routes browsers call (client snapshot, its stream, events), with CORS for any origin:
-/// client-side keys are public, and requests carry no cookies (credentials are not allowed).
-fn browser_routes() -> Router<AppState> {
+/// CORS for the browser routes: any origin, no credentials.
+fn browser_cors() -> tower_http::cors::CorsLayer {
     use axum::http::{Method, header};
-    let cors = tower_http::cors::CorsLayer::new()
+    tower_http::cors::CorsLayer::new()
         .allow_origin(tower_http::cors::Any)
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
@@ -148,15 +137,7 @@ fn browser_routes() -> Router<AppState> {
             header::HeaderName::from_static("last-event-id"),
         ])
         .expose_headers([ETAG])
-        .max_age(std::time::Duration::from_secs(86_400));
-    Router::new()
-        .route("/v1/client/snapshots/{env}", get(get_client_snapshot))
-        .route("/v1/client/stream/{env}", get(stream_client_snapshots))
-        .route(
-            "/v1/events",
-            post(post_events).layer(DefaultBodyLimit::max(EVENTS_MAX_BODY_BYTES)),
-        )
-        .layer(cors)
+        .max_age(std::time::Duration::from_secs(86_400))
 }
 
 /// Records request metrics by matched route.
@@ -215,18 +196,40 @@ async fn json_errors(req: Request, next: Next) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-#[derive(Serialize)]
-struct Health {
+/// The answer of `/health`, `/live` and `/ready`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct Health {
+    /// `ok` (the process answers) or `ready` (it can serve).
     status: &'static str,
 }
 
-/// `/health` and `/live`: the process answers.
-async fn health() -> axum::Json<Health> {
+/// The process answers.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)),
+    extensions(("x-burgee-role" = json!("none"))),
+)]
+pub(crate) async fn health() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
 
-/// `/ready`: the database answers.
-async fn ready(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
+/// Liveness (the same as `/health`).
+#[utoipa::path(get, path = "/live", tag = "operations",
+    responses((status = 200, description = "Alive", body = Health)),
+    extensions(("x-burgee-role" = json!("none"))),
+)]
+pub(crate) async fn live() -> axum::Json<Health> {
+    health().await
+}
+
+/// Readiness: the database answers (503 `UNAVAILABLE` otherwise).
+#[utoipa::path(get, path = "/ready", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = Health),
+        (status = 503, description = "UNAVAILABLE: the database is not reachable", body = ErrorBody),
+    ),
+    extensions(("x-burgee-role" = json!("none"))),
+)]
+pub(crate) async fn ready(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiError> {
     if state.store().ping().await {
         Ok(axum::Json(Health { status: "ready" }))
     } else {
@@ -234,7 +237,12 @@ async fn ready(State(state): State<AppState>) -> Result<axum::Json<Health>, ApiE
     }
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus metrics (text exposition format 0.0.4).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", content_type = "text/plain", body = String)),
+    extensions(("x-burgee-role" = json!("none"))),
+)]
+pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
     text.push_str(&crate::metrics::event_log_text(
         state.events().damaged_records(),
@@ -247,6 +255,17 @@ async fn metrics(State(state): State<AppState>) -> Response {
         text,
     )
         .into_response()
+}
+
+/// This OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The document", body = Object)),
+    extensions(("x-burgee-role" = json!("none"))),
+)]
+pub(crate) async fn openapi_json() -> axum::Json<&'static serde_json::Value> {
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(openapi::document);
+    axum::Json(&DOCUMENT)
 }
 
 async fn no_route() -> ApiError {

@@ -1,18 +1,26 @@
 //! Segments of an environment.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use burgee_core::model::SegmentDef;
 
-use crate::api::extract::{Caller, IfMatch, json, json_tagged, parse_body, write_role, written};
+use crate::api::extract::{
+    BodyName, Caller, IfMatch, JsonBody, json, json_tagged, write_role, written,
+};
 use crate::error::ApiError;
-use crate::model::Role;
+use crate::model::{Role, Segment, Written};
 use crate::service::AppState;
 
-// ---- segments ----
+impl BodyName for SegmentDef {
+    const NAME: &'static str = "SnapshotSegment";
+}
 
+/// The segments of an environment.
+#[utoipa::path(get, path = "/v1/projects/{project}/environments/{env}/segments", tag = "segments",
+    responses((status = 200, description = "Segments, by key", body = Vec<Segment>)),
+    extensions(("x-burgee-role" = json!("viewer"))),
+)]
 pub(crate) async fn list_segments(
     State(state): State<AppState>,
     caller: Caller,
@@ -22,16 +30,22 @@ pub(crate) async fn list_segments(
     json(&state.segments(&project, &env).await?)
 }
 
+/// Create a segment; publishes the environment.
+#[utoipa::path(post, path = "/v1/projects/{project}/environments/{env}/segments", tag = "segments",
+    request_body = ref("#/components/schemas/SnapshotSegment"),
+    responses((status = 201, description = "Created", body = Written<Segment>)),
+    extensions(("x-burgee-role" = json!("editor (publisher if the environment is protected)"))),
+)]
 pub(crate) async fn create_segment(
     State(state): State<AppState>,
     caller: Caller,
     Path((project, env)): Path<(String, String)>,
-    body: Bytes,
+    body: JsonBody<SegmentDef>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Editor)?;
     let role = write_role(&state, &project, &env).await?;
     let actor = caller.require(Some(&project), role)?;
-    let def: SegmentDef = parse_body(&body, "segment")?;
+    let def = body.parsed()?;
     let w = state
         .put_segment(&actor, &project, &env, &def, true, None)
         .await?;
@@ -39,6 +53,11 @@ pub(crate) async fn create_segment(
     written(&w, rev, StatusCode::CREATED)
 }
 
+/// One segment (ETag `"r<revision>"`).
+#[utoipa::path(get, path = "/v1/projects/{project}/environments/{env}/segments/{key}", tag = "segments",
+    responses((status = 200, description = "The segment", body = Segment)),
+    extensions(("x-burgee-role" = json!("viewer"))),
+)]
 pub(crate) async fn get_segment(
     State(state): State<AppState>,
     caller: Caller,
@@ -49,18 +68,24 @@ pub(crate) async fn get_segment(
     json_tagged(&s, s.revision)
 }
 
+/// Replace a segment; publishes the environment.
+#[utoipa::path(put, path = "/v1/projects/{project}/environments/{env}/segments/{key}", tag = "segments", params(IfMatch),
+    request_body = ref("#/components/schemas/SnapshotSegment"),
+    responses((status = 200, description = "Updated", body = Written<Segment>)),
+    extensions(("x-burgee-role" = json!("editor (publisher if the environment is protected)"))),
+)]
 pub(crate) async fn update_segment(
     State(state): State<AppState>,
     caller: Caller,
     if_match: IfMatch,
     Path((project, env, key)): Path<(String, String, String)>,
-    body: Bytes,
+    body: JsonBody<SegmentDef>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Editor)?;
     let role = write_role(&state, &project, &env).await?;
     let actor = caller.require(Some(&project), role)?;
     let expected = if_match.revision()?;
-    let def: SegmentDef = parse_body(&body, "segment")?;
+    let def = body.parsed()?;
     if def.key != key {
         return Err(ApiError::bad_field(
             "key",
@@ -77,6 +102,11 @@ pub(crate) async fn update_segment(
     written(&w, rev, StatusCode::OK)
 }
 
+/// Delete a segment; publishes the environment.
+#[utoipa::path(delete, path = "/v1/projects/{project}/environments/{env}/segments/{key}", tag = "segments", params(IfMatch),
+    responses((status = 200, description = "Deleted", body = Written<Segment>)),
+    extensions(("x-burgee-role" = json!("editor (publisher if the environment is protected)"))),
+)]
 pub(crate) async fn delete_segment(
     State(state): State<AppState>,
     caller: Caller,

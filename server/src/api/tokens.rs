@@ -1,23 +1,34 @@
 //! API tokens, SDK keys, client-side keys and the audit log (admin).
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use crate::api::extract::{Caller, json, parse_body};
+use crate::api::extract::{BodyName, Caller, JsonBody, json};
 use crate::error::ApiError;
-use crate::model::{Role, TokenInput};
+use crate::model::{AuditEntry, CreatedToken, Role, TokenInfo, TokenInput};
 use crate::service::{AppState, AuditFilter};
 
 // ---- tokens and audit ----
 
-#[derive(Debug, Deserialize)]
+/// The filter of [`list_tokens`].
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct TokensQuery {
+    /// Only tokens of this project (a project-scoped admin token must name its project).
     project: Option<String>,
 }
 
+impl BodyName for TokenInput {
+    const NAME: &'static str = "TokenInput";
+}
+
+/// API tokens, SDK keys and client-side keys (never their secrets).
+#[utoipa::path(get, path = "/v1/tokens", tag = "access", params(TokensQuery),
+    responses((status = 200, description = "Tokens", body = Vec<TokenInfo>)),
+    extensions(("x-burgee-role" = json!("admin"))),
+)]
 pub(crate) async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
@@ -27,12 +38,17 @@ pub(crate) async fn list_tokens(
     json(&state.tokens(q.project.as_deref()).await?)
 }
 
+/// Create an API token, SDK key or client-side key; the secret is in the answer, once.
+#[utoipa::path(post, path = "/v1/tokens", tag = "access", request_body = TokenInput,
+    responses((status = 201, description = "Created; `token` is the secret", body = CreatedToken)),
+    extensions(("x-burgee-role" = json!("admin"))),
+)]
 pub(crate) async fn create_token(
     State(state): State<AppState>,
     caller: Caller,
-    body: Bytes,
+    body: JsonBody<TokenInput>,
 ) -> Result<Response, ApiError> {
-    let input: TokenInput = parse_body(&body, "token request")?;
+    let input = body.parsed()?;
     let actor = caller.require(input.project.as_deref(), Role::Admin)?;
     let created = state.create_token(&actor, &input).await?;
     let mut r = json(&created)?;
@@ -40,6 +56,11 @@ pub(crate) async fn create_token(
     Ok(r)
 }
 
+/// Revoke a token: it is refused from now on.
+#[utoipa::path(delete, path = "/v1/tokens/{id}", tag = "access",
+    responses((status = 200, description = "Revoked", body = TokenInfo)),
+    extensions(("x-burgee-role" = json!("admin"))),
+)]
 pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     caller: Caller,
@@ -58,6 +79,11 @@ pub(crate) async fn revoke_token(
     json(&state.revoke_token(&actor, &id).await?)
 }
 
+/// Audit log entries (a hash chain), oldest first.
+#[utoipa::path(get, path = "/v1/audit", tag = "access", params(AuditFilter),
+    responses((status = 200, description = "Entries, oldest first", body = Vec<AuditEntry>)),
+    extensions(("x-burgee-role" = json!("admin"))),
+)]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     caller: Caller,

@@ -49,6 +49,8 @@ pub enum Command {
     /// Experiment analysis.
     #[command(subcommand)]
     Experiment(ExperimentCommand),
+    /// Print the HTTP API's OpenAPI 3.1 document (as served at `/openapi.json`) to stdout.
+    Openapi,
 }
 
 /// `burgee experiment ...`.

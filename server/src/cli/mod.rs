@@ -125,6 +125,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Backup(args) => plain(backup(&args)),
         Command::Restore(args) => plain(restore(&args)),
         Command::Experiment(ExperimentCommand::Results(args)) => plain(experiment_results(&args)),
+        Command::Openapi => {
+            println!("{:#}", crate::openapi::document());
+            ExitCode::SUCCESS
+        }
         Command::Eval(args) => eval(&args).unwrap_or_else(|e| {
             eprintln!("error: {e}");
             ExitCode::from(EXIT_ERROR)

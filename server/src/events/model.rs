@@ -106,7 +106,7 @@ pub struct TrackEvent {
 }
 
 /// Why one event was refused: its index in the batch and a message naming the field.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Rejection {
     /// Index in `events`.
     pub index: usize,

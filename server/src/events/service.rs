@@ -22,7 +22,7 @@ use crate::analysis::stats::StatsError;
 pub const RECENT_EVENTS: usize = 500;
 
 /// The answer to an ingested batch (`spec/EVENTS.md` §3), sent with status 202.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IngestResponse {
     /// The batch's id.
     pub batch_id: String,
@@ -57,14 +57,15 @@ pub enum ResultsError {
 }
 
 /// A stored event with where it came from, for the live tail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct RecentEvent {
     /// When the server stored it, ms since epoch.
     pub received_at: u64,
     /// The sending SDK's name.
     pub sdk: String,
-    /// The event.
+    /// The event, its fields inline (an exposure or track event of `spec/events.schema.json`).
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub event: Event,
 }
 

@@ -8,7 +8,8 @@ use crate::store::rows::{AuditTuple, audit_row, clamp_i64};
 use crate::store::{to_i64, to_u64};
 
 /// Filters of [`AppState::audit_entries`] (all optional, combined with AND).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only this project.
     pub project: Option<String>,

@@ -14,7 +14,8 @@ use crate::store::to_i64;
 use crate::validate::{check_name, check_revision, check_schema};
 
 /// Filters of [`AppState::list_flags`] (all optional, combined with AND).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FlagFilter {
     /// Only flags carrying this tag.
     pub tag: Option<String>,

@@ -2,6 +2,9 @@
 
 use sqlx::Connection as _;
 
+#[allow(dead_code)] // used by the API tests only
+pub mod openapi;
+
 /// A fresh, empty PostgreSQL database under `BURGEE_TEST_DATABASE_URL` (which `scripts/test`
 /// sets after starting PostgreSQL with `scripts/postgres`). `None` when the variable is unset
 /// outside CI; with `CI=true` a missing variable fails the test instead of skipping it.
