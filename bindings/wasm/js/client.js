@@ -1,7 +1,9 @@
-// The I/O around the core's sans-IO `Engine`: fetch with ETags, the server-sent event stream,
-// localStorage, navigator.sendBeacon and timers. Verification, anti-rollback, evaluation,
-// exposure dedupe and batching all happen inside the WebAssembly core.
-import { Engine, Context } from './burgee_wasm.js';
+// The I/O around the core's sans-IO `Engine`: fetch with ETags, the server-sent event stream
+// (parsed by `eventsource-parser`, bounded), localStorage, navigator.sendBeacon and timers.
+// Verification, anti-rollback, evaluation, exposure dedupe, batching and retry delays all
+// happen inside the WebAssembly core; option defaults are the core's table (`defaults()`).
+import { createParser } from 'eventsource-parser';
+import { Engine, Context, defaults, streamLimit } from './burgee_wasm.js';
 
 /** The stable error codes (spec/SNAPSHOT.md §6), as `ErrorCode.FLAG_NOT_FOUND === 'FLAG_NOT_FOUND'`. */
 export const ErrorCode = Object.freeze(
@@ -29,6 +31,12 @@ export class BurgeeError extends Error {
 }
 
 const SDK_NAME = 'burgee-wasm';
+let DEFAULTS = null;
+/** The core's option defaults (times in ms), read once the WebAssembly module is ready. */
+function defaultsOf() {
+  if (!DEFAULTS) DEFAULTS = Object.freeze(defaults());
+  return DEFAULTS;
+}
 const KINDS = ['boolean', 'string', 'number', 'integer', 'object'];
 
 function randomHex(bytes) {
@@ -38,6 +46,14 @@ function randomHex(bytes) {
 
 function randomU32() {
   return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+/** `Retry-After` in ms (delay-seconds or an HTTP date), or undefined. */
+function retryAfterMs(value) {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 function toContext(ctx) {
@@ -93,11 +109,16 @@ class Base {
     });
     this.context = null;
     this.lastStatus = this.engine.status().status;
+    /** No event delivery before this time (ms since epoch): the backoff after a failure. */
+    this.eventsRetryAt = 0;
+    /** Set when the server refused the key for events (401/403): delivery stopped. */
+    this.eventsStopped = null;
   }
 
   /** Subscribes to `'change'` ({oldVersion, newVersion}), `'status'` ({status, errorCode,
-   * message}) or `'refused'` ({errorCode, message, source}). Returns a function that
-   * unsubscribes. */
+   * message}), `'refused'` ({errorCode, message, source}) or `'eventsStopped'` ({httpStatus,
+   * message}: the server refused the key for events with 401/403, and delivery stopped).
+   * Returns a function that unsubscribes. */
   on(event, listener) {
     if (!this.listeners.has(event)) this.listeners.set(event, new Set());
     this.listeners.get(event).add(listener);
@@ -243,9 +264,13 @@ class Base {
     return this.engine.eventStats();
   }
 
-  /** Sends queued events now; resolves true when nothing is left queued. */
-  async flush() {
+  /** Sends queued events now; resolves true when nothing is left queued. Within the backoff
+   * after a failed delivery (or once delivery stopped on 401/403) it sends nothing and resolves
+   * false, unless `force` (used by `close()`). */
+  async flush({ force = false } = {}) {
     if (!this.serverUrl) return this.engine.eventStats().queued === 0;
+    if (this.eventsStopped) return false;
+    if (!force && Date.now() < this.eventsRetryAt) return false;
     for (;;) {
       const batch = this.engine.nextBatch(randomHex(16));
       if (!batch) return true;
@@ -253,30 +278,47 @@ class Base {
     }
   }
 
-  /** POSTs one batch; resolves whether it left the queue (delivered or refused for good). */
+  /** POSTs one batch; resolves whether it left the queue (delivered or refused for good).
+   * A failure (network, 408, 429, 5xx) keeps the batch and sets the next attempt's time: the
+   * core's delivery backoff (exponential, full jitter) or the server's `Retry-After`, whichever
+   * is later. 401/403 stop delivery and emit `'eventsStopped'`. */
   async send(batch) {
+    let r;
     try {
-      const r = await this.fetch(`${this.serverUrl}/v1/events`, {
+      r = await this.fetch(`${this.serverUrl}/v1/events`, {
         method: 'POST',
         headers: { Authorization: `Bearer ${this.options.key}`, 'Content-Type': 'application/json' },
         body: batch.body,
         keepalive: batch.body.length < 60000,
       });
-      if (r.status === 202) {
-        this.engine.batchDelivered(batch.id);
-        return true;
-      }
-      if (r.status === 400 || r.status === 413) {
-        console.error(`burgee: the server refused event batch ${batch.id}: ${await r.text()}`);
-        this.engine.batchRejected(batch.id);
-        return true;
-      }
-      this.engine.batchFailed(batch.id);
-      return false;
     } catch {
-      this.engine.batchFailed(batch.id);
+      this.deliveryFailed(batch);
       return false;
     }
+    if (r.status >= 200 && r.status < 300) {
+      this.engine.batchDelivered(batch.id);
+      return true;
+    }
+    const text = await r.text().catch(() => '');
+    if (r.status === 401 || r.status === 403) {
+      this.engine.batchFailed(batch.id, randomU32());
+      this.eventsStopped = { httpStatus: r.status, message: `event delivery stopped: HTTP ${r.status} ${text.slice(0, 300)}` };
+      console.error(`burgee: ${this.eventsStopped.message}`);
+      this.emit('eventsStopped', this.eventsStopped);
+      return false;
+    }
+    if (r.status === 408 || r.status === 429 || r.status >= 500) {
+      this.deliveryFailed(batch, retryAfterMs(r.headers.get('retry-after')));
+      return false;
+    }
+    console.error(`burgee: the server refused event batch ${batch.id}: HTTP ${r.status} ${text.slice(0, 300)}`);
+    this.engine.batchRejected(batch.id);
+    return true;
+  }
+
+  deliveryFailed(batch, retryAfter) {
+    const delay = this.engine.batchFailed(batch.id, randomU32(), retryAfter);
+    this.eventsRetryAt = Date.now() + delay;
   }
 
   snapshotUrl(path) {
@@ -324,9 +366,10 @@ class Base {
  * project? (every snapshot must be this project's, PROJECT_MISMATCH otherwise; also sent as
  * `?project=`; absent: not checked), bootstrap? (envelope JSON text, e.g. rendered by the server), storage?
  * (localStorage by default; null disables), streaming? (default true), pollIntervalMs?
- * (without streaming, default 30000), streamIdleTimeoutMs? (default 60000), sendExposures?,
- * flushIntervalMs?, flushSize?, maxQueuedEvents?, dedupeWindowMs?, backoffBaseMs?,
- * backoffCapMs?, minVersion?, context?}`. Times in ms.
+ * (without streaming), streamIdleTimeoutMs?, sendExposures?, flushIntervalMs?, flushSize?,
+ * maxQueuedEvents?, dedupeWindowMs?, backoffBaseMs?, backoffCapMs?, maxEnvelopeBytes?,
+ * minVersion?, context?}`. Times in ms; absent numbers take the core's `defaults()` (the same
+ * table as every other Burgee SDK).
  */
 export class Client extends Base {
   constructor(options) {
@@ -401,7 +444,7 @@ export class Client extends Base {
   }
 
   poll() {
-    this.later(this.options.pollIntervalMs || 30000, async () => {
+    this.later(this.options.pollIntervalMs || defaultsOf().pollIntervalMs, async () => {
       if (this.closed) return;
       await this.fetchSnapshot('/v1/client/snapshots');
       this.poll();
@@ -409,7 +452,7 @@ export class Client extends Base {
   }
 
   flushLoop() {
-    const every = Math.min(this.options.flushIntervalMs || 10000, 1000);
+    const every = Math.min(this.options.flushIntervalMs || defaultsOf().flushIntervalMs, 1000);
     this.later(every, async () => {
       if (this.closed) return;
       if (this.engine.shouldFlush()) await this.flush();
@@ -436,7 +479,7 @@ export class Client extends Base {
     const headers = { Authorization: `Bearer ${this.options.key}`, Accept: 'text/event-stream' };
     const info = this.snapshotInfo();
     if (info) headers['Last-Event-ID'] = String(info.version);
-    const idleMs = this.options.streamIdleTimeoutMs || 60000;
+    const idleMs = this.options.streamIdleTimeoutMs || defaultsOf().streamIdleTimeoutMs;
     let idle = null;
     const touch = () => {
       if (idle) clearTimeout(idle);
@@ -451,18 +494,32 @@ export class Client extends Base {
         return false;
       }
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buf = '';
+      // Bounded: a line or an event (characters buffered since the last one) over the
+      // envelope limit plus headroom ends this connection; the stream reconnects after a
+      // backoff delay and the snapshot held keeps serving.
+      const limit = streamLimit(this.options.maxEnvelopeBytes || defaultsOf().maxEnvelopeBytes);
       let events = 0;
+      let overflow = null;
+      const parser = createParser({
+        maxBufferSize: limit,
+        onEvent: (ev) => {
+          events += 1;
+          if (ev.event === 'snapshot') this.applyEnvelope(ev.data, { source: 'stream' });
+        },
+        onError: (e) => {
+          if (e.type === 'max-buffer-size-exceeded') overflow = e;
+        },
+      });
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return events > 0;
         touch();
-        buf += value.replace(/\r\n?/g, '\n');
-        let end;
-        while ((end = buf.indexOf('\n\n')) >= 0) {
-          events += 1;
-          this.onSseBlock(buf.slice(0, end));
-          buf = buf.slice(end + 2);
+        parser.feed(value);
+        if (overflow) {
+          await reader.cancel().catch(() => {});
+          this.engine.fetchFailed(`stream: a line or event longer than ${limit} characters`);
+          this.reportStatus();
+          return false;
         }
       }
     } catch (e) {
@@ -476,26 +533,9 @@ export class Client extends Base {
     }
   }
 
-  /** One server-sent event (WHATWG HTML §9.2 field parsing): `event: snapshot` carries an
-   * envelope in `data`. */
-  onSseBlock(block) {
-    let event = 'message';
-    const data = [];
-    for (const line of block.split('\n')) {
-      if (line === '' || line.startsWith(':')) continue;
-      const i = line.indexOf(':');
-      const field = i < 0 ? line : line.slice(0, i);
-      let value = i < 0 ? '' : line.slice(i + 1);
-      if (value.startsWith(' ')) value = value.slice(1);
-      if (field === 'event') event = value;
-      else if (field === 'data') data.push(value);
-    }
-    if (event === 'snapshot' && data.length) this.applyEnvelope(data.join('\n'), { source: 'stream' });
-  }
-
   /** Resolves the status once a snapshot is held (or the first fetch failed), at most
    * `timeoutMs` later. */
-  async waitUntilReady(timeoutMs = 10000) {
+  async waitUntilReady(timeoutMs = defaultsOf().readyTimeoutMs) {
     if (this.engine.snapshot()) return this.status().status;
     let timer;
     await Promise.race([this.ready, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
@@ -507,7 +547,7 @@ export class Client extends Base {
    * goes in the URL (beacons carry no headers; client-side keys are public) and the body is
    * text/plain, which needs no CORS preflight. */
   beacon() {
-    if (!this.serverUrl || typeof navigator === 'undefined' || !navigator.sendBeacon) return;
+    if (!this.serverUrl || this.eventsStopped || typeof navigator === 'undefined' || !navigator.sendBeacon) return;
     const url = `${this.serverUrl}/v1/events?key=${encodeURIComponent(this.options.key)}`;
     for (;;) {
       const batch = this.engine.nextBatch(randomHex(16));
@@ -515,7 +555,7 @@ export class Client extends Base {
       const queued = navigator.sendBeacon(url, new Blob([batch.body], { type: 'text/plain' }));
       if (queued) this.engine.batchDelivered(batch.id);
       else {
-        this.engine.batchFailed(batch.id);
+        this.engine.batchFailed(batch.id, randomU32());
         return;
       }
     }
@@ -532,7 +572,7 @@ export class Client extends Base {
       document.removeEventListener('visibilitychange', this.onHidden);
       globalThis.removeEventListener?.('pagehide', this.onHidden);
     }
-    await this.flush();
+    await this.flush({ force: true });
   }
 }
 
@@ -552,7 +592,7 @@ export class WorkerClient extends Base {
   constructor(options) {
     super(options, options?.audience);
     if (!this.serverUrl) throw new BurgeeError('GENERAL', 'options.serverUrl is required');
-    const every = this.options.refreshIntervalMs ?? 30000;
+    const every = this.options.refreshIntervalMs ?? defaultsOf().pollIntervalMs;
     this.refreshIntervalMs = Math.min(Math.max(every, 1000), 600000);
     this.path = this.options.audience === 'client' ? '/v1/client/snapshots' : '/v1/snapshots';
     this.checkedAt = -Infinity;

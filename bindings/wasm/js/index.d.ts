@@ -22,6 +22,29 @@ export declare function initSync(input: { module: BufferSource | WebAssembly.Mod
 export declare function bucket(salt: string, seed: string, value: string): number;
 export declare function sensitiveDigest(salt: string, value: string): string;
 export declare function errorCodes(): ErrorCode[];
+/** The OpenFeature error code of a Burgee code (the core's one mapping; GENERAL for snapshot codes). */
+export declare function openFeatureErrorCode(code: ErrorCode): 'PARSE_ERROR' | 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'TARGETING_KEY_MISSING' | 'INVALID_CONTEXT' | 'GENERAL';
+
+/** The default of every client option, shared by every Burgee SDK (the core's one table).
+ * Retries: exponential backoff with full jitter, the n-th waiting up to
+ * min(backoffCapMs, backoffBaseMs * 2^n). */
+export interface Defaults {
+  /** Polling period without streaming, ms. */ pollIntervalMs: number;
+  /** Timeout of each request, ms. */ requestTimeoutMs: number;
+  /** A silent stream is reconnected after this long, ms. */ streamIdleTimeoutMs: number;
+  /** Ceiling of the first retry delay, ms. */ backoffBaseMs: number;
+  /** Largest retry delay, ms. */ backoffCapMs: number;
+  /** Largest envelope accepted, bytes. */ maxEnvelopeBytes: number;
+  /** Events are flushed at least this often, ms. */ flushIntervalMs: number;
+  /** Events are flushed when this many are queued. */ flushSize: number;
+  /** Most events held in memory. */ maxQueuedEvents: number;
+  /** Exposure dedupe window, ms. */ dedupeWindowMs: number;
+  /** Time closing may spend delivering events, ms. */ closeTimeoutMs: number;
+  /** Default wait for the first snapshot, ms. */ readyTimeoutMs: number;
+}
+export declare function defaults(): Defaults;
+/** The longest stream line or event accepted for envelopes up to `maxEnvelopeBytes`: that plus 64 KiB. */
+export declare function streamLimit(maxEnvelopeBytes: number): number;
 
 export type AttributeValue = string | number | boolean | string[];
 export type ContextObject = { targetingKey?: string } & Record<string, AttributeValue | undefined>;
@@ -103,6 +126,10 @@ export declare class Engine {
   applyLocal(envelope: string, now?: number): ApplyOutcome;
   status(): ClientStatus;
   snapshot(): Snapshot | undefined;
+  /** Ms to wait before the next fetch or stream attempt. */
+  nextRetryDelay(random: number): number;
+  /** A delivery failed: the batch is kept; returns the ms to wait (backoff or Retry-After). */
+  batchFailed(id: string, random: number, retryAfterMs?: number): number;
   free(): void;
 }
 
@@ -140,6 +167,8 @@ declare class BaseClient {
   on(event: 'change', listener: (e: { oldVersion: number | null; newVersion: number }) => void): () => void;
   on(event: 'status', listener: (e: { status: Status; errorCode: ErrorCode | null; message: string | null }) => void): () => void;
   on(event: 'refused', listener: (e: { errorCode: ErrorCode; message: string; source: 'server' | 'stream' | 'storage' | 'bootstrap' }) => void): () => void;
+  /** The server refused the key for events (401/403): delivery stopped. */
+  on(event: 'eventsStopped', listener: (e: { httpStatus: number; message: string }) => void): () => void;
   applyEnvelope(text: string, options?: { etag?: string | null; source?: string; local?: boolean }): ApplyOutcome;
   status(): ClientStatus;
   snapshotInfo(): SnapshotInfo | null;
@@ -159,7 +188,8 @@ declare class BaseClient {
   evaluateAll(context?: Context | ContextObject): Record<string, EvaluationDetails<unknown>>;
   track(key: string, targetingKey: string, value?: number, attributes?: Record<string, string | number | boolean>): void;
   eventStats(): EventStats;
-  flush(): Promise<boolean>;
+  /** Sends queued events; false while backing off after a failure or once delivery stopped. */
+  flush(options?: { force?: boolean }): Promise<boolean>;
 }
 
 /** Browsers: live updates over server-sent events, localStorage last-known-good copy, exposures. */

@@ -15,5 +15,8 @@ export {
   bucket,
   sensitiveDigest,
   errorCodes,
+  openFeatureErrorCode,
+  defaults,
+  streamLimit,
 } from './burgee_wasm.js';
 export { Client, WorkerClient, BurgeeError, ErrorCode } from './client.js';

@@ -2,27 +2,11 @@
 // onto OpenFeature resolution details and provider events. SDK-free (each provider file
 // imports its own OpenFeature SDK).
 import { Client, WorkerClient } from './client.js';
+import { openFeatureErrorCode } from './burgee_wasm.js';
 
-/** Burgee code → OpenFeature ErrorCode. Snapshot codes never come from an evaluation; they
- * explain why no snapshot is held. */
-export const OPENFEATURE_ERROR_CODES = Object.freeze({
-  PARSE_ERROR: 'PARSE_ERROR',
-  SNAPSHOT_TOO_LARGE: 'GENERAL',
-  SIGNATURE_INVALID: 'GENERAL',
-  KEY_UNTRUSTED: 'GENERAL',
-  PAYLOAD_TYPE_MISMATCH: 'GENERAL',
-  PROJECT_MISMATCH: 'GENERAL',
-  ENVIRONMENT_MISMATCH: 'GENERAL',
-  AUDIENCE_MISMATCH: 'GENERAL',
-  SNAPSHOT_ROLLBACK: 'GENERAL',
-  SNAPSHOT_EXPIRED: 'GENERAL',
-  SNAPSHOT_INVALID: 'GENERAL',
-  FLAG_NOT_FOUND: 'FLAG_NOT_FOUND',
-  TYPE_MISMATCH: 'TYPE_MISMATCH',
-  TARGETING_KEY_MISSING: 'TARGETING_KEY_MISSING',
-  INVALID_CONTEXT: 'INVALID_CONTEXT',
-  GENERAL: 'GENERAL',
-});
+/** Burgee code → OpenFeature ErrorCode: the core's one mapping (`GENERAL` for snapshot codes,
+ * which never come from an evaluation). */
+export { openFeatureErrorCode };
 
 /** An OpenFeature evaluation context as a Burgee context object: Dates become RFC 3339
  * strings (usable with before/after); null and undefined are left out; nested objects stay
@@ -41,7 +25,7 @@ export function resolution(client, details) {
   const r = { value: details.value, reason: details.reason, flagMetadata: details.flagMetadata };
   if (details.variant != null) r.variant = details.variant;
   if (details.errorCode != null) {
-    r.errorCode = client.snapshotInfo() ? OPENFEATURE_ERROR_CODES[details.errorCode] || 'GENERAL' : 'PROVIDER_NOT_READY';
+    r.errorCode = client.snapshotInfo() ? openFeatureErrorCode(details.errorCode) : 'PROVIDER_NOT_READY';
     r.errorMessage = details.errorMessage;
   }
   return r;

@@ -58,4 +58,4 @@ export class BurgeeWorkerProvider {
     return this.details('object', flagKey, defaultValue, context);
   }
 }
-export { OPENFEATURE_ERROR_CODES } from './openfeature-common.js';
+export { openFeatureErrorCode } from './openfeature-common.js';

@@ -58,4 +58,4 @@ export class BurgeeWebProvider {
     return resolution(this.client, this.client.getDetails('object', flagKey, defaultValue, this.ctx));
   }
 }
-export { OPENFEATURE_ERROR_CODES } from './openfeature-common.js';
+export { openFeatureErrorCode } from './openfeature-common.js';

@@ -1,7 +1,9 @@
 // Types of @burgee/wasm/openfeature-web and @burgee/wasm/openfeature-server.
 import type { Client, ClientOptions, WorkerClient } from './index.js';
 
-export declare const OPENFEATURE_ERROR_CODES: Readonly<Record<string, string>>;
+import type { ErrorCode } from './index.js';
+/** The OpenFeature error code of a Burgee code (the core's one mapping). */
+export declare function openFeatureErrorCode(code: ErrorCode): string;
 
 /** Provider for @openfeature/web-sdk (static context, synchronous resolution). */
 export declare class BurgeeWebProvider {

@@ -114,6 +114,12 @@ function startStatic() {
     };
     if (req.method !== 'GET') return send(405, 'text/plain', 'method not allowed');
     if (url.pathname === '/') return send(200, 'text/html; charset=utf-8', PAGE_HTML);
+    // The package's dependency, as an import map in the page names it (a bundler would inline it).
+    const dep = /^\/deps\/eventsource-parser\/([A-Za-z0-9_.-]+\.js)$/.exec(url.pathname);
+    if (dep) {
+      const file = path.join(path.dirname(require.resolve('eventsource-parser', { paths: [PKG_DIR] })), dep[1]);
+      return fs.readFile(file, (err, body) => (err ? send(404, 'text/plain', 'not found') : send(200, types['.js'], body)));
+    }
     const m = /^\/pkg\/([A-Za-z0-9_.-]+)$/.exec(url.pathname);
     const type = m && types[path.extname(m[1])];
     if (!type) return send(404, 'text/plain', 'not found');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { Snapshot, Context, BurgeeError, ErrorCode, bucket, errorCodes, sensitiveDigest } from '@burgee/wasm/node';
+import { Snapshot, Context, BurgeeError, ErrorCode, bucket, errorCodes, sensitiveDigest, defaults, streamLimit } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
 const { VECTORS, readJson, matchesExpected, checkInvalidSnapshots, checkBucketing, checkEnvelopes } = require('./helpers.js');
@@ -48,8 +48,27 @@ test('every stable code is in ErrorCode and mapped to OpenFeature, in the core o
   assert.equal(all.length, 16);
   assert.deepEqual(Object.keys(ErrorCode), all);
   for (const code of all) assert.equal(ErrorCode[code], code);
-  const { OPENFEATURE_ERROR_CODES } = await import('@burgee/wasm/openfeature-server');
-  assert.deepEqual(Object.keys(OPENFEATURE_ERROR_CODES).sort(), [...all].sort());
+  // The OpenFeature mapping is the core's (openFeatureErrorCode), the same for every SDK: each
+  // code maps, OpenFeature's own codes onto themselves, snapshot codes onto GENERAL.
+  const { openFeatureErrorCode } = await import('@burgee/wasm/openfeature-server');
+  const openFeature = ['PARSE_ERROR', 'FLAG_NOT_FOUND', 'TYPE_MISMATCH', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL'];
+  for (const code of all) {
+    const of = openFeatureErrorCode(code);
+    assert.ok(openFeature.includes(of), `${code} → ${of}`);
+    if (openFeature.includes(code)) assert.equal(of, code);
+    const e = new BurgeeError(code, 'm');
+    assert.ok(e instanceof BurgeeError && e.code === code && e.message === `${code}: m`, code);
+  }
+  assert.throws(() => openFeatureErrorCode('NOT_A_CODE'), (e) => e instanceof BurgeeError && e.code === 'GENERAL');
+});
+
+test('defaults are the core table', () => {
+  const d = defaults();
+  assert.deepEqual(Object.keys(d).sort(), ['backoffBaseMs', 'backoffCapMs', 'closeTimeoutMs', 'dedupeWindowMs', 'flushIntervalMs', 'flushSize', 'maxEnvelopeBytes', 'maxQueuedEvents', 'pollIntervalMs', 'readyTimeoutMs', 'requestTimeoutMs', 'streamIdleTimeoutMs']);
+  assert.equal(d.maxEnvelopeBytes, 8 * 1024 * 1024);
+  assert.equal(d.backoffBaseMs, 500);
+  assert.equal(d.backoffCapMs, 30000);
+  assert.equal(streamLimit(d.maxEnvelopeBytes), d.maxEnvelopeBytes + 64 * 1024);
 });
 
 const api = { Snapshot, BurgeeError, bucket };

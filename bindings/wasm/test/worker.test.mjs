@@ -63,6 +63,14 @@ function filesUnder(dir, base = dir) {
   });
 }
 
+/** The installed directory of the package's dependency `dep` (next to the package, or inside it). */
+function depDirOf(dep) {
+  for (const dir of [path.join(PKG_DIR, 'node_modules', dep), path.join(PKG_DIR, '..', '..', dep), path.join(PKG_DIR, '..', dep)]) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  }
+  throw new Error(`dependency ${dep} of the package is not installed`);
+}
+
 /**
  * Writes `config.capnp` (and the files it embeds) into `dir`: one workerd service per entry of
  * `workers` (`{name, bindings}`), each with its own socket on 127.0.0.1 (port chosen by the
@@ -106,6 +114,20 @@ function writeConfig(dir, workers, defaults) {
     const rel = path.posix.relative(path.posix.dirname(name), `${PKG_NAME}/${file.slice(2)}`);
     const withDefault = defaults.has(file) ? `export { default } from './${rel}';\n` : '';
     embed(name, 'esModule', null, `export * from './${rel}';\n${withDefault}`);
+  }
+
+  // The package's dependencies (eventsource-parser), as a bundler would resolve them. workerd
+  // resolves every specifier against the importing module's name, so the package's
+  // `import ... from 'eventsource-parser'` asks for `@burgee/wasm/eventsource-parser`: that
+  // module re-exports the dependency's entry, its files embedded under the same prefix.
+  for (const dep of Object.keys(pkg.dependencies || {})) {
+    const depDir = depDirOf(dep);
+    const depPkg = JSON.parse(fs.readFileSync(path.join(depDir, 'package.json'), 'utf8'));
+    for (const rel of filesUnder(depDir).filter((f) => !f.startsWith('node_modules/') && f.endsWith('.js'))) {
+      embed(`${PKG_NAME}/${dep}/${rel}`, 'esModule', path.join(depDir, rel));
+    }
+    const entry = depPkg.exports['.'].default.slice(2);
+    embed(`${PKG_NAME}/${dep}`, 'esModule', null, `export * from './${dep}/${entry}';\n`);
   }
 
   const services = [];
