@@ -4,7 +4,7 @@
 //!
 //! The same source files are compiled into the stable regression tests that replay
 //! `fuzz/regressions/<target>/*` (`#[path]` modules in `core/tests/fuzz_regressions.rs`,
-//! `bindings/client/tests/fuzz_regressions.rs` and `server/tests/fuzz_regressions.rs`), so a
+//! `bindings/client/tests/fuzz_regressions.rs` and `server/tests/it/fuzz_regressions.rs`), so a
 //! kept input is replayed through exactly the code that found it.
 
 pub mod client_targets;

@@ -2,7 +2,7 @@
 //! arbitrary segment bytes, and the JSON request bodies of the admin API.
 //!
 //! Compiled into the `event_batch`, `event_log` and `server_bodies` fuzz targets and into
-//! `server/tests/fuzz_regressions.rs`, which replays `fuzz/regressions/<target>/` on stable.
+//! `server/tests/it/fuzz_regressions.rs`, which replays `fuzz/regressions/<target>/` on stable.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -37,7 +37,8 @@
 //! - [`store`]: SQLite / PostgreSQL through `sqlx::Any`, the writer lock; [`store::rows`]: the
 //!   SQL of the authoring tables.
 //! - [`audit`]: the hash chain; [`metrics`]: Prometheus; [`openapi`]: `/openapi.json`.
-//! - [`replicas`]: PostgreSQL LISTEN/NOTIFY between `burgee serve` processes.
+//! - [`replicas`]: PostgreSQL LISTEN/NOTIFY between `burgee serve` processes; [`ready`]: the
+//!   JSON file of `burgee serve --ready-file`.
 //! - [`keys`]: Ed25519 key files, rotation; [`backup`]: `burgee backup` / `burgee restore`.
 //! - [`demo`]: the seeded web-shop project of `burgee serve --demo`.
 //! - [`cli`]: the `burgee` subcommands.
@@ -61,6 +62,7 @@ pub mod metrics;
 pub mod model;
 pub mod openapi;
 pub mod publish;
+pub mod ready;
 pub mod replicas;
 pub mod serve;
 pub mod service;

@@ -21,6 +21,7 @@ use crate::events::database::copy_to_database;
 use crate::events::follow::FollowError;
 use crate::events::log::LogError;
 use crate::events::nats::{NatsConfig, connect, forward};
+use crate::ready::ReadyFile;
 use crate::service::{AppState, Credentials};
 use crate::store::Backend;
 use crate::{api, replicas};
@@ -52,6 +53,8 @@ pub struct ServeOptions {
     pub nats: Option<NatsOptions>,
     /// The clock of every write and re-sign ([`SystemClock`] by default).
     pub clock: Arc<dyn Clock>,
+    /// Where to write the [`ReadyFile`] once listening (`burgee serve --ready-file`).
+    pub ready_file: Option<std::path::PathBuf>,
 }
 
 impl ServeOptions {
@@ -64,6 +67,7 @@ impl ServeOptions {
             resign_check: DEFAULT_RESIGN_CHECK,
             nats: None,
             clock: Arc::new(SystemClock),
+            ready_file: None,
         }
     }
 }
@@ -129,11 +133,17 @@ pub async fn run(
             source,
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
-    on_started(&Started {
+    let started = Started {
         addr,
         credentials: credentials.as_ref(),
         state: &state,
-    });
+    };
+    on_started(&started);
+    if let Some(path) = &opts.ready_file {
+        ReadyFile::of(&started, &config.data_dir)
+            .await?
+            .write(path)?;
+    }
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
 
     let resign = tokio::spawn(resign_loop(state.clone(), opts.resign_check));

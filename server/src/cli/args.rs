@@ -253,6 +253,11 @@ pub struct ServeArgs {
         default_value = "burgee.events"
     )]
     pub nats_subject_prefix: String,
+    /// Once listening, write a JSON file here (atomically, mode 0600) with the URL, the pid,
+    /// the first start's credentials and the first project's public keys
+    /// (`burgee_server::ready::ReadyFile`), for scripts and test harnesses.
+    #[arg(long, env = "BURGEE_READY_FILE")]
+    pub ready_file: Option<PathBuf>,
 }
 
 /// `burgee eval`.

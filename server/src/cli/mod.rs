@@ -174,6 +174,7 @@ pub(crate) async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
     };
     let mut opts = ServeOptions::new(config, args.listen);
     opts.resign_check = Duration::from_secs(args.resign_check_secs);
+    opts.ready_file.clone_from(&args.ready_file);
     opts.nats = args.nats_url.as_ref().map(|url| NatsOptions {
         url: url.clone(),
         stream: args.nats_stream.clone(),

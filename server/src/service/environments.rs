@@ -28,6 +28,26 @@ impl AppState {
         })
     }
 
+    /// The public key SDKs trust for `project/env`: standard base64 of the 32 raw Ed25519
+    /// bytes of its active signing key (`KEYS_DIR/<key name>.pub`).
+    ///
+    /// # Errors
+    /// [`StateError::NotFound`], [`StateError::Db`], [`StateError::Key`] when the file is
+    /// unreadable.
+    pub async fn public_key(&self, project: &str, env: &str) -> Result<String, StateError> {
+        let row = {
+            let mut conn = self.inner.store.pool.acquire().await?;
+            require_env(&mut conn, project, env).await?
+        };
+        let path = self.inner.keys_dir.join(format!("{}.pub", row.key_name));
+        keys::read_trusted_key(&path)?;
+        let text = std::fs::read_to_string(&path).map_err(|source| StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(text.trim().to_owned())
+    }
+
     /// The environments of a project, sorted by key.
     ///
     /// # Errors

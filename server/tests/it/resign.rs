@@ -14,15 +14,10 @@
     clippy::indexing_slicing
 )] // tests: a failed step is a failed test
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
-
+use burgee_test_support::Serve;
 use serde_json::Value;
 
-mod common;
-#[macro_use]
-mod fixture;
-use fixture::{Db, Fixture, sql, stored_versions};
+use crate::fixture::{Db, Fixture, sql, stored_versions};
 
 const ENVS: [&str; 3] = ["development", "production", "staging"];
 
@@ -162,15 +157,6 @@ both!(refreshing_skips_a_broken_environment, 1 << 20);
 
 // ---- the real binary ----
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> (u16, String) {
     let mut req = agent.get(url);
     if let Some(t) = token {
@@ -184,7 +170,7 @@ fn get(agent: &ureq::Agent, url: &str, token: Option<&str>) -> (u16, String) {
 /// `burgee serve` on a data directory whose snapshots are all due and whose `staging` key is
 /// corrupt: it starts, re-signs development and production, and counts staging's failure.
 async fn the_server_starts_with_a_broken_environment(db: Db) {
-    let Some(f) = fixture::fixture(db, 1 << 20).await else {
+    let Some(f) = crate::fixture::fixture(db, 1 << 20).await else {
         return;
     };
     sql(&f, "UPDATE snapshots SET issued_at = 0, expires_at = 2").await;
@@ -192,39 +178,17 @@ async fn the_server_starts_with_a_broken_environment(db: Db) {
     f.state.close().await;
 
     let log_path = f.dir.path().join("serve.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_burgee"));
-    cmd.args([
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--resign-check-secs",
-        "3600",
-    ])
-    .arg("--data-dir")
-    .arg(f.dir.path());
-    if let Some(url) = &f.database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let mut child = cmd
-        .env_remove("BURGEE_DATA_DIR")
-        .env_remove("BURGEE_DATABASE_URL")
+    let mut serve = Serve::new(env!("CARGO_BIN_EXE_burgee"), f.dir.path())
+        .args(["--resign-check-secs", "3600"])
         .env_remove("BURGEE_SIGNING_KEY_STAGING")
         .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let _guard = KillOnDrop(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+        .stderr(std::fs::File::create(&log_path).unwrap());
+    if let Some(url) = &f.database_url {
+        serve = serve.args(["--database-url", url]);
+    }
+    let server = serve.start();
+    let base = server.url().to_owned();
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("the server did not start: {line:?}\n{}", log()))
-        .to_owned();
 
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

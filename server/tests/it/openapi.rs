@@ -2,7 +2,7 @@
 //! 3): every documented operation is served, every other method on a documented path is 405,
 //! unknown paths are 404, every reference resolves, and the README's route table is the
 //! document's. (Every response the API tests receive is validated against the document by
-//! `common::openapi::check`.)
+//! `crate::common::openapi::check`.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,11 +17,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::Value;
 use tower::ServiceExt as _;
 
-mod common;
-#[allow(unused_macros)]
-#[macro_use]
-mod fixture;
-use fixture::{Db, Fixture};
+use crate::fixture::{Db, Fixture};
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "DELETE", "PATCH"];
 
@@ -63,9 +59,9 @@ async fn probe(f: &Fixture, method: &str, uri: &str) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn every_documented_operation_is_served_and_no_other_method() {
-    let f = fixture::fixture(Db::Sqlite, 1 << 20).await.unwrap();
+    let f = crate::fixture::fixture(Db::Sqlite, 1 << 20).await.unwrap();
     let documented: BTreeSet<(String, String)> =
-        common::openapi::operations().into_iter().collect();
+        crate::common::openapi::operations().into_iter().collect();
     let templates: BTreeSet<&String> = documented.iter().map(|(_, t)| t).collect();
     assert!(
         documented.len() >= 40,
@@ -108,8 +104,8 @@ fn every_operation_has_an_id_a_summary_a_role_and_resolvable_references() {
     let doc = burgee_server::openapi::document();
     assert_eq!(doc["openapi"], "3.1.0");
     let mut ids = BTreeSet::new();
-    for (method, template) in common::openapi::operations() {
-        let op = common::openapi::operation(&method, &template).unwrap();
+    for (method, template) in crate::common::openapi::operations() {
+        let op = crate::common::openapi::operation(&method, &template).unwrap();
         let what = format!("{method} {template}");
         assert!(
             ids.insert(op["operationId"].as_str().unwrap().to_owned()),
@@ -179,10 +175,10 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 #[test]
 fn readme_lists_exactly_the_documented_operations() {
     let mut expected = String::from("| method and path | least role | |\n|---|---|---|\n");
-    let mut ops = common::openapi::operations();
+    let mut ops = crate::common::openapi::operations();
     ops.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
     for (method, template) in ops {
-        let op = common::openapi::operation(&method, &template).unwrap();
+        let op = crate::common::openapi::operation(&method, &template).unwrap();
         let summary = op["summary"]
             .as_str()
             .unwrap()

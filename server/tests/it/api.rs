@@ -30,8 +30,7 @@ use tempfile::TempDir;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tower::ServiceExt as _;
 
-mod common;
-use common::postgres_url;
+use crate::common::postgres_url;
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -171,7 +170,7 @@ async fn call(
             .unwrap()
             .to_vec()
     };
-    common::openapi::check(method, uri, status.as_u16(), &headers, &body);
+    crate::common::openapi::check(method, uri, status.as_u16(), &headers, &body);
     Reply {
         status,
         headers,
@@ -1153,10 +1152,10 @@ async fn every_route_enforces_roles(f: &Fixture) {
         .iter()
         .map(|c| (c.0.to_owned(), c.1.to_owned()))
         .collect();
-    let all: BTreeSet<(String, String)> = common::openapi::operations()
+    let all: BTreeSet<(String, String)> = crate::common::openapi::operations()
         .into_iter()
         .filter(|(m, t)| {
-            let role = common::openapi::operation(m, t).unwrap()["x-burgee-role"]
+            let role = crate::common::openapi::operation(m, t).unwrap()["x-burgee-role"]
                 .as_str()
                 .unwrap();
             role != "none" && !role.contains("client-side key")

@@ -14,7 +14,7 @@ use burgee_server::analysis::stats::{
 use serde_json::Value;
 
 fn golden() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/stats.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/golden/stats.json");
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 

@@ -8,54 +8,21 @@
     clippy::indexing_slicing
 )] // tests: a failed step is a failed test
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sqlx::Connection as _;
+use burgee_test_support::{Serve, ServerProcess};
 
 const BIN: &str = env!("CARGO_BIN_EXE_burgee");
 
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data_dir: &Path, db: &str) -> (KillOnDrop, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--sse-keep-alive-ms",
-            "200",
-            "--data-dir",
-        ])
-        .arg(data_dir)
-        .args(["--database-url", db])
-        .env_remove("BURGEE_DATA_DIR")
-        .env_remove("BURGEE_DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = KillOnDrop(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_owned();
-    (guard, base)
+fn start(data_dir: &Path, db: &str) -> (ServerProcess, String) {
+    let server = Serve::new(BIN, data_dir)
+        .args(["--sse-keep-alive-ms", "200", "--database-url", db])
+        .start();
+    let base = server.url().to_owned();
+    (server, base)
 }
 
 fn admin_token(dir: &Path) -> String {
@@ -72,27 +39,6 @@ fn agent() -> ureq::Agent {
         .http_status_as_error(false)
         .build()
         .new_agent()
-}
-
-async fn fresh_database() -> Option<String> {
-    let Ok(base) = std::env::var("BURGEE_TEST_DATABASE_URL") else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true but BURGEE_TEST_DATABASE_URL is not set: the replica test cannot run"
-        );
-        eprintln!("BURGEE_TEST_DATABASE_URL not set: replica test not run (scripts/test runs it)");
-        return None;
-    };
-    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap();
-    let name = format!(
-        "burgee_t_{}",
-        hex::encode(burgee_server::keys::random_bytes::<6>().unwrap())
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
 }
 
 /// Reads from an SSE socket until `needle` shows up (or the deadline passes).
@@ -115,7 +61,7 @@ fn read_until(stream: &mut TcpStream, buf: &mut String, needle: &str, within: Du
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_publish_on_one_replica_reaches_streams_on_the_other() {
-    let Some(db) = fresh_database().await else {
+    let Some(db) = burgee_test_support::postgres_url().await else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -13,8 +13,7 @@ use burgee_server::now_ms;
 use burgee_server::service::AppState;
 use serde_json::json;
 
-mod common;
-use common::postgres_url;
+use crate::common::postgres_url;
 
 async fn copies_every_event_once(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();

@@ -8,48 +8,21 @@
 )] // tests: a failed step is a failed test
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use burgee_core::{Context, LoadOptions, Snapshot, TrustedKey};
 use burgee_server::keys::read_trusted_key;
 use burgee_server::now_ms;
+use burgee_test_support::{Serve, ServerProcess};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_burgee");
 
-/// Kills the server when the test ends, however it ends.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data_dir: &Path) -> (KillOnDrop, String) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("BURGEE_LISTEN")
-        .env_remove("BURGEE_DATA_DIR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let guard = KillOnDrop(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
-    (guard, base)
+fn start(data_dir: &Path) -> (ServerProcess, String) {
+    let server = Serve::new(BIN, data_dir).args(["--demo"]).start();
+    let base = server.url().to_owned();
+    (server, base)
 }
 
 fn credentials(data_dir: &Path) -> BTreeMap<String, String> {
@@ -253,11 +226,11 @@ fn sigterm_shuts_down_gracefully_and_restart_keeps_state() {
     let n = std::io::Read::read(&mut sse, &mut head).unwrap();
     assert!(String::from_utf8_lossy(&head[..n]).contains("text/event-stream"));
 
-    let pid = server.0.id().to_string();
+    let pid = server.pid().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     let stopping = std::time::Instant::now();
-    let status = server.0.wait().unwrap();
+    let status = server.wait().unwrap();
     assert!(status.success(), "graceful exit, got {status:?}");
     assert!(stopping.elapsed() < std::time::Duration::from_secs(10));
     let mut rest = Vec::new();

@@ -7,7 +7,6 @@
     clippy::indexing_slicing
 )] // tests: a failed step is a failed test
 
-use burgee_server::demo::{Calendar, Demo};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -16,6 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use burgee_core::model::{SNAPSHOT_FORMAT, SnapshotDef};
 use burgee_core::{Envelope, key_id, payload_digest};
+use burgee_server::demo::{Calendar, Demo};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_burgee");

@@ -18,8 +18,7 @@ use burgee_server::keys::read_trusted_key;
 use burgee_server::now_ms;
 use burgee_server::service::AppState;
 
-mod common;
-use common::postgres_url;
+use crate::common::postgres_url;
 
 const BIN: &str = env!("CARGO_BIN_EXE_burgee");
 

@@ -14,7 +14,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-#[path = "../../fuzz/src/server_targets.rs"]
+#[path = "../../../fuzz/src/server_targets.rs"]
 mod harness;
 
 /// The kept inputs of `target`, by file name (the directory must exist; it may be empty).

@@ -9,44 +9,22 @@
 )] // tests
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use burgee_server::events::log::{EventLog, LogConfig};
 use burgee_server::now_ms;
+use burgee_test_support::{Serve, ServerProcess};
 use serde_json::json;
 
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(data_dir: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_burgee"))
-        .args(["serve", "--demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env_remove("BURGEE_DATABASE_URL")
-        .env_remove("BURGEE_NATS_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    (Server(child), base)
+fn start(data_dir: &Path) -> (ServerProcess, String) {
+    let server = Serve::new(env!("CARGO_BIN_EXE_burgee"), data_dir)
+        .args(["--demo"])
+        .start();
+    let base = server.url().to_owned();
+    (server, base)
 }
 
 fn sdk_key(data_dir: &Path) -> String {
@@ -101,7 +79,7 @@ fn stored(data_dir: &Path) -> HashMap<String, (usize, usize)> {
 #[test]
 fn every_acknowledged_batch_survives_kill_9_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut server, base) = start(dir.path());
+    let (server, base) = start(dir.path());
     let key = sdk_key(dir.path());
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let attempted: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -136,8 +114,7 @@ fn every_acknowledged_batch_survives_kill_9_exactly_once() {
     while acked.lock().unwrap().len() < 40 {
         std::thread::sleep(Duration::from_millis(5));
     }
-    server.0.kill().unwrap(); // SIGKILL
-    server.0.wait().unwrap();
+    server.kill(); // SIGKILL
     for t in threads {
         t.join().unwrap();
     }

@@ -22,10 +22,9 @@ use burgee_server::error::StateError;
 use burgee_server::model::Role;
 use serde_json::{Value, json};
 
-mod common;
-#[macro_use]
-mod fixture;
-use fixture::{DEV, Fixture, P, PROD, audit_count, call, document, sql, stored_versions, token};
+use crate::fixture::{
+    DEV, Fixture, P, PROD, audit_count, call, document, sql, stored_versions, token,
+};
 
 /// Request bodies up to 8 MiB, so one request can carry an oversized snapshot.
 const BIG_BODY: usize = 8 << 20;

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes stats.json: fixed experiment datasets and the statistics scipy / statsmodels compute
-for them. The Rust analysis module is tested against this file (tests/stats_golden.rs).
+for them. The Rust analysis module is tested against this file (tests/it/stats_golden.rs).
 
 Re-run only when adding cases: `python3 make_stats_golden.py` (needs numpy, scipy, statsmodels).
 Versions used are recorded in the output.
