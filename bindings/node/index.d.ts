@@ -30,11 +30,33 @@ export declare class BurgeeError extends Error {
   readonly name: 'BurgeeError';
   readonly code: ErrorCode;
 }
-/** A native error ("CODE: message") as a BurgeeError; anything else unchanged. */
+/** A native error (an Error whose `code` property is one of ErrorCode) as a BurgeeError; anything else unchanged. */
 export declare function toBurgeeError(e: unknown): unknown;
 
 /** Every code the native core knows, in documentation order. */
 export declare function errorCodes(): ErrorCode[];
+/** Throws the BurgeeError of `code` with `message`, as the native side does (for tests of the mapping). */
+export declare function throwForCode(code: ErrorCode, message: string): never;
+/** The OpenFeature error code of a Burgee code: the core's one mapping (GENERAL for snapshot codes). */
+export declare function openFeatureErrorCode(code: ErrorCode): 'PARSE_ERROR' | 'FLAG_NOT_FOUND' | 'TYPE_MISMATCH' | 'TARGETING_KEY_MISSING' | 'INVALID_CONTEXT' | 'GENERAL';
+
+/** The default of every option, the one table of every Burgee SDK. Retries use exponential
+ * backoff with full jitter: the n-th waits up to min(backoffCapMs, backoffBaseMs * 2^n). */
+export interface Defaults {
+  /** Polling period without streaming, ms. */ pollIntervalMs: number;
+  /** Timeout of each request, ms. */ requestTimeoutMs: number;
+  /** A silent stream is reconnected after this long, ms. */ streamIdleTimeoutMs: number;
+  /** Ceiling of the first retry delay, ms. */ backoffBaseMs: number;
+  /** Largest retry delay, ms. */ backoffCapMs: number;
+  /** Largest envelope accepted, bytes. */ maxEnvelopeBytes: number;
+  /** Events are flushed at least this often, ms. */ flushIntervalMs: number;
+  /** Events are flushed when this many are queued. */ flushSize: number;
+  /** Most events held in memory. */ maxQueuedEvents: number;
+  /** Exposure dedupe window, ms. */ dedupeWindowMs: number;
+  /** Time close() may spend delivering events, ms (also flush()'s default timeout). */ closeTimeoutMs: number;
+  /** waitUntilReady()'s default timeout, ms. */ readyTimeoutMs: number;
+}
+export declare const DEFAULTS: Readonly<Defaults>;
 /** The bucket (0..=9999) of `value` for `salt` and `seed` (spec/SNAPSHOT.md §4). */
 export declare function bucket(salt: string, seed: string, value: string): number;
 /** ms since epoch from the clock the client uses. */
@@ -92,7 +114,7 @@ export interface LoadOptions {
   heldVersion?: number;
   heldDigest?: string;
   minVersion?: number;
-  /** default 8 MiB */
+  /** bytes, default `DEFAULTS.maxEnvelopeBytes` (8 MiB) */
   maxEnvelopeBytes?: number;
 }
 
@@ -129,28 +151,28 @@ export interface ClientOptions {
   persistPath?: string;
   /** default true */
   streaming?: boolean;
-  /** ms, default 30000 */
+  /** ms, default `DEFAULTS.pollIntervalMs` */
   pollIntervalMs?: number;
-  /** ms, default 10000 */
+  /** ms, default `DEFAULTS.requestTimeoutMs` */
   requestTimeoutMs?: number;
-  /** ms, default 60000 */
+  /** ms, default `DEFAULTS.streamIdleTimeoutMs` */
   streamIdleTimeoutMs?: number;
-  /** ms, default 500 */
+  /** ms, default `DEFAULTS.backoffBaseMs` */
   backoffBaseMs?: number;
-  /** ms, default 30000 */
+  /** ms, default `DEFAULTS.backoffCapMs` */
   backoffCapMs?: number;
   minVersion?: number;
   /** default true */
   sendExposures?: boolean;
-  /** ms, default 10000 */
+  /** ms, default `DEFAULTS.flushIntervalMs` */
   flushIntervalMs?: number;
-  /** default 500 (max 1000) */
+  /** default `DEFAULTS.flushSize` (at most 1000) */
   flushSize?: number;
-  /** default 10000 */
+  /** default `DEFAULTS.maxQueuedEvents` */
   maxQueuedEvents?: number;
-  /** ms, default 3600000 */
+  /** ms, default `DEFAULTS.dedupeWindowMs` */
   dedupeWindowMs?: number;
-  /** ms, default 5000 */
+  /** ms, default `DEFAULTS.closeTimeoutMs` */
   closeTimeoutMs?: number;
 }
 

@@ -38,14 +38,17 @@ class BurgeeError extends Error {
   }
 }
 
-/** Turns a native error (`"CODE: message"`) into a BurgeeError; anything else unchanged. */
+/** A native error (an `Error` whose `code` property is one of `ErrorCode`) as a BurgeeError
+ * with the same code and message; anything else unchanged. */
 function toBurgeeError(e) {
-  const m = e && typeof e.message === 'string' ? /^([A-Z_]+): ([\s\S]*)$/.exec(e.message) : null;
-  if (m && Object.prototype.hasOwnProperty.call(ErrorCode, m[1])) {
-    return new BurgeeError(m[1], m[2]);
+  if (e instanceof Error && !(e instanceof BurgeeError) && typeof e.code === 'string' && Object.prototype.hasOwnProperty.call(ErrorCode, e.code)) {
+    return new BurgeeError(e.code, e.message);
   }
   return e;
 }
+
+/** The default of every option (times in ms): the one table of every Burgee SDK. */
+const DEFAULTS = Object.freeze(native.defaults());
 
 function guard(fn) {
   try {
@@ -149,7 +152,7 @@ class Client extends EventEmitter {
     open.add(this.ref);
   }
   /** Resolves with the status: READY/STALE (snapshot held), ERROR (refused), NOT_READY (timeout). */
-  waitUntilReady(timeoutMs = 10000) {
+  waitUntilReady(timeoutMs = DEFAULTS.readyTimeoutMs) {
     return this.native.waitUntilReady(timeoutMs);
   }
   status() {
@@ -187,7 +190,7 @@ class Client extends EventEmitter {
     return this.fast.integer(flagKey, context, defaultValue);
   }
   getObjectValue(flagKey, defaultValue, context) {
-    return this.native.getObjectValue(flagKey, ctx(context), defaultValue);
+    return guard(() => this.native.getObjectValue(flagKey, ctx(context), defaultValue));
   }
   getBooleanDetails(flagKey, defaultValue, context = EMPTY) {
     return this.fast.booleanDetails(flagKey, context instanceof Context ? context.h : context, defaultValue);
@@ -202,7 +205,7 @@ class Client extends EventEmitter {
     return this.fast.integerDetails(flagKey, context instanceof Context ? context.h : context, defaultValue);
   }
   getObjectDetails(flagKey, defaultValue, context) {
-    return this.native.getObjectDetails(flagKey, ctx(context), defaultValue);
+    return guard(() => this.native.getObjectDetails(flagKey, ctx(context), defaultValue));
   }
   /** Queues a metric event; throws BurgeeError GENERAL when it breaks spec/EVENTS.md §2. */
   track(key, targetingKey, value, attributes) {
@@ -212,7 +215,7 @@ class Client extends EventEmitter {
     return this.native.eventStats();
   }
   /** Sends queued events now; resolves true when all were delivered in time. */
-  flush(timeoutMs = 5000) {
+  flush(timeoutMs = DEFAULTS.closeTimeoutMs) {
     return this.native.flush(timeoutMs);
   }
   /** Stops syncing and delivers queued events; evaluation keeps the last snapshot. Called at
@@ -230,7 +233,11 @@ module.exports = {
   BurgeeError,
   ErrorCode,
   toBurgeeError,
+  DEFAULTS,
   errorCodes: native.errorCodes,
+  openFeatureErrorCode: (code) => guard(() => native.openFeatureErrorCode(code)),
+  /** Throws the BurgeeError of `code` the way the native side does (tests of the mapping). */
+  throwForCode: (code, message) => guard(() => native.throwForCode(code, message)),
   bucket: native.bucket,
   now: native.now,
 };

@@ -13,28 +13,11 @@
  * PROVIDER_READY again on recovery.
  */
 const { OpenFeatureEventEmitter, ProviderEvents } = require('@openfeature/server-sdk');
-const { Client, Context, ErrorCode } = require('./index.js');
+const { Client, Context, DEFAULTS, errorCodes, openFeatureErrorCode } = require('./index.js');
 
-/** Burgee code → OpenFeature ErrorCode, for every Burgee code (snapshot codes never come from
- * an evaluation; they describe why no snapshot is held). */
-const OPENFEATURE_ERROR_CODES = Object.freeze({
-  [ErrorCode.PARSE_ERROR]: 'PARSE_ERROR',
-  [ErrorCode.SNAPSHOT_TOO_LARGE]: 'GENERAL',
-  [ErrorCode.SIGNATURE_INVALID]: 'GENERAL',
-  [ErrorCode.KEY_UNTRUSTED]: 'GENERAL',
-  [ErrorCode.PAYLOAD_TYPE_MISMATCH]: 'GENERAL',
-  [ErrorCode.PROJECT_MISMATCH]: 'GENERAL',
-  [ErrorCode.ENVIRONMENT_MISMATCH]: 'GENERAL',
-  [ErrorCode.AUDIENCE_MISMATCH]: 'GENERAL',
-  [ErrorCode.SNAPSHOT_ROLLBACK]: 'GENERAL',
-  [ErrorCode.SNAPSHOT_EXPIRED]: 'GENERAL',
-  [ErrorCode.SNAPSHOT_INVALID]: 'GENERAL',
-  [ErrorCode.FLAG_NOT_FOUND]: 'FLAG_NOT_FOUND',
-  [ErrorCode.TYPE_MISMATCH]: 'TYPE_MISMATCH',
-  [ErrorCode.TARGETING_KEY_MISSING]: 'TARGETING_KEY_MISSING',
-  [ErrorCode.INVALID_CONTEXT]: 'INVALID_CONTEXT',
-  [ErrorCode.GENERAL]: 'GENERAL',
-});
+/** Burgee code → OpenFeature ErrorCode for every Burgee code: the core's one mapping
+ * (`openFeatureErrorCode`; snapshot codes never come from an evaluation and map to GENERAL). */
+const OPENFEATURE_ERROR_CODES = Object.freeze(Object.fromEntries(errorCodes().map((c) => [c, openFeatureErrorCode(c)])));
 
 /** An OpenFeature evaluation context as a Burgee context object: `Date`s become RFC 3339
  * strings (usable with before/after), `null`/`undefined` are left out; nested objects stay
@@ -51,7 +34,7 @@ function burgeeContext(context) {
 class BurgeeProvider {
   /**
    * @param options a `Client` to use, as `{client}`, or the options of a new `Client`
-   *   (plus `readyTimeoutMs`, default 10000, for initialize).
+   *   (plus `readyTimeoutMs`, default `DEFAULTS.readyTimeoutMs`, for initialize).
    */
   constructor(options) {
     this.metadata = { name: 'burgee' };
@@ -82,7 +65,7 @@ class BurgeeProvider {
         metadata: { oldVersion: e.oldVersion, newVersion: e.newVersion },
       });
     });
-    await this.client.waitUntilReady(this.readyTimeoutMs || 10000);
+    await this.client.waitUntilReady(this.readyTimeoutMs || DEFAULTS.readyTimeoutMs);
     if (!this.client.snapshotInfo()) {
       const s = this.client.status();
       throw new Error(`no snapshot (status ${s.status}${s.lastErrorMessage ? `: ${s.lastErrorMessage}` : ''})`);

@@ -65,30 +65,30 @@ impl Client {
         .unwrap_or(default)
     }
 
-    /// `out` of the value of a `string` flag (exposure recorded), or of `default` on any
-    /// error: the host builds its string from the snapshot's without an intermediate copy.
+    /// `out(Some(value))` with the value of a `string` flag (exposure recorded), or
+    /// `out(None)` on any error or before the first snapshot (the host then serves its own
+    /// default): the host builds its string from the snapshot's without an intermediate copy.
     pub fn get_string_with<R>(
         &self,
         flag_key: &str,
         ctx: &Context,
-        default: &str,
-        mut out: impl FnMut(&str) -> R,
+        mut out: impl FnMut(Option<&str>) -> R,
     ) -> R {
         let served = self.served(flag_key, ctx, |s, now| {
             // The core's default only stands in, so the details borrow the snapshot alone.
             let t = s.get_string(flag_key, ctx, now, "");
-            let value = t.details.error.is_none().then(|| out(t.value));
+            let value = t.details.error.is_none().then(|| out(Some(t.value)));
             (value, t.details)
         });
         match served.flatten() {
             Some(r) => r,
-            None => out(default),
+            None => out(None),
         }
     }
 
     /// The value of a `string` flag (exposure recorded); `default` on any error.
     pub fn get_string(&self, flag_key: &str, ctx: &Context, default: &str) -> String {
-        self.get_string_with(flag_key, ctx, default, str::to_owned)
+        self.get_string_with(flag_key, ctx, |v| v.unwrap_or(default).to_owned())
     }
 
     /// Typed evaluation named at run time with a JSON default (for dynamically typed hosts),

@@ -2,7 +2,9 @@
 // The public API without a server: error codes, contexts, typed getters and details.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { Snapshot, Context, Client, BurgeeError, ErrorCode, errorCodes, toBurgeeError } = require('@burgee/node');
+const { Snapshot, Context, Client, BurgeeError, ErrorCode, errorCodes, toBurgeeError, throwForCode, openFeatureErrorCode, DEFAULTS } = require('@burgee/node');
+// The native addon itself (not an export of the package), to see the errors it throws.
+const native = require(require('node:path').join(require('node:path').dirname(require.resolve('@burgee/node')), 'burgee.node'));
 const { OPENFEATURE_ERROR_CODES } = require('@burgee/node/openfeature');
 
 test('every native error code is mapped, both ways, and to OpenFeature', () => {
@@ -13,13 +15,29 @@ test('every native error code is mapped, both ways, and to OpenFeature', () => {
   for (const code of all) {
     assert.equal(ErrorCode[code], code);
     assert.ok(openFeature.has(OPENFEATURE_ERROR_CODES[code]), code);
-    const e = toBurgeeError(new Error(`${code}: boom`));
+    // The native side throws an Error whose `code` property is the code (no message prefix
+    // to parse); the package turns it into a BurgeeError with the same code and message.
+    assert.throws(() => native.throwForCode(code, 'boom'), (e) => e instanceof Error && !(e instanceof BurgeeError) && e.code === code && e.message === 'boom', code);
+    assert.throws(() => throwForCode(code, 'boom'), (e) => e instanceof BurgeeError && e.code === code && e.message === 'boom', code);
+    const e = toBurgeeError(Object.assign(new Error('boom'), { code }));
     assert.ok(e instanceof BurgeeError);
     assert.equal(e.code, code);
     assert.equal(e.message, 'boom');
+    assert.equal(openFeatureErrorCode(code), OPENFEATURE_ERROR_CODES[code]);
   }
   const plain = new Error('no code here');
   assert.equal(toBurgeeError(plain), plain);
+  assert.throws(() => throwForCode('NOT_A_CODE', 'x'), (e) => e instanceof BurgeeError && e.code === 'GENERAL');
+  // A message that merely looks like a code is not taken apart.
+  assert.equal(toBurgeeError(new Error('FLAG_NOT_FOUND: boom')).code, undefined);
+});
+
+test('the option defaults are the core table', () => {
+  assert.equal(DEFAULTS.maxEnvelopeBytes, 8 * 1024 * 1024);
+  assert.equal(DEFAULTS.backoffBaseMs, 500);
+  assert.equal(DEFAULTS.backoffCapMs, 30000);
+  assert.equal(DEFAULTS.pollIntervalMs, 30000);
+  assert.ok(Object.isFrozen(DEFAULTS));
 });
 
 const DOC = {

@@ -38,7 +38,22 @@ def test_every_code_has_its_exception_both_ways():
         assert e.value.code == code
         assert str(e.value) == "boom"
         classes.add(type(e.value))
+        # The OpenFeature mapping is the core's: OpenFeature's own codes map onto themselves.
+        of = burgee.openfeature_error_code(code)
+        assert of in {"PARSE_ERROR", "FLAG_NOT_FOUND", "TYPE_MISMATCH", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL"}
+        if code in {"PARSE_ERROR", "FLAG_NOT_FOUND", "TYPE_MISMATCH", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL"}:
+            assert of == code
     assert len(classes) == 16
+    with pytest.raises(burgee.GeneralError):
+        burgee.openfeature_error_code("NOT_A_CODE")
+
+
+def test_defaults_are_the_core_table():
+    d = burgee.DEFAULTS
+    assert d["max_envelope_bytes"] == 8 * 1024 * 1024
+    assert (d["backoff_base_ms"], d["backoff_cap_ms"]) == (500, 30000)
+    assert d["poll_interval_ms"] == 30000
+    assert d["ready_timeout_ms"] == 10000
 
 
 def test_typed_details_through_a_reused_handle_and_dicts():

@@ -36,6 +36,7 @@ from typing import Any, Dict, Type
 
 from . import _native
 from ._native import (
+    DEFAULTS,
     AudienceMismatch,
     BurgeeError,
     Context,
@@ -59,9 +60,11 @@ from ._native import (
     bucket,
     error_codes,
     now,
+    openfeature_error_code,
 )
 
 __all__ = [
+    "DEFAULTS",
     "AudienceMismatch",
     "BurgeeError",
     "Client",
@@ -87,6 +90,7 @@ __all__ = [
     "bucket",
     "error_codes",
     "now",
+    "openfeature_error_code",
 ]
 
 #: Stable code -> exception class, for every code of ``error_codes()``.

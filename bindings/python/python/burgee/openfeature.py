@@ -24,27 +24,13 @@ from openfeature.flag_evaluation import FlagResolutionDetails
 from openfeature.provider import AbstractProvider
 from openfeature.provider.metadata import Metadata
 
-from . import Client, EvaluationDetails
+from . import DEFAULTS, Client, EvaluationDetails, error_codes, openfeature_error_code
 
-#: Burgee code -> OpenFeature ErrorCode, for every Burgee code (snapshot codes never come from
-#: an evaluation; they describe why no snapshot is held).
+#: Burgee code -> OpenFeature ErrorCode, for every Burgee code: the core's one mapping
+#: (``burgee.openfeature_error_code``; snapshot codes never come from an evaluation and map to
+#: ``GENERAL``).
 OPENFEATURE_ERROR_CODES: Dict[str, ErrorCode] = {
-    "PARSE_ERROR": ErrorCode.PARSE_ERROR,
-    "SNAPSHOT_TOO_LARGE": ErrorCode.GENERAL,
-    "SIGNATURE_INVALID": ErrorCode.GENERAL,
-    "KEY_UNTRUSTED": ErrorCode.GENERAL,
-    "PAYLOAD_TYPE_MISMATCH": ErrorCode.GENERAL,
-    "PROJECT_MISMATCH": ErrorCode.GENERAL,
-    "ENVIRONMENT_MISMATCH": ErrorCode.GENERAL,
-    "AUDIENCE_MISMATCH": ErrorCode.GENERAL,
-    "SNAPSHOT_ROLLBACK": ErrorCode.GENERAL,
-    "SNAPSHOT_EXPIRED": ErrorCode.GENERAL,
-    "SNAPSHOT_INVALID": ErrorCode.GENERAL,
-    "FLAG_NOT_FOUND": ErrorCode.FLAG_NOT_FOUND,
-    "TYPE_MISMATCH": ErrorCode.TYPE_MISMATCH,
-    "TARGETING_KEY_MISSING": ErrorCode.TARGETING_KEY_MISSING,
-    "INVALID_CONTEXT": ErrorCode.INVALID_CONTEXT,
-    "GENERAL": ErrorCode.GENERAL,
+    code: ErrorCode(openfeature_error_code(code)) for code in error_codes()
 }
 
 
@@ -70,13 +56,13 @@ def burgee_context(context: Optional[EvaluationContext]) -> Dict[str, Any]:
 
 class BurgeeProvider(AbstractProvider):
     """OpenFeature provider: pass a ``client`` or the keyword options of a new ``Client``
-    (plus ``ready_timeout_ms``, default 10000, for ``initialize``)."""
+    (plus ``ready_timeout_ms``, default ``DEFAULTS["ready_timeout_ms"]``, for ``initialize``)."""
 
-    def __init__(self, client: Optional[Client] = None, *, ready_timeout_ms: int = 10_000, **client_options: Any) -> None:
+    def __init__(self, client: Optional[Client] = None, *, ready_timeout_ms: Optional[int] = None, **client_options: Any) -> None:
         super().__init__()
         self.client = client
         self._options = client_options
-        self._ready_timeout_ms = ready_timeout_ms
+        self._ready_timeout_ms = DEFAULTS["ready_timeout_ms"] if ready_timeout_ms is None else ready_timeout_ms
         self._initialized = False
 
     def get_metadata(self) -> Metadata:
