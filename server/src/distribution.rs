@@ -6,7 +6,6 @@ use tokio::sync::{broadcast, watch};
 
 use crate::error::StateError;
 use crate::service::AppState;
-use crate::store::rows::{SnapshotTuple, snapshot_row};
 
 /// A stored, signed snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +93,7 @@ impl AppState {
         project: &str,
         env: &str,
     ) -> Result<Option<StoredSnapshot>, StateError> {
-        let row: Option<SnapshotTuple> = sqlx::query_as(
+        Ok(sqlx::query_as(
             "SELECT project, environment, version, digest, envelope, issued_at, expires_at, \
              client_digest, client_envelope FROM snapshots \
              WHERE project = $1 AND environment = $2 ORDER BY version DESC LIMIT 1",
@@ -102,8 +101,7 @@ impl AppState {
         .bind(project)
         .bind(env)
         .fetch_optional(&self.inner.store.pool)
-        .await?;
-        row.map(snapshot_row).transpose()
+        .await?)
     }
 
     /// A receiver of every new snapshot published from now on (this process's publishes and,

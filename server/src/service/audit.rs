@@ -4,7 +4,7 @@ use crate::audit;
 use crate::error::StateError;
 use crate::model::AuditEntry;
 use crate::service::AppState;
-use crate::store::rows::{AuditTuple, audit_row, clamp_i64};
+use crate::store::rows::clamp_i64;
 use crate::store::{to_i64, to_u64};
 
 /// Filters of [`AppState::audit_entries`] (all optional, combined with AND).
@@ -56,7 +56,7 @@ impl AppState {
             }
         }
         sql.push_str(&format!(" ORDER BY seq LIMIT ${}", n + 1));
-        let mut query = sqlx::query_as::<_, AuditTuple>(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query_as::<_, AuditEntry>(sqlx::AssertSqlSafe(sql))
             .bind(clamp_i64(filter.after_seq.unwrap_or(0)))
             .bind(clamp_i64(filter.since.unwrap_or(0)))
             .bind(clamp_i64(filter.until.unwrap_or(u64::MAX)));
@@ -70,7 +70,7 @@ impl AppState {
             .bind(to_i64(limit)?)
             .fetch_all(&self.inner.store.pool)
             .await?;
-        rows.into_iter().map(audit_row).collect()
+        Ok(rows)
     }
 
     /// Verifies the whole audit chain; returns the number of entries.
@@ -78,16 +78,12 @@ impl AppState {
     /// # Errors
     /// [`StateError::AuditBroken`] at the first break; [`StateError::Db`].
     pub async fn verify_audit(&self) -> Result<u64, StateError> {
-        let rows: Vec<AuditTuple> = sqlx::query_as(
+        let entries: Vec<AuditEntry> = sqlx::query_as(
             "SELECT seq, at, actor, action, project, environment, resource, before, after, \
              prev_hash, hash FROM audit_log ORDER BY seq",
         )
         .fetch_all(&self.inner.store.pool)
         .await?;
-        let entries = rows
-            .into_iter()
-            .map(audit_row)
-            .collect::<Result<Vec<_>, _>>()?;
         let (seq, hash): (i64, String) =
             sqlx::query_as("SELECT seq, hash FROM chain_head WHERE id = 1")
                 .fetch_one(&self.inner.store.pool)

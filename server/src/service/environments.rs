@@ -6,8 +6,8 @@ use crate::model::{Environment, EnvironmentInput, EnvironmentUpdate, Targeting, 
 use crate::service::AppState;
 use crate::service::write::Tx;
 use crate::store::rows::{
-    ENV_COLUMNS, EnvRow, EnvTuple, env_row, load_env, load_flag_rows, require_env, require_project,
-    to_json, upsert_targeting,
+    ENV_COLUMNS, EnvRow, load_env, load_flag_rows, require_env, require_project, to_json,
+    upsert_targeting,
 };
 use crate::store::to_i64;
 use crate::validate::{check_key, check_revision};
@@ -53,7 +53,7 @@ impl AppState {
     /// # Errors
     /// [`StateError::NotFound`], [`StateError::Db`].
     pub async fn environments(&self, project: &str) -> Result<Vec<Environment>, StateError> {
-        let rows: Vec<EnvTuple> = {
+        let rows: Vec<EnvRow> = {
             let mut conn = self.inner.store.pool.acquire().await?;
             require_project(&mut conn, project).await?;
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -65,7 +65,7 @@ impl AppState {
         };
         let mut out = Vec::new();
         for t in rows {
-            out.push(self.environment_of(env_row(t)?).await?);
+            out.push(self.environment_of(t).await?);
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)

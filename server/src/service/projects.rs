@@ -5,7 +5,7 @@ use crate::error::StateError;
 use crate::model::{EnvironmentInput, Project, ProjectInput, ProjectUpdate, Published, Written};
 use crate::service::AppState;
 use crate::service::write::Tx;
-use crate::store::rows::{load_project, project_row, require_project, to_json};
+use crate::store::rows::{load_project, require_project, to_json};
 use crate::store::to_i64;
 use crate::validate::{check_key, check_revision};
 
@@ -21,15 +21,11 @@ impl AppState {
     /// # Errors
     /// [`StateError::Db`].
     pub async fn projects(&self) -> Result<Vec<Project>, StateError> {
-        let rows: Vec<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+        let mut out: Vec<Project> = sqlx::query_as(
             "SELECT key, name, description, revision, created_at, updated_at FROM projects",
         )
         .fetch_all(&self.inner.store.pool)
         .await?;
-        let mut out = rows
-            .into_iter()
-            .map(project_row)
-            .collect::<Result<Vec<_>, _>>()?;
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
     }

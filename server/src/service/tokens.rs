@@ -12,7 +12,7 @@ use crate::error::StateError;
 use crate::keys::{self};
 use crate::model::{CreatedToken, Role, TokenInfo, TokenInput};
 use crate::service::AppState;
-use crate::store::rows::{TokenTuple, require_env, require_project, to_json, token_row};
+use crate::store::rows::{require_env, require_project, to_json};
 use crate::store::to_i64;
 
 /// Inserts a token row; returns the listing and the plaintext.
@@ -186,16 +186,12 @@ impl AppState {
     /// # Errors
     /// [`StateError::Db`].
     pub async fn tokens(&self, project: Option<&str>) -> Result<Vec<TokenInfo>, StateError> {
-        let rows: Vec<TokenTuple> = sqlx::query_as(
+        let all: Vec<TokenInfo> = sqlx::query_as(
             "SELECT id, kind, name, role, project, environment, created_at, created_by, \
              revoked_at FROM tokens ORDER BY created_at DESC, id",
         )
         .fetch_all(&self.inner.store.pool)
         .await?;
-        let all = rows
-            .into_iter()
-            .map(token_row)
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(all
             .into_iter()
             .filter(|t| project.is_none() || t.project.as_deref() == project)
@@ -210,17 +206,15 @@ impl AppState {
     pub async fn revoke_token(&self, actor: &str, id: &str) -> Result<TokenInfo, StateError> {
         let after = self
             .write(actor, async |tx| {
-                let row: Option<TokenTuple> = sqlx::query_as(
+                let row: Option<TokenInfo> = sqlx::query_as(
                     "SELECT id, kind, name, role, project, environment, created_at, created_by, \
                  revoked_at FROM tokens WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(tx.conn())
                 .await?;
-                let before = row
-                    .map(token_row)
-                    .transpose()?
-                    .ok_or_else(|| StateError::NotFound(format!("no token \"{id}\"")))?;
+                let before =
+                    row.ok_or_else(|| StateError::NotFound(format!("no token \"{id}\"")))?;
                 let now = tx.now;
                 let after = TokenInfo {
                     revoked_at: Some(before.revoked_at.unwrap_or(now)),

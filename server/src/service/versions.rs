@@ -11,10 +11,9 @@ use crate::model::{Change, Diff, Targeting, VersionInfo, Written};
 use crate::publish::envelope_document;
 use crate::service::AppState;
 use crate::store::rows::{
-    SnapshotTuple, clamp_i64, load_flag_rows, load_targeting, require_env, snapshot_row,
-    upsert_segment, upsert_targeting,
+    clamp_i64, load_flag_rows, load_targeting, require_env, upsert_segment, upsert_targeting,
 };
-use crate::store::{to_i64, to_u64};
+use crate::store::to_i64;
 
 /// Top-level JSON fields in which two serialisable values differ.
 pub(crate) fn changed_fields<T: Serialize>(a: &T, b: &T) -> Result<Vec<String>, StateError> {
@@ -90,7 +89,7 @@ impl AppState {
     ) -> Result<Vec<VersionInfo>, StateError> {
         let mut conn = self.inner.store.pool.acquire().await?;
         require_env(&mut conn, project, env).await?;
-        let rows: Vec<(i64, String, i64, i64, String, String)> = sqlx::query_as(
+        Ok(sqlx::query_as(
             "SELECT version, digest, issued_at, expires_at, published_by, reason FROM snapshots \
              WHERE project = $1 AND environment = $2 AND version < $3 \
              ORDER BY version DESC LIMIT $4",
@@ -100,19 +99,7 @@ impl AppState {
         .bind(clamp_i64(before.unwrap_or(u64::MAX)))
         .bind(to_i64(limit)?)
         .fetch_all(&mut *conn)
-        .await?;
-        rows.into_iter()
-            .map(|(v, digest, issued, expires, by, reason)| {
-                Ok(VersionInfo {
-                    version: to_u64(v)?,
-                    digest,
-                    issued_at: to_u64(issued)?,
-                    expires_at: to_u64(expires)?,
-                    published_by: by,
-                    reason,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     /// One stored version (its envelope exactly as it was served).
@@ -125,7 +112,7 @@ impl AppState {
         env: &str,
         version: u64,
     ) -> Result<StoredSnapshot, StateError> {
-        let row: Option<SnapshotTuple> = sqlx::query_as(
+        let row: Option<StoredSnapshot> = sqlx::query_as(
             "SELECT project, environment, version, digest, envelope, issued_at, expires_at, \
              client_digest, client_envelope FROM snapshots \
              WHERE project = $1 AND environment = $2 AND version = $3",
@@ -135,7 +122,7 @@ impl AppState {
         .bind(clamp_i64(version))
         .fetch_optional(&self.inner.store.pool)
         .await?;
-        row.map(snapshot_row).transpose()?.ok_or_else(|| {
+        row.ok_or_else(|| {
             StateError::NotFound(format!(
                 "environment \"{project}/{env}\" has no version {version}"
             ))

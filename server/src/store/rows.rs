@@ -6,14 +6,15 @@ use std::sync::Arc;
 use burgee_core::model::SegmentDef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sqlx::AnyConnection;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, FromRow, Row as _};
 
 use crate::distribution::StoredSnapshot;
 use crate::error::StateError;
 use crate::model::{
     AuditEntry, EnvironmentTargeting, Flag, FlagSpec, Project, Role, Segment, Targeting, TokenInfo,
+    VersionInfo,
 };
-use crate::store::to_u64;
 
 /// A client-supplied number as a BIGINT: values above `i64::MAX` become `i64::MAX` (no
 /// stored value is that large, so lookups simply find nothing).
@@ -41,20 +42,43 @@ pub(crate) struct EnvRow {
     pub(crate) updated_at: u64,
 }
 
-pub(crate) type EnvTuple = (String, String, String, String, String, i64, i64, i64, i64);
+impl FromRow<'_, AnyRow> for EnvRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(EnvRow {
+            project: row.try_get("project")?,
+            key: row.try_get("key")?,
+            name: row.try_get("name")?,
+            salt: row.try_get("salt")?,
+            key_name: row.try_get("key_name")?,
+            // Anything but 0 counts as protected: a damaged flag fails closed.
+            protected: row.try_get::<i64, _>("protected")? != 0,
+            revision: u64_column(row, "revision")?,
+            created_at: u64_column(row, "created_at")?,
+            updated_at: u64_column(row, "updated_at")?,
+        })
+    }
+}
 
-pub(crate) fn env_row(t: EnvTuple) -> Result<EnvRow, StateError> {
-    Ok(EnvRow {
-        project: t.0,
-        key: t.1,
-        name: t.2,
-        salt: t.3,
-        key_name: t.4,
-        protected: t.5 != 0,
-        revision: to_u64(t.6)?,
-        created_at: to_u64(t.7)?,
-        updated_at: to_u64(t.8)?,
+/// A `BIGINT` column that holds a count or a time (never negative).
+fn u64_column(row: &AnyRow, column: &str) -> Result<u64, sqlx::Error> {
+    let value: i64 = row.try_get(column)?;
+    u64::try_from(value).map_err(|_| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("stored number {value} is negative").into(),
     })
+}
+
+/// A nullable `BIGINT` column that holds a time.
+fn opt_u64_column(row: &AnyRow, column: &str) -> Result<Option<u64>, sqlx::Error> {
+    let value: Option<i64> = row.try_get(column)?;
+    value
+        .map(|v| {
+            u64::try_from(v).map_err(|_| sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: format!("stored number {v} is negative").into(),
+            })
+        })
+        .transpose()
 }
 
 pub(crate) const ENV_COLUMNS: &str =
@@ -65,15 +89,14 @@ pub(crate) async fn load_env(
     project: &str,
     env: &str,
 ) -> Result<Option<EnvRow>, StateError> {
-    let row: Option<EnvTuple> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT project, key, name, salt, key_name, protected, revision, created_at, updated_at \
          FROM environments WHERE project = $1 AND key = $2",
     )
     .bind(project)
     .bind(env)
     .fetch_optional(&mut *conn)
-    .await?;
-    row.map(env_row).transpose()
+    .await?)
 }
 
 pub(crate) async fn require_env(
@@ -105,27 +128,26 @@ pub(crate) async fn load_project(
     conn: &mut AnyConnection,
     key: &str,
 ) -> Result<Option<Project>, StateError> {
-    let row: Option<(String, String, String, i64, i64, i64)> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT key, name, description, revision, created_at, updated_at FROM projects \
          WHERE key = $1",
     )
     .bind(key)
     .fetch_optional(&mut *conn)
-    .await?;
-    row.map(project_row).transpose()
+    .await?)
 }
 
-pub(crate) fn project_row(
-    t: (String, String, String, i64, i64, i64),
-) -> Result<Project, StateError> {
-    Ok(Project {
-        key: t.0,
-        name: t.1,
-        description: t.2,
-        revision: to_u64(t.3)?,
-        created_at: to_u64(t.4)?,
-        updated_at: to_u64(t.5)?,
-    })
+impl FromRow<'_, AnyRow> for Project {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Project {
+            key: row.try_get("key")?,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            revision: u64_column(row, "revision")?,
+            created_at: u64_column(row, "created_at")?,
+            updated_at: u64_column(row, "updated_at")?,
+        })
+    }
 }
 
 pub(crate) async fn require_project(
@@ -145,12 +167,81 @@ pub(crate) struct FlagRow {
     pub(crate) updated_at: u64,
 }
 
+impl FromRow<'_, AnyRow> for FlagRow {
+    /// Columns `key, definition` (JSON of [`FlagSpec`]), `revision, created_at, updated_at`.
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(FlagRow {
+            key: row.try_get("key")?,
+            spec: json_column(row, "definition")?,
+            revision: u64_column(row, "revision")?,
+            created_at: u64_column(row, "created_at")?,
+            updated_at: u64_column(row, "updated_at")?,
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for Segment {
+    /// Columns `definition` (JSON of `SegmentDef`), `revision, created_at, updated_at`.
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Segment {
+            definition: json_column(row, "definition")?,
+            revision: u64_column(row, "revision")?,
+            created_at: u64_column(row, "created_at")?,
+            updated_at: u64_column(row, "updated_at")?,
+        })
+    }
+}
+
+/// One row of `flag_targeting`.
+struct TargetingRow {
+    environment: String,
+    flag: String,
+    targeting: EnvironmentTargeting,
+}
+
+impl FromRow<'_, AnyRow> for TargetingRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(TargetingRow {
+            environment: row.try_get("environment")?,
+            flag: row.try_get("flag")?,
+            targeting: EnvironmentTargeting {
+                targeting: json_column(row, "targeting")?,
+                revision: u64_column(row, "revision")?,
+                updated_at: u64_column(row, "updated_at")?,
+            },
+        })
+    }
+}
+
+impl FromRow<'_, AnyRow> for VersionInfo {
+    /// Columns `version, digest, issued_at, expires_at, published_by, reason`.
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(VersionInfo {
+            version: u64_column(row, "version")?,
+            digest: row.try_get("digest")?,
+            issued_at: u64_column(row, "issued_at")?,
+            expires_at: u64_column(row, "expires_at")?,
+            published_by: row.try_get("published_by")?,
+            reason: row.try_get("reason")?,
+        })
+    }
+}
+
+/// A `TEXT` column holding JSON of `T`.
+fn json_column<T: DeserializeOwned>(row: &AnyRow, column: &str) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    serde_json::from_str(&text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: format!("stored JSON: {e}").into(),
+    })
+}
+
 pub(crate) async fn load_flag_rows(
     conn: &mut AnyConnection,
     project: &str,
     key: Option<&str>,
 ) -> Result<Vec<FlagRow>, StateError> {
-    let rows: Vec<(String, String, i64, i64, i64)> = match key {
+    let mut out: Vec<FlagRow> = match key {
         Some(key) => {
             sqlx::query_as(
                 "SELECT key, definition, revision, created_at, updated_at FROM flags \
@@ -171,18 +262,6 @@ pub(crate) async fn load_flag_rows(
             .await?
         }
     };
-    let mut out = rows
-        .into_iter()
-        .map(|(key, def, rev, created, updated)| {
-            Ok(FlagRow {
-                key,
-                spec: from_json(&def)?,
-                revision: to_u64(rev)?,
-                created_at: to_u64(created)?,
-                updated_at: to_u64(updated)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StateError>>()?;
     out.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(out)
 }
@@ -192,25 +271,17 @@ pub(crate) async fn load_targeting(
     conn: &mut AnyConnection,
     project: &str,
 ) -> Result<BTreeMap<(String, String), EnvironmentTargeting>, StateError> {
-    let rows: Vec<(String, String, String, i64, i64)> = sqlx::query_as(
+    let rows: Vec<TargetingRow> = sqlx::query_as(
         "SELECT environment, flag, targeting, revision, updated_at FROM flag_targeting \
          WHERE project = $1",
     )
     .bind(project)
     .fetch_all(&mut *conn)
     .await?;
-    rows.into_iter()
-        .map(|(env, flag, text, rev, updated)| {
-            Ok((
-                (env, flag),
-                EnvironmentTargeting {
-                    targeting: from_json(&text)?,
-                    revision: to_u64(rev)?,
-                    updated_at: to_u64(updated)?,
-                },
-            ))
-        })
-        .collect()
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.environment, r.flag), r.targeting))
+        .collect())
 }
 
 pub(crate) async fn load_segments(
@@ -218,7 +289,7 @@ pub(crate) async fn load_segments(
     project: &str,
     env: &str,
 ) -> Result<Vec<Segment>, StateError> {
-    let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+    let mut out: Vec<Segment> = sqlx::query_as(
         "SELECT definition, revision, created_at, updated_at FROM segments \
          WHERE project = $1 AND environment = $2",
     )
@@ -226,17 +297,6 @@ pub(crate) async fn load_segments(
     .bind(env)
     .fetch_all(&mut *conn)
     .await?;
-    let mut out = rows
-        .into_iter()
-        .map(|(def, rev, created, updated)| {
-            Ok(Segment {
-                definition: from_json(&def)?,
-                revision: to_u64(rev)?,
-                created_at: to_u64(created)?,
-                updated_at: to_u64(updated)?,
-            })
-        })
-        .collect::<Result<Vec<_>, StateError>>()?;
     out.sort_by(|a, b| a.definition.key.cmp(&b.definition.key));
     Ok(out)
 }
@@ -307,99 +367,82 @@ pub(crate) async fn upsert_segment(
     Ok(())
 }
 
-pub(crate) type SnapshotTuple = (
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    Option<String>,
-    Option<String>,
-);
-
-pub(crate) fn snapshot_row(t: SnapshotTuple) -> Result<StoredSnapshot, StateError> {
-    let (version, issued_at, expires_at) = (to_u64(t.2)?, to_u64(t.5)?, to_u64(t.6)?);
-    let client = match (t.7, t.8) {
-        (Some(digest), Some(envelope)) => Some(Arc::new(StoredSnapshot {
-            project: t.0.clone(),
-            environment: t.1.clone(),
+impl FromRow<'_, AnyRow> for StoredSnapshot {
+    /// Columns `project, environment, version, digest, envelope, issued_at, expires_at,
+    /// client_digest, client_envelope` (the client snapshot is signed with the same version).
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let project: String = row.try_get("project")?;
+        let environment: String = row.try_get("environment")?;
+        let version = u64_column(row, "version")?;
+        let issued_at = u64_column(row, "issued_at")?;
+        let expires_at = u64_column(row, "expires_at")?;
+        let client_digest: Option<String> = row.try_get("client_digest")?;
+        let client_envelope: Option<String> = row.try_get("client_envelope")?;
+        let client = match (client_digest, client_envelope) {
+            (Some(digest), Some(envelope)) => Some(Arc::new(StoredSnapshot {
+                project: project.clone(),
+                environment: environment.clone(),
+                version,
+                digest,
+                envelope: Arc::from(envelope),
+                issued_at,
+                expires_at,
+                sse_event: std::sync::OnceLock::new(),
+                client: None,
+            })),
+            _ => None,
+        };
+        Ok(StoredSnapshot {
+            project,
+            environment,
             version,
-            digest,
-            envelope: Arc::from(envelope),
+            digest: row.try_get("digest")?,
+            envelope: Arc::from(row.try_get::<String, _>("envelope")?),
             issued_at,
             expires_at,
             sse_event: std::sync::OnceLock::new(),
-            client: None,
-        })),
-        _ => None,
-    };
-    Ok(StoredSnapshot {
-        project: t.0,
-        environment: t.1,
-        version,
-        digest: t.3,
-        envelope: Arc::from(t.4),
-        issued_at,
-        expires_at,
-        sse_event: std::sync::OnceLock::new(),
-        client,
-    })
+            client,
+        })
+    }
 }
 
-pub(crate) type TokenTuple = (
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    i64,
-    String,
-    Option<i64>,
-);
-
-pub(crate) fn token_row(t: TokenTuple) -> Result<TokenInfo, StateError> {
-    Ok(TokenInfo {
-        id: t.0,
-        kind: t.1,
-        name: t.2,
-        role: t.3.as_deref().and_then(Role::parse),
-        project: t.4,
-        environment: t.5,
-        created_at: to_u64(t.6)?,
-        created_by: t.7,
-        revoked_at: t.8.map(to_u64).transpose()?,
-    })
+impl FromRow<'_, AnyRow> for TokenInfo {
+    /// Columns `id, kind, name, role, project, environment, created_at, created_by,
+    /// revoked_at`; an unknown role reads as none (the token then passes no role check).
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(TokenInfo {
+            id: row.try_get("id")?,
+            kind: row.try_get("kind")?,
+            name: row.try_get("name")?,
+            role: row
+                .try_get::<Option<String>, _>("role")?
+                .as_deref()
+                .and_then(Role::parse),
+            project: row.try_get("project")?,
+            environment: row.try_get("environment")?,
+            created_at: u64_column(row, "created_at")?,
+            created_by: row.try_get("created_by")?,
+            revoked_at: opt_u64_column(row, "revoked_at")?,
+        })
+    }
 }
 
-pub(crate) type AuditTuple = (
-    i64,
-    i64,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-);
-
-pub(crate) fn audit_row(t: AuditTuple) -> Result<AuditEntry, StateError> {
-    Ok(AuditEntry {
-        seq: to_u64(t.0)?,
-        at: to_u64(t.1)?,
-        actor: t.2,
-        action: t.3,
-        project: t.4,
-        environment: t.5,
-        resource: t.6,
-        before: t.7,
-        after: t.8,
-        prev_hash: t.9,
-        hash: t.10,
-    })
+impl FromRow<'_, AnyRow> for AuditEntry {
+    /// Columns `seq, at, actor, action, project, environment, resource, before, after,
+    /// prev_hash, hash`.
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(AuditEntry {
+            seq: u64_column(row, "seq")?,
+            at: u64_column(row, "at")?,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            project: row.try_get("project")?,
+            environment: row.try_get("environment")?,
+            resource: row.try_get("resource")?,
+            before: row.try_get("before")?,
+            after: row.try_get("after")?,
+            prev_hash: row.try_get("prev_hash")?,
+            hash: row.try_get("hash")?,
+        })
+    }
 }
