@@ -285,12 +285,39 @@ pub struct EvalArgs {
     /// Read the envelope from this file instead of a server.
     #[arg(long)]
     pub snapshot: Option<PathBuf>,
+    /// Project the snapshot must be for (refused with PROJECT_MISMATCH otherwise); also sent
+    /// to --server as `?project=`.
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Audience the --snapshot file must be for (refused with AUDIENCE_MISMATCH otherwise).
+    /// With --server it follows from the key: a client-side key (bgc_) reads the client
+    /// snapshot.
+    #[arg(long, value_enum, default_value_t = AudienceArg::Server)]
+    pub audience: AudienceArg,
     /// Evaluation time, ms since epoch (default: the system clock).
     #[arg(long)]
     pub now: Option<u64>,
     /// Exit 1 unless this variant is served.
     #[arg(long)]
     pub expect: Option<String>,
+}
+
+/// Who a snapshot is for (`spec/SNAPSHOT.md` §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AudienceArg {
+    /// Server SDKs (every flag, raw targeting data).
+    Server,
+    /// Browsers and apps (client-visible flags, digested targeting data).
+    Client,
+}
+
+impl From<AudienceArg> for burgee_core::Audience {
+    fn from(a: AudienceArg) -> Self {
+        match a {
+            AudienceArg::Server => burgee_core::Audience::Server,
+            AudienceArg::Client => burgee_core::Audience::Client,
+        }
+    }
 }
 
 /// `burgee verify`.

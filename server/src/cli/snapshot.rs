@@ -1,14 +1,15 @@
 //! Commands that work on snapshots like an SDK or a publisher does: `keygen`, `sign`,
 //! `verify`, `eval`.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
+use burgee_client::{Client, ClientOptions, DEFAULTS};
 use burgee_core::{
-    Context, DEFAULT_MAX_ENVELOPE_BYTES, EvaluationDetails, Held, LoadOptions, Snapshot,
-    TrustedKey, key_id, payload_digest, sign_envelope,
+    Context, EvaluationDetails, Held, LoadOptions, Snapshot, TrustedKey, key_id, payload_digest,
+    sign_envelope,
 };
 use serde::{Deserialize, Serialize};
 
@@ -97,20 +98,27 @@ pub(crate) struct EvalOutput<'a> {
     details: &'a EvaluationDetails<'a>,
 }
 
-/// `burgee eval`.
+/// `burgee eval`: `--server` goes through `burgee-client` (the native SDK: the same fetch,
+/// verification and project/audience checks as every SDK; no exposure is sent), `--snapshot`
+/// verifies a file with the core directly (evaluated at `--now` when given).
 pub(crate) fn eval(args: &EvalArgs) -> Result<ExitCode, CliError> {
     let ctx = Context::from_json_str(&args.context)?;
     let trusted = read_trusted_keys(&args.public_keys)?;
-    let envelope = match (&args.server, &args.snapshot) {
-        (Some(server), _) => fetch_snapshot(server, &args.environment, args.sdk_key.as_deref())?,
-        (None, Some(path)) => read_file(path)?,
+    let snapshot = match (&args.server, &args.snapshot) {
+        (Some(server), _) => fetch_with_client(server, args)?,
+        (None, Some(path)) => {
+            let envelope = read_file(path)?;
+            let now = args.now.unwrap_or_else(now_ms);
+            let mut options = LoadOptions::new(&trusted, &args.environment, now)
+                .for_audience(args.audience.into());
+            if let Some(project) = &args.project {
+                options = options.for_project(project);
+            }
+            Arc::new(Snapshot::load(&envelope, &options)?)
+        }
         (None, None) => return Err(CliError::general("give --server URL or --snapshot FILE")),
     };
     let now = args.now.unwrap_or_else(now_ms);
-    let snapshot = Snapshot::load(
-        &envelope,
-        &LoadOptions::new(&trusted, &args.environment, now),
-    )?;
     let details = snapshot.evaluate(&args.flag, &ctx, now);
     let out = EvalOutput {
         flag: &args.flag,
@@ -137,52 +145,40 @@ pub(crate) fn eval(args: &EvalArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The verified snapshot `server` serves for the environment, fetched once (no stream, no
+/// events) by a `burgee_client::Client`.
+fn fetch_with_client(server: &str, args: &EvalArgs) -> Result<Arc<Snapshot>, CliError> {
+    let keys = args
+        .public_keys
+        .iter()
+        .map(|path| {
+            let text = read_file(path)?;
+            Ok(String::from_utf8_lossy(&text).trim().to_owned())
+        })
+        .collect::<Result<Vec<_>, CliError>>()?;
+    let mut options = ClientOptions::new(&args.environment, keys);
+    options.server_url = Some(server.to_owned());
+    options.sdk_key = args.sdk_key.clone();
+    options.project = args.project.clone();
+    options.streaming = false;
+    options.send_exposures = false;
+    let client = Client::new(options).map_err(|e| CliError::general(e.to_string()))?;
+    let status = client.wait_until_ready(Duration::from_millis(DEFAULTS.request_timeout_ms * 3));
+    let snapshot = client.snapshot();
+    let (_, error) = client.status();
+    client.close();
+    snapshot.ok_or_else(|| {
+        let detail = error.map_or_else(
+            || format!("no snapshot ({status:?})"),
+            |(code, message)| format!("{}: {message}", code.as_str()),
+        );
+        CliError::general(format!("{server}: {detail}"))
+    })
+}
+
 /// The server's error body, for messages about failed fetches.
 #[derive(Deserialize)]
 pub(crate) struct ServerErrorBody {
     pub(crate) code: String,
     pub(crate) message: String,
-}
-
-/// `GET {server}/v1/snapshots/{env}`; reads at most the envelope size limit + 1 bytes so the
-/// core reports `SNAPSHOT_TOO_LARGE` for anything bigger.
-pub(crate) fn fetch_snapshot(
-    server: &str,
-    env: &str,
-    sdk_key: Option<&str>,
-) -> Result<Vec<u8>, CliError> {
-    let url = format!("{}/v1/snapshots/{env}", server.trim_end_matches('/'));
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .new_agent();
-    let mut request = agent.get(&url);
-    if let Some(key) = sdk_key {
-        request = request.header("Authorization", &format!("Bearer {key}"));
-    }
-    let mut response = request
-        .call()
-        .map_err(|e| CliError::general(format!("GET {url}: {e}")))?;
-    let status = response.status();
-    let limit = u64::try_from(DEFAULT_MAX_ENVELOPE_BYTES)
-        .unwrap_or(u64::MAX)
-        .saturating_add(1);
-    let mut body = Vec::new();
-    response
-        .body_mut()
-        .as_reader()
-        .take(limit)
-        .read_to_end(&mut body)
-        .map_err(|e| CliError::general(format!("GET {url}: reading the body: {e}")))?;
-    if !status.is_success() {
-        let detail = serde_json::from_slice::<ServerErrorBody>(&body).map_or_else(
-            |_| String::from_utf8_lossy(&body).into_owned(),
-            |e| format!("{}: {}", e.code, e.message),
-        );
-        return Err(CliError::general(format!(
-            "GET {url}: HTTP {status}: {detail}"
-        )));
-    }
-    Ok(body)
 }

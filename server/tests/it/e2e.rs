@@ -202,6 +202,62 @@ fn serve_publish_fetch_verify_evaluate() {
         stderr.contains("401") && stderr.contains("UNAUTHORIZED"),
         "{stderr}"
     );
+
+    // 7. Another project's name: the client refuses the snapshot it was served.
+    let out = Command::new(BIN)
+        .args([
+            "eval",
+            "--flag",
+            "checkout-redesign",
+            "--environment",
+            "production",
+        ])
+        .args(["--server", &base, "--project", "webshop", "--public-key"])
+        .arg(&pub_file)
+        .env("BURGEE_SDK_KEY", sdk_key)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshot_file = dir.path().join("production.json");
+    std::fs::write(&snapshot_file, &second.body).unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "eval",
+            "--flag",
+            "checkout-redesign",
+            "--environment",
+            "production",
+        ])
+        .args(["--project", "elsewhere", "--snapshot"])
+        .arg(&snapshot_file)
+        .arg("--public-key")
+        .arg(&pub_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PROJECT_MISMATCH"), "{stderr}");
+    let out = Command::new(BIN)
+        .args([
+            "eval",
+            "--flag",
+            "checkout-redesign",
+            "--environment",
+            "production",
+        ])
+        .args(["--audience", "client", "--snapshot"])
+        .arg(&snapshot_file)
+        .arg("--public-key")
+        .arg(&pub_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("AUDIENCE_MISMATCH"), "{stderr}");
 }
 
 #[test]
