@@ -117,7 +117,12 @@ impl Shared {
         }
     }
 
+    /// Applies an envelope from the server; nothing once the client is closed (a stopped
+    /// client takes no update, even one that arrived while it was closing).
     fn apply(&self, envelope: &[u8], etag: Option<&str>) {
+        if self.stopped() {
+            return;
+        }
         self.update(Some(envelope), |s| Some(s.apply(envelope, etag, now_ms())));
     }
 
@@ -238,6 +243,10 @@ impl Shared {
                     };
                 }
             };
+            // Closed while blocked in the read: what arrived is not applied.
+            if self.stopped() {
+                return Ok(delivered);
+            }
             let chunk = buf.get(..n).unwrap_or_default();
             let fed = parser.feed(chunk, |ev| {
                 if ev.event == "snapshot" {

@@ -1,170 +1,20 @@
 //! The mobile client: offline-first configuration, start/stop of background sync, typed
 //! evaluation with exposures, status and change callbacks.
 
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
-use burgee_client::{
-    Bootstrap, Client as NativeClient, ClientEvent, ClientOptions as NativeOptions,
-    SyncStatus as NativeStatus, TrackEvent,
-};
-use burgee_core::{ErrorCode, EvaluationDetails as CoreDetails};
+use burgee_client::{Client as NativeClient, ClientEvent, SyncStatus as NativeStatus, TrackEvent};
+use burgee_core::ErrorCode;
 use serde_json::{Map, Value};
 
 use crate::BurgeeError;
+use crate::config::{ClientConfig, native_options};
 use crate::context::EvaluationContext;
 use crate::details::{
-    self, BooleanDetails, Common, DoubleDetails, IntegerDetails, ObjectDetails, ScalarValue,
-    StringDetails,
+    self, BooleanDetails, DoubleDetails, IntegerDetails, ObjectDetails, ScalarValue, StringDetails,
 };
 use crate::snapshot::{Snapshot, ctx, trusted_keys};
-
-/// Configuration of a [`BurgeeClient`]. Only `environment`, `trustedKeys` and `storageDir`
-/// are required; times are ms.
-#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
-pub struct ClientConfig {
-    /// Environment key the snapshots must be for (checked against each snapshot).
-    pub environment: String,
-    /// Project key the snapshots must be for (checked against each snapshot:
-    /// `PROJECT_MISMATCH` for another project's; also sent to the server as `?project=`);
-    /// `null`/`nil` = not checked. Set it: an app knows its project.
-    #[uniffi(default = None)]
-    pub project: Option<String>,
-    /// Trusted Ed25519 public keys: standard base64 of 32 bytes (the `*.pub` files); several
-    /// during a key rotation.
-    pub trusted_keys: Vec<String>,
-    /// A directory the app owns (Android `Context.filesDir`, iOS Application Support), created
-    /// if missing. The last verified envelope is kept there as
-    /// `burgee-<environment>.envelope.json` (see [`persisted_snapshot_path`]) and re-verified
-    /// on the next launch. One client per environment and directory.
-    pub storage_dir: String,
-    /// Base URL of the Burgee server or CDN, e.g. `https://flags.example.com`; `null`/`nil` =
-    /// offline only (bundled and persisted snapshots; [`BurgeeClient::start`] then fails).
-    #[uniffi(default = None)]
-    pub server_url: Option<String>,
-    /// The environment's client-side key (`bgc_...`: the client snapshot, without server-only
-    /// flags; what an app on users' devices ships) or SDK key (`bgs_...`); required with
-    /// `serverUrl`. It also decides which snapshots are accepted, online and offline (the
-    /// bundled and persisted ones too): with a `bgc_` key client snapshots only, otherwise
-    /// server snapshots only (`AUDIENCE_MISMATCH`).
-    #[uniffi(default = None)]
-    pub sdk_key: Option<String>,
-    /// An envelope (JSON text) shipped with the app, for the first launch without network;
-    /// used when newer than the persisted one. Verified like any other.
-    #[uniffi(default = None)]
-    pub bootstrap_envelope: Option<String>,
-    /// Server-sent events for instant updates (default true); without, or when the stream is
-    /// not offered, poll with `If-None-Match`.
-    #[uniffi(default = true)]
-    pub streaming: bool,
-    /// Polling period when not streaming, ms (default 30,000).
-    #[uniffi(default = 30000)]
-    pub poll_interval_ms: u64,
-    /// Connect and response timeout of each request, ms (default 10,000).
-    #[uniffi(default = 10000)]
-    pub request_timeout_ms: u64,
-    /// A stream silent (no events, no keep-alives) for this long is reconnected, ms (default
-    /// 60,000).
-    #[uniffi(default = 60000)]
-    pub stream_idle_timeout_ms: u64,
-    /// First retry delay ceiling after a failure, ms (default 500; exponential with full
-    /// jitter).
-    #[uniffi(default = 500)]
-    pub backoff_base_ms: u64,
-    /// Largest retry delay, ms (default 30,000).
-    #[uniffi(default = 30000)]
-    pub backoff_cap_ms: u64,
-    /// Refuse snapshot versions below this one, e.g. the bundled snapshot's (0 = none).
-    #[uniffi(default = 0)]
-    pub min_version: u64,
-    /// Record an exposure for each evaluation that served a variant (default true). Exposures
-    /// are recorded and sent only while started: evaluations before `start()` or after
-    /// `stop()` record none.
-    #[uniffi(default = true)]
-    pub send_exposures: bool,
-    /// Send queued events at least this often, ms (default 10,000).
-    #[uniffi(default = 10000)]
-    pub flush_interval_ms: u64,
-    /// Send when this many events are queued (default 500, at most 1000).
-    #[uniffi(default = 500)]
-    pub flush_size: u32,
-    /// Most events kept in memory; beyond, the oldest are dropped and counted (default
-    /// 10,000).
-    #[uniffi(default = 10000)]
-    pub max_queued_events: u32,
-    /// Exposure dedupe window per (flag, variant, unit, snapshot), ms (default 3,600,000).
-    #[uniffi(default = 3600000)]
-    pub dedupe_window_ms: u64,
-    /// How long [`BurgeeClient::stop`] may spend delivering queued events, ms (default 5,000).
-    #[uniffi(default = 5000)]
-    pub stop_timeout_ms: u64,
-}
-
-/// The file in `storageDir` holding the last verified envelope of `environment`: characters
-/// other than ASCII letters, digits, `-` and `_` are written as `%XX`.
-fn persist_file_name(environment: &str) -> String {
-    let mut name = String::from("burgee-");
-    for b in environment.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            name.push(char::from(b));
-        } else {
-            name.push_str(&format!("%{b:02X}"));
-        }
-    }
-    name.push_str(".envelope.json");
-    name
-}
-
-/// Where a client configured with `storageDir` and `environment` persists its last verified
-/// envelope (for apps that clear it, e.g. on sign-out, and for tests).
-#[uniffi::export]
-pub fn persisted_snapshot_path(storage_dir: String, environment: String) -> String {
-    Path::new(&storage_dir)
-        .join(persist_file_name(&environment))
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn native_options(c: &ClientConfig, online: bool) -> Result<NativeOptions, BurgeeError> {
-    if c.storage_dir.is_empty() {
-        return Err(BurgeeError::general(
-            "storageDir must name a directory the app owns",
-        ));
-    }
-    let dir = PathBuf::from(&c.storage_dir);
-    std::fs::create_dir_all(&dir).map_err(|e| {
-        BurgeeError::general(format!(
-            "storageDir {}: cannot create it: {e}",
-            dir.display()
-        ))
-    })?;
-    let mut n = NativeOptions::new(c.environment.clone(), c.trusted_keys.clone());
-    n.project.clone_from(&c.project);
-    // The key is set offline too: it decides the audience of the snapshots accepted.
-    n.sdk_key.clone_from(&c.sdk_key);
-    if online {
-        n.server_url.clone_from(&c.server_url);
-    }
-    n.bootstrap = c.bootstrap_envelope.clone().map(Bootstrap::Envelope);
-    n.persist_path = Some(dir.join(persist_file_name(&c.environment)));
-    n.streaming = c.streaming;
-    n.poll_interval_ms = c.poll_interval_ms;
-    n.request_timeout_ms = c.request_timeout_ms;
-    n.stream_idle_timeout_ms = c.stream_idle_timeout_ms;
-    n.backoff_base_ms = c.backoff_base_ms;
-    n.backoff_cap_ms = c.backoff_cap_ms;
-    n.min_version = c.min_version;
-    n.send_exposures = c.send_exposures;
-    n.flush_interval_ms = c.flush_interval_ms;
-    n.flush_size = c.flush_size as usize;
-    n.max_queued_events = c.max_queued_events as usize;
-    n.dedupe_window_ms = c.dedupe_window_ms;
-    n.close_timeout_ms = c.stop_timeout_ms;
-    n.sdk_name = "burgee-mobile".into();
-    n.sdk_version = env!("CARGO_PKG_VERSION").into();
-    Ok(n)
-}
 
 /// Synchronisation status (OpenFeature provider statuses).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, uniffi::Enum)]
@@ -294,30 +144,6 @@ fn native_client(
     Ok(Arc::new(native))
 }
 
-/// Evaluates on the held snapshot with the clock and records the exposure; with no snapshot
-/// yet, the caller's default with `GENERAL` (status and last error in the message).
-macro_rules! client_eval {
-    ($self:ident, $flag:ident, $default:expr, $context:ident, $eval:path, $err:expr) => {{
-        let native = $self.native();
-        let c = ctx($context.as_ref());
-        let now = burgee_client::now_ms();
-        let done = native.with_snapshot(|snap| {
-            $eval(snap, &$flag, $default, c, now, |d: &CoreDetails<'_>| {
-                native.record_exposure(snap, &$flag, d, c, now);
-            })
-        });
-        match done {
-            Some(d) => d,
-            None => {
-                let (status, last) = native.status();
-                let e =
-                    burgee_client::not_ready_error(&status, last.as_ref().map(|(_, m)| m.as_str()));
-                ($err)(Common::error(e))
-            }
-        }
-    }};
-}
-
 #[uniffi::export]
 impl BurgeeClient {
     /// Builds the client offline: checks the configuration, creates `storageDir`, and loads
@@ -442,8 +268,8 @@ impl BurgeeClient {
         default_value: bool,
         context: Option<Arc<EvaluationContext>>,
     ) -> bool {
-        self.get_boolean_details(flag_key, default_value, context)
-            .value
+        self.native()
+            .get_bool(&flag_key, ctx(context.as_ref()), default_value)
     }
 
     /// [`BurgeeClient::get_boolean_value`] with details (variant, reason, rule, error code and
@@ -455,14 +281,9 @@ impl BurgeeClient {
         default_value: bool,
         context: Option<Arc<EvaluationContext>>,
     ) -> BooleanDetails {
-        client_eval!(
-            self,
-            flag_key,
-            default_value,
-            context,
-            details::eval_bool,
-            |c| { BooleanDetails::from_parts(&flag_key, default_value, c) }
-        )
+        self.native()
+            .get_bool_details(&flag_key, ctx(context.as_ref()), default_value)
+            .into()
     }
 
     /// The value of `string` flag `flagKey`, or `defaultValue` on any error. Records an
@@ -474,8 +295,8 @@ impl BurgeeClient {
         default_value: String,
         context: Option<Arc<EvaluationContext>>,
     ) -> String {
-        self.get_string_details(flag_key, default_value, context)
-            .value
+        self.native()
+            .get_string(&flag_key, ctx(context.as_ref()), &default_value)
     }
 
     /// [`BurgeeClient::get_string_value`] with details.
@@ -486,14 +307,9 @@ impl BurgeeClient {
         default_value: String,
         context: Option<Arc<EvaluationContext>>,
     ) -> StringDetails {
-        client_eval!(
-            self,
-            flag_key,
-            &default_value,
-            context,
-            details::eval_string,
-            |c| { StringDetails::from_parts(&flag_key, default_value.clone(), c) }
-        )
+        self.native()
+            .get_string_details(&flag_key, ctx(context.as_ref()), &default_value)
+            .into()
     }
 
     /// The value of `integer` flag `flagKey`, or `defaultValue` on any error. Records an
@@ -505,8 +321,8 @@ impl BurgeeClient {
         default_value: i64,
         context: Option<Arc<EvaluationContext>>,
     ) -> i64 {
-        self.get_integer_details(flag_key, default_value, context)
-            .value
+        self.native()
+            .get_integer(&flag_key, ctx(context.as_ref()), default_value)
     }
 
     /// [`BurgeeClient::get_integer_value`] with details.
@@ -517,14 +333,9 @@ impl BurgeeClient {
         default_value: i64,
         context: Option<Arc<EvaluationContext>>,
     ) -> IntegerDetails {
-        client_eval!(
-            self,
-            flag_key,
-            default_value,
-            context,
-            details::eval_integer,
-            |c| { IntegerDetails::from_parts(&flag_key, default_value, c) }
-        )
+        self.native()
+            .get_integer_details(&flag_key, ctx(context.as_ref()), default_value)
+            .into()
     }
 
     /// The value of `float` flag `flagKey`, or `defaultValue` on any error (an `integer` flag
@@ -536,8 +347,8 @@ impl BurgeeClient {
         default_value: f64,
         context: Option<Arc<EvaluationContext>>,
     ) -> f64 {
-        self.get_double_details(flag_key, default_value, context)
-            .value
+        self.native()
+            .get_float(&flag_key, ctx(context.as_ref()), default_value)
     }
 
     /// [`BurgeeClient::get_double_value`] with details.
@@ -548,14 +359,9 @@ impl BurgeeClient {
         default_value: f64,
         context: Option<Arc<EvaluationContext>>,
     ) -> DoubleDetails {
-        client_eval!(
-            self,
-            flag_key,
-            default_value,
-            context,
-            details::eval_double,
-            |c| { DoubleDetails::from_parts(&flag_key, default_value, c) }
-        )
+        self.native()
+            .get_float_details(&flag_key, ctx(context.as_ref()), default_value)
+            .into()
     }
 
     /// The value of `object` flag `flagKey` as JSON object text, or `defaultJson` on any error
@@ -579,14 +385,14 @@ impl BurgeeClient {
         default_json: String,
         context: Option<Arc<EvaluationContext>>,
     ) -> ObjectDetails {
-        client_eval!(
-            self,
-            flag_key,
-            &default_json,
-            context,
-            details::eval_object,
-            |c| { ObjectDetails::from_parts(&flag_key, default_json.clone(), c) }
-        )
+        let map = match details::object_default(&default_json) {
+            Ok(m) => m,
+            Err(e) => return details::object_error(&flag_key, &default_json, e),
+        };
+        let r = self
+            .native()
+            .get_object_details(&flag_key, ctx(context.as_ref()), &map);
+        details::object_details(r, &default_json)
     }
 
     /// Queues a metric event (`spec/EVENTS.md` §2) for unit `targetingKey`: `value` finite or

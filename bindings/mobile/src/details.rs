@@ -2,10 +2,8 @@
 
 use std::collections::HashMap;
 
-use burgee_core::{
-    Context as CoreContext, ErrorCode, EvalError, EvaluationDetails as CoreDetails,
-    FlagValue as CoreFlagValue, MetadataValue, Reason, Snapshot as CoreSnapshot,
-};
+use burgee_client::Resolution;
+use burgee_core::{ErrorCode, EvalError, FlagValue as CoreFlagValue, MetadataValue, Reason};
 use serde_json::{Map, Value};
 
 /// A string, number or boolean: flag metadata values and `track` event attributes.
@@ -76,54 +74,19 @@ pub(crate) fn object_json(m: &Map<String, Value>) -> String {
     serde_json::to_string(m).unwrap_or_else(|_| "{}".to_owned())
 }
 
-fn metadata(d: &CoreDetails<'_>) -> HashMap<String, ScalarValue> {
-    d.metadata
-        .iter()
+fn metadata(m: Vec<(String, MetadataValue)>) -> HashMap<String, ScalarValue> {
+    m.into_iter()
         .map(|(k, v)| {
             let v = match v {
                 MetadataValue::String(s) => ScalarValue::String {
                     value: s.to_string(),
                 },
-                MetadataValue::Number(n) => ScalarValue::Number { value: *n },
-                MetadataValue::Bool(b) => ScalarValue::Boolean { value: *b },
+                MetadataValue::Number(n) => ScalarValue::Number { value: n },
+                MetadataValue::Bool(b) => ScalarValue::Boolean { value: b },
             };
-            (k.to_owned(), v)
+            (k, v)
         })
         .collect()
-}
-
-/// The fields every details record has, from the core's details (or an error).
-pub(crate) struct Common {
-    pub(crate) variant: Option<String>,
-    pub(crate) reason: Reason,
-    pub(crate) rule_id: Option<String>,
-    pub(crate) error_code: Option<ErrorCode>,
-    pub(crate) error_message: Option<String>,
-    pub(crate) flag_metadata: HashMap<String, ScalarValue>,
-}
-
-impl Common {
-    pub(crate) fn of(d: &CoreDetails<'_>) -> Common {
-        Common {
-            variant: d.variant.map(str::to_owned),
-            reason: d.reason,
-            rule_id: d.rule_id.map(str::to_owned),
-            error_code: d.error.as_ref().map(|e| e.code),
-            error_message: d.error.as_ref().map(|e| e.message.clone()),
-            flag_metadata: metadata(d),
-        }
-    }
-
-    pub(crate) fn error(e: EvalError) -> Common {
-        Common {
-            variant: None,
-            reason: Reason::Error,
-            rule_id: None,
-            error_code: Some(e.code),
-            error_message: Some(e.message),
-            flag_metadata: HashMap::new(),
-        }
-    }
 }
 
 /// Untyped evaluation details: the served value of whatever type the flag has.
@@ -147,22 +110,22 @@ pub struct EvaluationDetails {
     pub flag_metadata: HashMap<String, ScalarValue>,
 }
 
-pub(crate) fn untyped(flag: &str, d: &CoreDetails<'_>) -> EvaluationDetails {
-    let c = Common::of(d);
+/// The record of an untyped evaluation (the core's details made owned as a [`Resolution`]).
+pub(crate) fn untyped(r: Resolution<Option<&CoreFlagValue>>) -> EvaluationDetails {
     EvaluationDetails {
-        flag_key: flag.to_owned(),
-        value: d.value.map(flag_value),
-        variant: c.variant,
-        reason: c.reason,
-        rule_id: c.rule_id,
-        error_code: c.error_code,
-        error_message: c.error_message,
-        flag_metadata: c.flag_metadata,
+        value: r.value.map(flag_value),
+        error_code: r.error_code(),
+        error_message: r.error.map(|e| e.message),
+        flag_key: r.flag_key,
+        variant: r.variant,
+        reason: r.reason,
+        rule_id: r.rule_id,
+        flag_metadata: metadata(r.metadata),
     }
 }
 
-/// Declares a typed details record and its evaluation on a core snapshot: the core's typed
-/// getter with the caller's default (served on any error).
+/// Declares a typed details record and its conversion from a [`Resolution`] (the one details
+/// shape of every SDK).
 macro_rules! typed_details {
     ($(#[$doc:meta])* $name:ident, $ty:ty) => {
         $(#[$doc])*
@@ -188,17 +151,17 @@ macro_rules! typed_details {
             pub flag_metadata: HashMap<String, ScalarValue>,
         }
 
-        impl $name {
-            pub(crate) fn from_parts(flag: &str, value: $ty, c: Common) -> $name {
+        impl From<Resolution<$ty>> for $name {
+            fn from(r: Resolution<$ty>) -> $name {
                 $name {
-                    flag_key: flag.to_owned(),
-                    value,
-                    variant: c.variant,
-                    reason: c.reason,
-                    rule_id: c.rule_id,
-                    error_code: c.error_code,
-                    error_message: c.error_message,
-                    flag_metadata: c.flag_metadata,
+                    error_code: r.error_code(),
+                    error_message: r.error.map(|e| e.message),
+                    flag_key: r.flag_key,
+                    value: r.value,
+                    variant: r.variant,
+                    reason: r.reason,
+                    rule_id: r.rule_id,
+                    flag_metadata: metadata(r.metadata),
                 }
             }
         }
@@ -228,99 +191,29 @@ typed_details!(
     ObjectDetails, String
 );
 
-/// The typed evaluations shared by [`crate::Snapshot`] (explicit time) and
-/// [`crate::BurgeeClient`] (clock, exposures): each returns the value and the common fields,
-/// and hands the core's details to `seen` (the client records the exposure there).
-pub(crate) fn eval_bool(
-    s: &CoreSnapshot,
-    flag: &str,
-    default: bool,
-    ctx: &CoreContext,
-    now: u64,
-    seen: impl FnOnce(&CoreDetails<'_>),
-) -> BooleanDetails {
-    let t = s.get_bool(flag, ctx, now, default);
-    seen(&t.details);
-    BooleanDetails::from_parts(flag, t.value, Common::of(&t.details))
+/// The JSON object of an `object` default given as text; anything else is a `TYPE_MISMATCH`
+/// (the flag is then not evaluated).
+pub(crate) fn object_default(default: &str) -> Result<Map<String, Value>, EvalError> {
+    match serde_json::from_str::<Value>(default) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) | Err(_) => Err(EvalError {
+            code: ErrorCode::TypeMismatch,
+            message: "the default value must be JSON object text".to_owned(),
+        }),
+    }
 }
 
-/// See [`eval_bool`].
-pub(crate) fn eval_string(
-    s: &CoreSnapshot,
-    flag: &str,
-    default: &str,
-    ctx: &CoreContext,
-    now: u64,
-    seen: impl FnOnce(&CoreDetails<'_>),
-) -> StringDetails {
-    let t = s.get_string(flag, ctx, now, default);
-    seen(&t.details);
-    StringDetails::from_parts(flag, t.value.to_owned(), Common::of(&t.details))
-}
-
-/// See [`eval_bool`].
-pub(crate) fn eval_integer(
-    s: &CoreSnapshot,
-    flag: &str,
-    default: i64,
-    ctx: &CoreContext,
-    now: u64,
-    seen: impl FnOnce(&CoreDetails<'_>),
-) -> IntegerDetails {
-    let t = s.get_integer(flag, ctx, now, default);
-    seen(&t.details);
-    IntegerDetails::from_parts(flag, t.value, Common::of(&t.details))
-}
-
-/// See [`eval_bool`].
-pub(crate) fn eval_double(
-    s: &CoreSnapshot,
-    flag: &str,
-    default: f64,
-    ctx: &CoreContext,
-    now: u64,
-    seen: impl FnOnce(&CoreDetails<'_>),
-) -> DoubleDetails {
-    let t = s.get_float(flag, ctx, now, default);
-    seen(&t.details);
-    DoubleDetails::from_parts(flag, t.value, Common::of(&t.details))
-}
-
-/// See [`eval_bool`]. `default` must be JSON object text; anything else is served back
-/// unchanged with `TYPE_MISMATCH` (the flag is not evaluated).
-pub(crate) fn eval_object(
-    s: &CoreSnapshot,
-    flag: &str,
-    default: &str,
-    ctx: &CoreContext,
-    now: u64,
-    seen: impl FnOnce(&CoreDetails<'_>),
-) -> ObjectDetails {
-    let map = match serde_json::from_str::<Value>(default) {
-        Ok(Value::Object(m)) => m,
-        Ok(_) | Err(_) => {
-            return object_error(
-                flag,
-                default,
-                EvalError {
-                    code: ErrorCode::TypeMismatch,
-                    message: "the default value must be JSON object text".to_owned(),
-                },
-            );
-        }
+/// The record of an `object` evaluation: the served object as JSON text, or on error the
+/// caller's own `default` text.
+pub(crate) fn object_details(r: Resolution<Map<String, Value>>, default: &str) -> ObjectDetails {
+    let text = match r.error {
+        Some(_) => default.to_owned(),
+        None => object_json(&r.value),
     };
-    let t = s.get_object(flag, ctx, now, &map);
-    seen(&t.details);
-    // On error the core serves the parsed default: give the caller's own text back.
-    let value = if t.details.error.is_some() {
-        default.to_owned()
-    } else {
-        object_json(t.value)
-    };
-    ObjectDetails::from_parts(flag, value, Common::of(&t.details))
+    r.map(|_| text).into()
 }
 
 /// Details of an object evaluation that failed before reaching the core.
 pub(crate) fn object_error(flag: &str, default: &str, e: EvalError) -> ObjectDetails {
-    ObjectDetails::from_parts(flag, default.to_owned(), Common::error(e))
+    Resolution::error(flag, default.to_owned(), e).into()
 }

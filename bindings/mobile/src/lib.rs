@@ -29,14 +29,13 @@
 //! `BurgeeError.SignatureInvalid` and `ErrorCode.signatureInvalid`.
 
 mod client;
+mod config;
 mod context;
 mod details;
 mod snapshot;
 
-pub use client::{
-    BurgeeClient, ClientConfig, ClientListener, ClientStatus, EventStats, SyncStatus,
-    persisted_snapshot_path,
-};
+pub use client::{BurgeeClient, ClientListener, ClientStatus, EventStats, SyncStatus};
+pub use config::{ClientConfig, ClientDefaults, defaults, persisted_snapshot_path};
 pub use context::{AttributeValue, EvaluationContext};
 pub use details::{
     BooleanDetails, DoubleDetails, EvaluationDetails, FlagValue, IntegerDetails, ObjectDetails,
@@ -295,6 +294,14 @@ pub fn error_codes() -> Vec<ErrorCode> {
 #[uniffi::export]
 pub fn error_code_name(code: ErrorCode) -> String {
     code.as_str().to_owned()
+}
+
+/// The OpenFeature error code of `code` (the core's one mapping, the same for every SDK:
+/// `GENERAL` for snapshot codes, which never come from an evaluation), e.g.
+/// `"FLAG_NOT_FOUND"`.
+#[uniffi::export]
+pub fn openfeature_error_code(code: ErrorCode) -> String {
+    burgee_client::openfeature_error_code(code).to_owned()
 }
 
 /// The stable string of `reason`, e.g. `"TARGETING_MATCH"`.

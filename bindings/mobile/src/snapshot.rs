@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use burgee_client::Resolution;
+
 use burgee_core::{
     Audience, Context as CoreContext, Held, LoadOptions as CoreLoadOptions,
     Snapshot as CoreSnapshot, TrustedKey,
@@ -188,7 +190,7 @@ impl Snapshot {
         let d = self
             .inner
             .evaluate(&flag_key, ctx(context.as_ref()), now_ms);
-        details::untyped(&flag_key, &d)
+        details::untyped(Resolution::new(&flag_key, d.value, &d))
     }
 
     /// Typed evaluation of a `boolean` flag at `nowMs`; `defaultValue` on any error.
@@ -199,8 +201,10 @@ impl Snapshot {
         context: Option<Arc<EvaluationContext>>,
         now_ms: u64,
     ) -> BooleanDetails {
-        let c = ctx(context.as_ref());
-        details::eval_bool(&self.inner, &flag_key, default_value, c, now_ms, |_| {})
+        let t = self
+            .inner
+            .get_bool(&flag_key, ctx(context.as_ref()), now_ms, default_value);
+        Resolution::new(&flag_key, t.value, &t.details).into()
     }
 
     /// Typed evaluation of a `string` flag at `nowMs`; `defaultValue` on any error.
@@ -211,8 +215,10 @@ impl Snapshot {
         context: Option<Arc<EvaluationContext>>,
         now_ms: u64,
     ) -> StringDetails {
-        let c = ctx(context.as_ref());
-        details::eval_string(&self.inner, &flag_key, &default_value, c, now_ms, |_| {})
+        let t = self
+            .inner
+            .get_string(&flag_key, ctx(context.as_ref()), now_ms, &default_value);
+        Resolution::new(&flag_key, t.value.to_owned(), &t.details).into()
     }
 
     /// Typed evaluation of an `integer` flag at `nowMs`; `defaultValue` on any error.
@@ -223,8 +229,10 @@ impl Snapshot {
         context: Option<Arc<EvaluationContext>>,
         now_ms: u64,
     ) -> IntegerDetails {
-        let c = ctx(context.as_ref());
-        details::eval_integer(&self.inner, &flag_key, default_value, c, now_ms, |_| {})
+        let t = self
+            .inner
+            .get_integer(&flag_key, ctx(context.as_ref()), now_ms, default_value);
+        Resolution::new(&flag_key, t.value, &t.details).into()
     }
 
     /// Typed evaluation of a `float` flag at `nowMs`; `defaultValue` on any error.
@@ -235,8 +243,10 @@ impl Snapshot {
         context: Option<Arc<EvaluationContext>>,
         now_ms: u64,
     ) -> DoubleDetails {
-        let c = ctx(context.as_ref());
-        details::eval_double(&self.inner, &flag_key, default_value, c, now_ms, |_| {})
+        let t = self
+            .inner
+            .get_float(&flag_key, ctx(context.as_ref()), now_ms, default_value);
+        Resolution::new(&flag_key, t.value, &t.details).into()
     }
 
     /// Typed evaluation of an `object` flag at `nowMs`: `defaultJson` (JSON object text) on
@@ -248,7 +258,14 @@ impl Snapshot {
         context: Option<Arc<EvaluationContext>>,
         now_ms: u64,
     ) -> ObjectDetails {
-        let c = ctx(context.as_ref());
-        details::eval_object(&self.inner, &flag_key, &default_json, c, now_ms, |_| {})
+        let map = match details::object_default(&default_json) {
+            Ok(m) => m,
+            Err(e) => return details::object_error(&flag_key, &default_json, e),
+        };
+        let t = self
+            .inner
+            .get_object(&flag_key, ctx(context.as_ref()), now_ms, &map);
+        let r = Resolution::new(&flag_key, t.value.clone(), &t.details);
+        details::object_details(r, &default_json)
     }
 }

@@ -44,6 +44,22 @@ fun apiTests(s: Suite) {
         }
         checkEq(codes.size, codes.map { exceptionClass(it) }.toSet().size, "distinct classes")
         for (r in Reason.entries) checkEq(r.name, reasonName(r), "reason $r")
+        // The OpenFeature mapping is the core's, the same for every SDK.
+        val openFeature = setOf("PARSE_ERROR", "FLAG_NOT_FOUND", "TYPE_MISMATCH", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL")
+        for (code in codes) {
+            val of = openfeatureErrorCode(code)
+            check(of in openFeature) { "$code maps to $of" }
+            if (code.name in openFeature) checkEq(code.name, of, "OpenFeature's own code $code")
+        }
+    }
+
+    s.test("option defaults are the core's table") {
+        val d = defaults()
+        checkEq(500uL, d.backoffBaseMs, "backoffBaseMs")
+        checkEq(30_000uL, d.backoffCapMs, "backoffCapMs")
+        checkEq(30_000uL, d.pollIntervalMs, "pollIntervalMs")
+        checkEq(8uL * 1024uL * 1024uL, d.maxEnvelopeBytes, "maxEnvelopeBytes")
+        checkEq(null, config(File(".")).pollIntervalMs, "an absent option takes the default")
     }
 
     s.test("contexts: both constructors, and bad ones name what is wrong") {
