@@ -3,71 +3,13 @@
 // Verification, anti-rollback, evaluation, exposure dedupe, batching and retry delays all
 // happen inside the WebAssembly core; option defaults are the core's table (`defaults()`).
 import { createParser } from 'eventsource-parser';
-import { Engine, Context, defaults, streamLimit } from './burgee_wasm.js';
+import { Engine, Context, streamLimit } from './burgee_wasm.js';
+import { BurgeeError, defaultStorage, defaultsOf, randomHex, randomU32, retryAfterMs, toContext } from './util.js';
 
-/** The stable error codes (spec/SNAPSHOT.md §6), as `ErrorCode.FLAG_NOT_FOUND === 'FLAG_NOT_FOUND'`. */
-export const ErrorCode = Object.freeze(
-  Object.fromEntries(
-    [
-      'PARSE_ERROR', 'SNAPSHOT_TOO_LARGE', 'SIGNATURE_INVALID', 'KEY_UNTRUSTED', 'PAYLOAD_TYPE_MISMATCH',
-      'PROJECT_MISMATCH', 'ENVIRONMENT_MISMATCH', 'AUDIENCE_MISMATCH', 'SNAPSHOT_ROLLBACK', 'SNAPSHOT_EXPIRED',
-      'SNAPSHOT_INVALID', 'FLAG_NOT_FOUND', 'TYPE_MISMATCH', 'TARGETING_KEY_MISSING', 'INVALID_CONTEXT', 'GENERAL',
-    ].map((c) => [c, c]),
-  ),
-);
-
-/** An error with a stable `code` (message `"<CODE>: <text>"`). The WebAssembly core throws
- * plain `Error`s named `BurgeeError` with a `code`; `instanceof BurgeeError` accepts those too. */
-export class BurgeeError extends Error {
-  constructor(code, message) {
-    super(`${code}: ${message}`);
-    this.name = 'BurgeeError';
-    this.code = code;
-  }
-
-  static [Symbol.hasInstance](e) {
-    return e instanceof Error && e.name === 'BurgeeError' && typeof e.code === 'string';
-  }
-}
+export { ErrorCode, BurgeeError } from './util.js';
 
 const SDK_NAME = 'burgee-wasm';
-let DEFAULTS = null;
-/** The core's option defaults (times in ms), read once the WebAssembly module is ready. */
-function defaultsOf() {
-  if (!DEFAULTS) DEFAULTS = Object.freeze(defaults());
-  return DEFAULTS;
-}
 const KINDS = ['boolean', 'string', 'number', 'integer', 'object'];
-
-function randomHex(bytes) {
-  const a = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(a, (b) => b.toString(16).padStart(2, '0')).join('');
-}
-
-function randomU32() {
-  return crypto.getRandomValues(new Uint32Array(1))[0];
-}
-
-/** `Retry-After` in ms (delay-seconds or an HTTP date), or undefined. */
-function retryAfterMs(value) {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
-}
-
-function toContext(ctx) {
-  if (ctx instanceof Context) return ctx;
-  return new Context(ctx ?? {});
-}
-
-function defaultStorage() {
-  try {
-    return typeof localStorage === 'undefined' ? null : localStorage;
-  } catch {
-    return null; // e.g. storage disabled for the page
-  }
-}
 
 /** Shared by the browser `Client` and the `WorkerClient`: configuration, the engine, typed
  * evaluation, events. `audience` is the snapshots read ('client', or 'server'/undefined: the
