@@ -44,33 +44,40 @@ pub struct ClientOptions {
     /// Use server-sent events (default true); without, or when the stream fails, poll with
     /// `If-None-Match`.
     pub streaming: bool,
-    /// Polling period when not streaming, ms (default 30,000).
+    /// Polling period when not streaming, ms (default [`Defaults::poll_interval_ms`](crate::Defaults::poll_interval_ms)).
     pub poll_interval_ms: u64,
-    /// Connect and response timeout of each request, ms (default 10,000).
+    /// Connect and response timeout of each request, ms (default
+    /// [`Defaults::request_timeout_ms`](crate::Defaults::request_timeout_ms)).
     pub request_timeout_ms: u64,
     /// A stream with no bytes (events or keep-alive comments) for this long is reconnected,
-    /// ms (default 60,000; the server sends keep-alives every 15 s by default).
+    /// ms (default [`Defaults::stream_idle_timeout_ms`](crate::Defaults::stream_idle_timeout_ms); the server sends keep-alives every 15 s).
     pub stream_idle_timeout_ms: u64,
-    /// First retry delay ceiling, ms (default 500).
+    /// First retry delay ceiling, ms (default [`Defaults::backoff_base_ms`](crate::Defaults::backoff_base_ms); exponential
+    /// backoff with full jitter, [`burgee_core::client::Backoff`]).
     pub backoff_base_ms: u64,
-    /// Largest retry delay, ms (default 30,000).
+    /// Largest retry delay, ms (default [`Defaults::backoff_cap_ms`](crate::Defaults::backoff_cap_ms)).
     pub backoff_cap_ms: u64,
     /// Refuse snapshot versions below this one (0 = none).
     pub min_version: u64,
-    /// Envelope size limit, bytes (default 8 MiB).
+    /// Envelope size limit, bytes (default [`Defaults::max_envelope_bytes`](crate::Defaults::max_envelope_bytes), 8 MiB); the
+    /// stream reader's line and event bound is this plus 64 KiB
+    /// ([`burgee_core::engine::stream_limit`]).
     pub max_envelope_bytes: usize,
     /// Record an exposure for every successful evaluation reported with
     /// [`crate::Client::record_exposure`] (default true; needs `server_url`).
     pub send_exposures: bool,
-    /// Flush events at least this often, ms (default 10,000).
+    /// Flush events at least this often, ms (default [`Defaults::flush_interval_ms`](crate::Defaults::flush_interval_ms)).
     pub flush_interval_ms: u64,
-    /// Flush when this many events are queued (default 500, at most 1000).
+    /// Flush when this many events are queued (default [`Defaults::flush_size`](crate::Defaults::flush_size), at most
+    /// 1000).
     pub flush_size: usize,
-    /// Most events kept in memory; beyond, the oldest are dropped and counted (default 10,000).
+    /// Most events kept in memory; beyond, the oldest are dropped and counted (default
+    /// [`Defaults::max_queued_events`](crate::Defaults::max_queued_events)).
     pub max_queued_events: usize,
-    /// Exposure dedupe window, ms (default 3,600,000).
+    /// Exposure dedupe window, ms (default [`Defaults::dedupe_window_ms`](crate::Defaults::dedupe_window_ms)).
     pub dedupe_window_ms: u64,
-    /// How long [`crate::Client::close`] may spend delivering queued events, ms (default 5,000).
+    /// How long [`crate::Client::close`] may spend delivering queued events, ms (default
+    /// [`Defaults::close_timeout_ms`](crate::Defaults::close_timeout_ms)).
     pub close_timeout_ms: u64,
     /// `sdk.name` in event batches (default `burgee-client`).
     pub sdk_name: String,
