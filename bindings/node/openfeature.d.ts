@@ -2,7 +2,7 @@ import type { EvaluationContext, JsonValue, Provider, ProviderMetadata, Resoluti
 import type { Client, ClientOptions, ErrorCode } from './index';
 
 /** Options of a BurgeeProvider: an existing client, or the options of a new one. */
-export type BurgeeProviderOptions = { client: Client } | (ClientOptions & { /** ms, default 10000 */ readyTimeoutMs?: number });
+export type BurgeeProviderOptions = { client: Client } | (ClientOptions & { /** ms, default `DEFAULTS.readyTimeoutMs` */ readyTimeoutMs?: number });
 
 /** OpenFeature provider (server SDK) backed by a Burgee client. */
 export declare class BurgeeProvider implements Provider {

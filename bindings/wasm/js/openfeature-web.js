@@ -12,18 +12,19 @@
 import { OpenFeatureEventEmitter, ProviderEvents } from '@openfeature/web-sdk';
 import { Context } from './burgee_wasm.js';
 import { Client } from './client.js';
+import { defaultsOf } from './util.js';
 import { burgeeContext, connect, noSnapshotError, numberDetails, resolution } from './openfeature-common.js';
 
 export class BurgeeWebProvider {
   /** `options`: a `Client` as `{client}`, or the options of a new `Client` (plus
-   * `readyTimeoutMs`, default 10000). */
+   * `readyTimeoutMs`, default `defaults().readyTimeoutMs`). */
   constructor(options) {
     this.metadata = { name: 'burgee' };
     this.runsOn = 'client';
     this.hooks = [];
     this.events = new OpenFeatureEventEmitter();
     const { readyTimeoutMs, ...clientOptions } = options || {};
-    this.readyTimeoutMs = readyTimeoutMs || 10000;
+    this.readyTimeoutMs = readyTimeoutMs || defaultsOf().readyTimeoutMs;
     this.client = connect(this, clientOptions, ProviderEvents, Client);
     this.initialized = false;
     this.ctx = new Context({});
