@@ -140,7 +140,24 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     ("chain_head", &[("id", Int), ("seq", Int), ("hash", Text)]),
+    (
+        "users",
+        &[
+            ("id", Text),
+            ("email", Text),
+            ("name", Text),
+            ("password_hash", Text),
+            ("role", Text),
+            ("project", Text),
+            ("created_at", Int),
+            ("created_by", Text),
+            ("disabled_at", Int),
+        ],
+    ),
 ];
+
+/// Tables a backup made before they existed may lack (restored empty).
+const ADDED_LATER: &[&str] = &["users"];
 
 /// One table's rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +272,9 @@ pub async fn restore(
     let mut count = 0u64;
     for (table, columns) in TABLES {
         let Some(dump) = backup.tables.get(*table) else {
+            if ADDED_LATER.contains(table) {
+                continue;
+            }
             return Err(StateError::Config(format!("backup has no table {table}")));
         };
         let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();

@@ -5,11 +5,13 @@
 //! ```json
 //! {"url": "http://127.0.0.1:41234", "pid": 4242, "data_dir": "/tmp/d",
 //!  "project": "default", "admin_token": "bga_…",
+//!  "admin_email": "admin@localhost", "admin_password": "<one-time password>",
 //!  "sdk_keys": {"development": "bgs_…"}, "client_keys": {"development": "bgc_…"},
 //!  "public_keys": {"development": "<base64 Ed25519 public key>"}}
 //! ```
 //!
-//! `admin_token`, `sdk_keys` and `client_keys` are present only on the first start (they are
+//! `admin_token`, `admin_email`, `admin_password`, `sdk_keys` and `client_keys` are present
+//! only on the first start (they are
 //! created then and stored only as hashes); `project` and `public_keys` describe the first
 //! project (`default`, or `webshop` with `--demo`). The file is written with mode 0600, as it
 //! holds secrets.
@@ -35,6 +37,10 @@ pub struct ReadyFile {
     pub project: Option<String>,
     /// The bootstrap admin token, first start only.
     pub admin_token: Option<String>,
+    /// The console's first user's e-mail, first start only.
+    pub admin_email: Option<String>,
+    /// Its one-time password, first start only.
+    pub admin_password: Option<String>,
     /// SDK keys of the first project by environment, first start only.
     pub sdk_keys: BTreeMap<String, String>,
     /// Client-side keys of the first project by environment, first start only.
@@ -74,6 +80,8 @@ impl ReadyFile {
             data_dir: data_dir.to_owned(),
             project,
             admin_token: creds.map(|c| c.admin_token.clone()),
+            admin_email: creds.map(|c| c.admin_email.clone()),
+            admin_password: creds.map(|c| c.admin_password.clone()),
             sdk_keys: pairs(creds.map(|c| &c.sdk_keys)),
             client_keys: pairs(creds.map(|c| &c.client_keys)),
             public_keys,

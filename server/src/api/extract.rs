@@ -5,9 +5,9 @@ use std::convert::Infallible;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_MATCH};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, ETAG, IF_MATCH};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,12 +19,58 @@ use crate::service::AppState;
 
 // ---- authentication and authorization ----
 
-/// Resolves the bearer token of a request.
+/// The name of the session cookie (see `api::session`).
+pub(crate) const SESSION_COOKIE: &str = "burgee_session";
+
+/// The value of the session cookie, if the request has one.
+pub(crate) fn session_secret(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// Resolves the caller of a request made with `method`: the bearer token, or without an
+/// `Authorization` header the session cookie, whose unsafe requests (anything but GET, HEAD
+/// and OPTIONS) must carry its CSRF token in `X-CSRF-Token`.
+pub(crate) async fn authenticate_as(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Principal, ApiError> {
+    if headers.get(AUTHORIZATION).is_none()
+        && let Some(secret) = session_secret(headers)
+    {
+        let active = state
+            .session(secret)
+            .await?
+            .ok_or_else(|| ApiError::unauthorized("the session has ended; sign in again"))?;
+        let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let sent = headers.get(CSRF_HEADER).map(HeaderValue::as_bytes);
+        if !safe && sent != Some(active.info.csrf_token.as_bytes()) {
+            return Err(ApiError::forbidden(
+                "requests made with the session cookie need its CSRF token in X-CSRF-Token",
+            ));
+        }
+        return Ok(active.principal);
+    }
+    authenticate_or_key(state, headers, None).await
+}
+
+/// The header carrying a session's CSRF token.
+const CSRF_HEADER: &str = "x-csrf-token";
+
+/// Resolves the caller of a GET request (the distribution routes).
 pub(crate) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Principal, ApiError> {
-    authenticate_or_key(state, headers, None).await
+    authenticate_as(state, &Method::GET, headers).await
 }
 
 /// Like [`authenticate`], but without an `Authorization` header a `?key=` query value is
@@ -76,7 +122,9 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, &parts.headers).await.map(Caller)
+        authenticate_as(state, &parts.method, &parts.headers)
+            .await
+            .map(Caller)
     }
 }
 

@@ -40,6 +40,7 @@ mod extract;
 mod flags;
 mod projects;
 mod segments;
+mod session;
 mod tokens;
 mod versions;
 
@@ -100,6 +101,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(tokens::list_audit))
+        .routes(routes!(
+            session::sign_in,
+            session::get_session,
+            session::sign_out
+        ))
+        .routes(routes!(session::sign_out_everywhere))
+        .routes(routes!(session::list_users, session::create_user))
+        .routes(routes!(session::disable_user))
         .routes(routes!(events::recent_events))
         .routes(routes!(events::experiment_results))
 }

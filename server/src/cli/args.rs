@@ -34,6 +34,9 @@ pub enum Command {
     /// Create, list or revoke API tokens and SDK keys.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Create, list or disable console users (e-mail and password sign-in).
+    #[command(subcommand)]
+    User(crate::cli::UserCommand),
     /// Check the audit log's hash chain.
     #[command(subcommand)]
     Audit(AuditCommand),

@@ -9,6 +9,7 @@
 mod admin;
 mod args;
 mod snapshot;
+mod users;
 
 use std::io::IsTerminal as _;
 use std::path::Path;
@@ -18,6 +19,7 @@ use std::time::Duration;
 pub use args::*;
 use burgee_core::{ContextError, ErrorCode, LoadError};
 use tracing_subscriber::EnvFilter;
+pub use users::{UserCommand, UserCreateArgs};
 
 use crate::cli::admin::{
     audit_verify, backup, experiment_results, export, keys_command, restore, token, token_store,
@@ -116,6 +118,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => plain(serve(&args)),
         Command::Sign(args) => plain(sign(&args)),
         Command::Token(cmd) => plain(with_state(token_store(&cmd), |s| token(s, cmd))),
+        Command::User(cmd) => plain(with_state(cmd.store(), |s| users::user(s, cmd))),
         Command::Audit(AuditCommand::Verify(store)) => plain(with_state(store, audit_verify)),
         Command::Export(args) => {
             let out = args.out.clone();
@@ -200,6 +203,10 @@ pub(crate) fn print_credentials(credentials: &Credentials, data_dir: &Path) {
         "First start: created environments with these credentials (shown once; stored only as hashes)."
     );
     eprintln!("  admin token:          {}", credentials.admin_token);
+    eprintln!(
+        "  console sign-in:      {} / {} (one-time password)",
+        credentials.admin_email, credentials.admin_password
+    );
     for (env, key) in &credentials.sdk_keys {
         eprintln!("  SDK key {env:<12} {key}");
     }

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use super::tokens::insert_token;
+use super::users::PreparedUser;
 use crate::config::{ENVIRONMENTS, ServerConfig};
 use crate::demo;
 use crate::error::StateError;
 use crate::keys::{self};
-use crate::model::{ProjectInput, Role, TokenInput};
+use crate::model::{ProjectInput, Role, TokenInput, UserInput};
 use crate::service::AppState;
 use crate::service::write::Tx;
 
@@ -21,9 +22,16 @@ pub struct Credentials {
     /// `(environment, client-side key)` of the first project, in [`ENVIRONMENTS`] order
     /// (`bgc_...`; public, for browsers and apps).
     pub client_keys: Vec<(String, String)>,
+    /// E-mail of the console's first user (role admin, every project).
+    pub admin_email: String,
+    /// Its one-time password (stored only as an argon2id hash).
+    pub admin_password: String,
     /// Where they were written: `DATA_DIR/credentials.env`.
     pub file: PathBuf,
 }
+
+/// E-mail of the console user created at first start.
+pub const FIRST_USER_EMAIL: &str = "admin@localhost";
 
 impl Credentials {
     /// The SDK key of `environment`, if there is one.
@@ -41,6 +49,11 @@ impl Credentials {
         let mut out =
             String::from("# Burgee credentials, created at first start. Keep this file secret.\n");
         out.push_str(&format!("export BURGEE_ADMIN_TOKEN={}\n", self.admin_token));
+        out.push_str(&format!("export BURGEE_ADMIN_EMAIL={}\n", self.admin_email));
+        out.push_str(&format!(
+            "export BURGEE_ADMIN_PASSWORD={}\n",
+            self.admin_password
+        ));
         if let Some(key) = self.sdk_key("production") {
             out.push_str(&format!("export BURGEE_SDK_KEY={key}\n"));
         }
@@ -67,6 +80,14 @@ impl AppState {
     pub(crate) async fn bootstrap(&self, config: &ServerConfig) -> Result<Credentials, StateError> {
         let project = if config.demo { "webshop" } else { "default" };
         let actor = "system";
+        let first_user = PreparedUser::new(&UserInput {
+            email: FIRST_USER_EMAIL.into(),
+            name: Some("Administrator".into()),
+            role: Role::Admin,
+            project: None,
+            password: None,
+        })
+        .await?;
         self.write(actor, async |tx| {
             let now = tx.now;
             let created = self
@@ -134,8 +155,11 @@ impl AppState {
                 )),
             )
             .await?;
+            let user = self.insert_user_in(tx, &first_user).await?;
             let credentials = Credentials {
                 admin_token: admin.token,
+                admin_email: user.email,
+                admin_password: first_user.generated.clone().unwrap_or_default(),
                 sdk_keys,
                 client_keys,
                 file: config.data_dir.join("credentials.env"),

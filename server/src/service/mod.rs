@@ -47,12 +47,14 @@ mod projects;
 mod resign;
 mod segments;
 mod tokens;
+mod users;
 mod versions;
 mod write;
 
 pub use audit::AuditFilter;
-pub use bootstrap::Credentials;
+pub use bootstrap::{Credentials, FIRST_USER_EMAIL};
 pub use flags::FlagFilter;
+pub use users::{ActiveSession, MIN_PASSWORD_CHARS, NewSession, SESSION_PREFIX, SESSION_TTL_MS};
 
 /// Shared server state; cheap to clone (one `Arc`).
 #[derive(Debug, Clone)]

@@ -65,7 +65,18 @@ impl AppState {
     /// # Errors
     /// [`StateError::Db`]; [`StateError::Corrupt`] for an inconsistent row.
     pub async fn principal(&self, token: &str) -> Result<Option<Principal>, StateError> {
-        let hash = token_hash(token);
+        self.principal_by_hash(&token_hash(token)).await
+    }
+
+    /// [`AppState::principal`] of a token known by its hash (sessions made from a token).
+    ///
+    /// # Errors
+    /// As [`AppState::principal`].
+    pub(crate) async fn principal_by_hash(
+        &self,
+        hash: &str,
+    ) -> Result<Option<Principal>, StateError> {
+        let hash = hash.to_owned();
         if let Ok(cache) = self.inner.tokens.read()
             && let Some((p, at)) = cache.get(&hash)
             && at.elapsed() < TOKEN_CACHE_TTL

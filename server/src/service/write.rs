@@ -26,6 +26,11 @@ pub(crate) struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    /// Who makes this write (the audit actor).
+    pub(crate) fn actor(&self) -> &str {
+        self.actor
+    }
+
     /// The connection of the transaction.
     pub(crate) fn conn(&mut self) -> &mut AnyConnection {
         self.w.conn()

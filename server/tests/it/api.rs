@@ -888,6 +888,22 @@ async fn every_route_enforces_roles(f: &Fixture) {
     send(f, "POST", "/v1/projects", &json!({"key": "doomed"}), None)
         .await
         .expect(StatusCode::CREATED);
+    let user_victim = f
+        .state
+        .create_user(
+            "test",
+            &burgee_server::model::UserInput {
+                email: "victim@example.com".into(),
+                name: None,
+                role: Role::Viewer,
+                project: Some("default".into()),
+                password: None,
+            },
+        )
+        .await
+        .unwrap()
+        .user
+        .id;
     let victim = f
         .state
         .create_token(
@@ -1116,6 +1132,27 @@ async fn every_route_enforces_roles(f: &Fixture) {
             None,
             admin,
         ),
+        (
+            "get",
+            "/v1/users",
+            "/v1/users?project=default".into(),
+            None,
+            admin,
+        ),
+        (
+            "post",
+            "/v1/users",
+            "/v1/users".into(),
+            Some(json!({"email": "new@example.com", "role": "viewer", "project": "default"})),
+            admin,
+        ),
+        (
+            "delete",
+            "/v1/users/{id}",
+            format!("/v1/users/{user_victim}"),
+            None,
+            admin,
+        ),
         ("get", "/v1/projects", "/v1/projects".into(), None, viewer),
         (
             "get",
@@ -1158,7 +1195,9 @@ async fn every_route_enforces_roles(f: &Fixture) {
             let role = crate::common::openapi::operation(m, t).unwrap()["x-burgee-role"]
                 .as_str()
                 .unwrap();
-            role != "none" && !role.contains("client-side key")
+            // Client-side keys are tested in the client snapshot tests, session-cookie
+            // routes in tests/it/session.rs.
+            role != "none" && !role.contains("client-side key") && role != "session cookie"
         })
         .collect();
     assert_eq!(covered, all);
@@ -1747,10 +1786,10 @@ async fn reopening_keeps_data_and_returns_no_credentials() {
             .is_some()
     );
     // project.create, 3 × environment.create, the demo's segments and flags (seeded through
-    // the API's service steps, so each is audited), bootstrap.
+    // the API's service steps, so each is audited), the first console user, bootstrap.
     let demo = Demo::load(Calendar::seeded_at(0)).unwrap();
     let seeded = demo.flags.len() + demo.segments.values().map(Vec::len).sum::<usize>();
-    assert_eq!(state.verify_audit().await.unwrap(), 5 + seeded as u64);
+    assert_eq!(state.verify_audit().await.unwrap(), 6 + seeded as u64);
 }
 
 #[tokio::test]

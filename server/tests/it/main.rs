@@ -34,4 +34,5 @@ mod openapi;
 mod publish_limits;
 mod replicas;
 mod resign;
+mod session;
 mod stats_golden;

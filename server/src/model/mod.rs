@@ -13,6 +13,9 @@
 
 use std::collections::BTreeMap;
 
+mod access;
+pub use access::{CreatedUser, SessionUser, SignIn, User, UserInput};
+
 use burgee_core::model::{
     FlagDef, OrderedMap, PrerequisiteDef, RuleDef, SegmentDef, ServeDef, TargetDef, ValueType,
 };
