@@ -9,6 +9,13 @@
 //! differences are handled by [`Backend`]: SQLite's connection pragmas (WAL, busy timeout,
 //! foreign keys) and PostgreSQL's `pg_notify` for replicas.
 //!
+//! Durability: an answered write survives a crash or power loss. SQLite runs in WAL mode with
+//! `synchronous = FULL`, so every commit fsyncs the write-ahead log before it returns
+//! (<https://www.sqlite.org/pragma.html#pragma_synchronous>; with `NORMAL`, the default for
+//! WAL, the last commits may roll back after a power loss). PostgreSQL commits are durable
+//! with its default `synchronous_commit = on`. Versions come from `MAX(version) + 1` inside
+//! the committing transaction, so a version is never reused even after a crash.
+//!
 //! Concurrency: every write runs in one transaction that starts by updating the single
 //! `chain_head` row ([`Writer::begin`]). That row lock (PostgreSQL) or write lock (SQLite)
 //! serialises writers across all processes sharing the database, so version numbers and the
@@ -80,7 +87,7 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
@@ -223,14 +230,13 @@ impl Writer {
             .execute(&mut *self.tx)
             .await?;
         if self.backend == Backend::Postgres {
-            // Keys are validated to [A-Za-z0-9_-], so they are safe inside the literal;
-            // NOTIFY takes no bind parameters.
+            // pg_notify takes its channel and payload as parameters: no SQL built from data.
             for (project, env) in &self.notify {
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                    "NOTIFY {NOTIFY_CHANNEL}, '{project}/{env}'"
-                )))
-                .execute(&mut *self.tx)
-                .await?;
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(NOTIFY_CHANNEL)
+                    .bind(format!("{project}/{env}"))
+                    .execute(&mut *self.tx)
+                    .await?;
             }
         }
         self.tx.commit().await?;

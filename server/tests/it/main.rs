@@ -20,6 +20,7 @@ mod fixture;
 mod admin_cli;
 mod api;
 mod cli;
+mod durability;
 mod e2e;
 mod events_api;
 mod events_database;
