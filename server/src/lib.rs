@@ -41,7 +41,7 @@
 //!   JSON file of `burgee serve --ready-file`.
 //! - [`keys`]: Ed25519 key files, rotation; [`backup`]: `burgee backup` / `burgee restore`.
 //! - [`demo`]: the seeded web-shop project of `burgee serve --demo`.
-//! - [`cli`]: the `burgee` subcommands.
+//! - [`cli`]: the `burgee` subcommands; [`ui`]: the embedded admin console at `/ui/`.
 //!
 //! Unix only (key and credential files are created with mode 0600).
 
@@ -67,6 +67,7 @@ pub mod replicas;
 pub mod serve;
 pub mod service;
 pub mod store;
+pub mod ui;
 pub mod validate;
 
 /// The current time in milliseconds since the Unix epoch (UTC), from the system clock.

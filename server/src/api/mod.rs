@@ -124,6 +124,7 @@ pub fn app(state: AppState) -> Router {
         .merge(
             SwaggerUi::new("/swagger-ui").config(utoipa_swagger_ui::Config::from("/openapi.json")),
         )
+        .merge(crate::ui::router())
         .fallback(no_route)
         .layer(middleware::from_fn(json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), track))
