@@ -18,9 +18,10 @@ use crate::compile::{
     AttrRef, Clause, Cmp, Cond, Flag, Scalar, Serve, Snapshot, StrOp, Test, number_key,
 };
 use crate::context::{AttributeValue, Context, str_hash};
+use crate::date::{rfc3339_ms, safe_integer};
 use crate::error::ErrorCode;
 use crate::model::ValueType;
-use crate::value::{FlagValue, MetadataValue, date_str_ms};
+use crate::value::{FlagValue, MetadataValue};
 
 /// Why a value was served (OpenFeature resolution reasons, plus `PREREQUISITE_FAILED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -266,6 +267,9 @@ impl Snapshot {
             .collect()
     }
 
+    /// A typed getter: `FLAG_NOT_FOUND` first, then `TYPE_MISMATCH` (the flag's type is known
+    /// before any evaluation, so a wrong-type call fails the same way for every context and
+    /// every evaluation error — `TARGETING_KEY_MISSING`, `INVALID_CONTEXT` — comes after it).
     fn typed<'s, T>(
         &'s self,
         flag_key: &str,
@@ -275,6 +279,26 @@ impl Snapshot {
         default: T,
         pick: impl FnOnce(&'s FlagValue) -> Option<T>,
     ) -> TypedDetails<'s, T> {
+        if let Some(flag) = self
+            .flag_index
+            .get(flag_key)
+            .and_then(|&i| self.flags.get(i as usize))
+            && flag.value_type != want
+        {
+            let mut err = EvaluationDetails::error(
+                ErrorCode::TypeMismatch,
+                format!(
+                    "flag \"{flag_key}\" is of type {}, {} was requested",
+                    flag.value_type.as_str(),
+                    want.as_str()
+                ),
+            );
+            err.metadata = FlagMetadata(&flag.metadata);
+            return TypedDetails {
+                value: default,
+                details: err,
+            };
+        }
         let details = self.evaluate(flag_key, ctx, now);
         if details.error.is_some() {
             return TypedDetails {
@@ -282,29 +306,16 @@ impl Snapshot {
                 details,
             };
         }
-        if let Some(v) = details.value {
-            if v.value_type() == want
-                && let Some(value) = pick(v)
-            {
-                return TypedDetails { value, details };
-            }
-            let mut err = EvaluationDetails::error(
-                ErrorCode::TypeMismatch,
-                format!(
-                    "flag \"{flag_key}\" is of type {}, {} was requested",
-                    v.value_type().as_str(),
-                    want.as_str()
-                ),
-            );
-            err.metadata = details.metadata;
-            return TypedDetails {
+        match details.value.and_then(pick) {
+            Some(value) => TypedDetails { value, details },
+            // Compile checked every variant against the flag's type.
+            None => TypedDetails {
                 value: default,
-                details: err,
-            };
-        }
-        TypedDetails {
-            value: default,
-            details,
+                details: EvaluationDetails::error(
+                    ErrorCode::General,
+                    format!("flag \"{flag_key}\" served a value not of its type"),
+                ),
+            },
         }
     }
 
@@ -533,11 +544,9 @@ impl Snapshot {
                     AttrRef::Named { name, hash } => {
                         match ctx.get_hashed(*hash, name).map(|(v, _)| v) {
                             Some(AttributeValue::String(s)) => s,
-                            Some(AttributeValue::Number(n)) if is_safe_integer(*n) => {
+                            Some(AttributeValue::Number(n)) if safe_integer(*n).is_some() => {
                                 // Integers bucket by their decimal form, e.g. 42 → "42".
-                                #[allow(clippy::cast_possible_truncation)]
-                                let i = *n as i64;
-                                let _ = write!(buf, "{i}");
+                                let _ = write!(buf, "{}", safe_integer(*n).unwrap_or_default());
                                 &buf
                             }
                             Some(_) => {
@@ -656,16 +665,15 @@ impl Snapshot {
             Test::Semver(cmp, v) => attr.any_str(|s| {
                 semver::Version::parse(s).is_ok_and(|a| compare(cmp, Some(a.cmp_precedence(v))))
             }),
-            Test::Date { before, at_ms } => match attr.date_ms() {
-                Some(t) => {
-                    if *before {
-                        t < *at_ms
-                    } else {
-                        t > *at_ms
-                    }
+            Test::Date { before, at_ms } => {
+                let holds = |t: i64| if *before { t < *at_ms } else { t > *at_ms };
+                // Numbers: integral ms within ±(2^53−1); strings (and each string of a list):
+                // RFC 3339 date-times.
+                match attr.number() {
+                    Some(n) => safe_integer(n).is_some_and(holds),
+                    None => attr.any_str(|s| rfc3339_ms(s).is_some_and(holds)),
                 }
-                None => false,
-            },
+            }
             Test::InSegment(_) => false,
             Test::Digest(set) => match &self.digests {
                 Some(h) => attr.any_str(|s| {
@@ -679,14 +687,6 @@ impl Snapshot {
         };
         positive != c.negate
     }
-}
-
-fn is_safe_integer(n: f64) -> bool {
-    const MAX_SAFE: f64 = 9_007_199_254_740_991.0; // 2^53 - 1
-    // In range, the i64 round trip is exact exactly for integral values.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-    let integral = (n as i64) as f64 == n;
-    (-MAX_SAFE..=MAX_SAFE).contains(&n) && integral
 }
 
 fn compare(cmp: &Cmp, ord: Option<core::cmp::Ordering>) -> bool {
@@ -764,19 +764,6 @@ impl Attr<'_> {
             _ => None,
         }
     }
-
-    fn date_ms(&self) -> Option<i64> {
-        match self {
-            Attr::Value(AttributeValue::Number(n), _) if is_safe_integer(*n) =>
-            {
-                #[allow(clippy::cast_possible_truncation)]
-                Some(*n as i64)
-            }
-            Attr::Str(s, _) => date_str_ms(s),
-            Attr::Value(AttributeValue::String(s), _) => date_str_ms(s),
-            _ => None,
-        }
-    }
 }
 
 /// A typed getter named at run time, for bindings to languages with one number type or
@@ -850,13 +837,7 @@ impl Snapshot {
             ValueKind::Integer => {
                 let d = default
                     .as_i64()
-                    .or_else(|| {
-                        default.as_f64().filter(|f| is_safe_integer(*f)).map(|f| {
-                            #[allow(clippy::cast_possible_truncation)]
-                            let i = f as i64;
-                            i
-                        })
-                    })
+                    .or_else(|| default.as_f64().and_then(safe_integer))
                     .ok_or_else(|| bad_default("an integer"))?;
                 let t = self.get_integer(flag_key, ctx, now, d);
                 (Value::from(t.value), t.details)

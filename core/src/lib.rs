@@ -41,6 +41,7 @@ mod bucket;
 pub mod client;
 mod compile;
 mod context;
+mod date;
 pub mod engine;
 mod envelope;
 mod error;

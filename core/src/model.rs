@@ -186,15 +186,48 @@ pub struct RuleDef {
 
 /// What a rule or the default serves: one variant or a weighted rollout.
 ///
-/// JSON: `{"variant": "on"}` or `{"rollout": {...}}` (exactly one key).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
+/// JSON: `{"variant": "on"}` or `{"rollout": {...}}` (exactly one key; anything else is a
+/// parse error).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ServeDef {
     /// Serve this variant.
     Variant(String),
     /// Split units between variants by their bucket.
     Rollout(RolloutDef),
 }
+
+impl<'de> Deserialize<'de> for ServeDef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = ServeDef;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(SERVE_FORMS)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<ServeDef, A::Error> {
+                let mut forms = Vec::new();
+                while let Some(key) = access.next_key::<String>()? {
+                    forms.push(match key.as_str() {
+                        "variant" => ServeDef::Variant(access.next_value()?),
+                        "rollout" => ServeDef::Rollout(access.next_value()?),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["variant", "rollout"]));
+                        }
+                    });
+                }
+                match <[ServeDef; 1]>::try_from(forms) {
+                    Ok([serve]) => Ok(serve),
+                    Err(_) => Err(de::Error::custom(SERVE_FORMS)),
+                }
+            }
+        }
+        deserializer.deserialize_map(V)
+    }
+}
+
+const SERVE_FORMS: &str =
+    "a serve must be exactly one of {\"variant\": NAME} or {\"rollout\": {..}}";
 
 /// A weighted split. Weights are basis points (0..=10000) and must sum to 10000.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

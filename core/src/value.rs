@@ -1,4 +1,4 @@
-//! Flag values, flag metadata values and date operands.
+//! Flag values and flag metadata values.
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -104,21 +104,4 @@ impl Serialize for MetadataValue {
             MetadataValue::Bool(b) => s.serialize_bool(*b),
         }
     }
-}
-
-/// A date operand in ms since epoch: a JSON integer (ms) or an RFC 3339 timestamp string
-/// (e.g. `"2026-11-27T00:00:00Z"`, parsed with `jiff`). `None` otherwise.
-pub(crate) fn date_ms(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => date_str_ms(s),
-        _ => None,
-    }
-}
-
-/// An RFC 3339 timestamp string as ms since epoch.
-pub(crate) fn date_str_ms(s: &str) -> Option<i64> {
-    s.parse::<jiff::Timestamp>()
-        .ok()
-        .map(jiff::Timestamp::as_millisecond)
 }

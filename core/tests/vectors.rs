@@ -320,3 +320,33 @@ fn client_view_vectors() {
     // A client snapshot is not derived again.
     assert!(burgee_core::client_view(&client).is_err());
 }
+
+/// `contexts.json`: each JSON context is read back as `expected` or refused with
+/// `INVALID_CONTEXT` and the message it names.
+#[test]
+fn context_vectors() {
+    let doc = read_json(&vectors_dir().join("contexts.json"));
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 10);
+    for case in cases {
+        let name = &case["name"];
+        match (Context::from_json(&case["context"]), case.get("expected")) {
+            (Ok(ctx), Some(want)) => {
+                let got = serde_json::to_value(&ctx).unwrap();
+                assert!(
+                    json_eq(&got, want),
+                    "{name}: read as {got}, expected {want}"
+                );
+            }
+            (Err(e), None) => {
+                assert_eq!(e.code().as_str(), case["error_code"], "{name}");
+                let needle = case["message_contains"].as_str().unwrap();
+                assert!(
+                    e.to_string().contains(needle),
+                    "{name}: {e} lacks {needle:?}"
+                );
+            }
+            (got, _) => panic!("{name}: {got:?}, expected {}", case),
+        }
+    }
+}

@@ -274,6 +274,7 @@ pub fn vector_files(dir: &Path) -> Result<Vec<VectorFile>, HarnessError> {
             ["bucketing.json"] => Suite::Bucketing,
             ["envelopes", "manifest.json"] => Suite::Envelopes,
             ["client-view.json"] => Suite::ClientView,
+            ["contexts.json"] => Suite::Contexts,
             ["envelopes", file] if envelope_files.contains_key(*file) => continue,
             _ => return Err(HarnessError::UnknownVectorFile(path)),
         };

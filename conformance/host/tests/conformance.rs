@@ -223,6 +223,7 @@ fn check(file: &VectorFile, response: &[u8]) -> Vec<String> {
             Suite::Bucketing => check_bucket(case, got),
             Suite::Envelopes => check_envelope(case, got),
             Suite::ClientView => Err("checked by check_client_view".to_owned()),
+            Suite::Contexts => check_context(case, got),
         };
         if let Err(why) = result {
             let name = ["name", "file"]
@@ -293,6 +294,30 @@ fn check_invalid_snapshot(case: &Value, got: &Value) -> Result<(), String> {
             "expected {} with a message containing {needle:?}, got {error}",
             member(case, "error_code")
         ))
+    }
+}
+
+/// Read back as `expected`, or refused with the code and a message containing the needle.
+fn check_context(case: &Value, got: &Value) -> Result<(), String> {
+    match (
+        case.get("expected"),
+        got.get("context"),
+        got.get("context_error"),
+    ) {
+        (Some(want), Some(ctx), _) if json_eq(ctx, want) => Ok(()),
+        (None, _, Some(error)) => {
+            let needle = member(case, "message_contains").as_str().unwrap_or("");
+            let message = member(error, "message").as_str().unwrap_or("");
+            if member(error, "code") == member(case, "error_code") && message.contains(needle) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "expected {} with a message containing {needle:?}, got {error}",
+                    member(case, "error_code")
+                ))
+            }
+        }
+        _ => Err(format!("expected {case}, got {got}")),
     }
 }
 

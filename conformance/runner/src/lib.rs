@@ -29,6 +29,8 @@
 //! - `envelopes`: `[{"loaded": I} | {"load_error": E}]`, each case loaded with its
 //!   `trusted_keys`, `environment`, `now` and, when present, `project`, `audience`,
 //!   `held_version`/`held_digest` and `max_envelope_bytes`.
+//! - `contexts`: `[{"context": X} | {"context_error": E}]`, `X` being the context as the core
+//!   reads it back (its JSON form).
 //! - `client-view`: `{"client": C, "refused": [V, ...]}` where `V` is `{"derived": <snapshot
 //!   document>}` or `{"load_error": E}` for `client_view` of a server snapshot, and `C` is `V`
 //!   for `document.server`, which when derived also has `"compiled": {"loaded": I} |
@@ -79,16 +81,19 @@ pub enum Suite {
     /// `spec/vectors/client-view.json`: a server snapshot, the client snapshot derived from it,
     /// and server snapshots whose derivation is refused.
     ClientView,
+    /// `spec/vectors/contexts.json`: evaluation contexts in JSON, accepted or refused.
+    Contexts,
 }
 
 impl Suite {
     /// Every suite.
-    pub const ALL: [Suite; 5] = [
+    pub const ALL: [Suite; 6] = [
         Suite::Eval,
         Suite::InvalidSnapshots,
         Suite::Bucketing,
         Suite::Envelopes,
         Suite::ClientView,
+        Suite::Contexts,
     ];
 
     /// The name used in requests.
@@ -99,6 +104,7 @@ impl Suite {
             Suite::Bucketing => "bucketing",
             Suite::Envelopes => "envelopes",
             Suite::ClientView => "client-view",
+            Suite::Contexts => "contexts",
         }
     }
 
@@ -185,6 +191,7 @@ fn observe(request: &[u8]) -> Result<Value, RequestError> {
                 .collect()
         }
         Suite::ClientView => client_view_file(document),
+        Suite::Contexts => cases()?.iter().enumerate().map(context).collect(),
     }
 }
 
@@ -285,6 +292,16 @@ fn invalid_snapshot((i, case): (usize, &Value)) -> Result<Value, RequestError> {
         None => member(case, "snapshot", &at)?.to_string(),
     };
     Ok(loaded(Snapshot::from_json(payload.as_bytes())))
+}
+
+fn context((i, case): (usize, &Value)) -> Result<Value, RequestError> {
+    let at = format!("document.cases[{i}]");
+    Ok(match Context::from_json(member(case, "context", &at)?) {
+        Ok(ctx) => json!({ "context": to_json(&ctx) }),
+        Err(e) => json!({
+            "context_error": {"code": e.code().as_str(), "message": e.to_string()}
+        }),
+    })
 }
 
 fn bucketing((i, case): (usize, &Value)) -> Result<Value, RequestError> {

@@ -271,10 +271,10 @@ impl Compiler<'_> {
                 (Test::Semver(cmp_of(op), v), false)
             }
             O::Before | O::After => {
-                let at_ms = crate::value::date_ms(single()?).ok_or_else(|| {
+                let at_ms = crate::date::date_ms(single()?).ok_or_else(|| {
                     invalid(
                         path,
-                        "\"value\" must be milliseconds since epoch or an RFC 3339 timestamp",
+                        "\"value\" must be integer milliseconds since the epoch within ±(2^53−1) or an RFC 3339 date-time",
                     )
                 })?;
                 (
