@@ -1,5 +1,6 @@
 //! Distribution: the latest-snapshot cache and the hub every SSE stream listens to.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, watch};
@@ -167,5 +168,85 @@ impl AppState {
             }
         }
         Ok(out)
+    }
+}
+
+/// The SSE stream caps ([`crate::config::HttpLimits::max_streams`] and
+/// [`crate::config::HttpLimits::max_streams_per_key`]): counts of open streams, in total and per
+/// key (the hash of the credential that opened them).
+#[derive(Debug, Default)]
+pub struct StreamCaps {
+    open: std::sync::Mutex<(usize, HashMap<String, usize>)>,
+    max_total: usize,
+    max_per_key: usize,
+}
+
+/// Why a stream was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamRefusal {
+    /// The key has [`StreamCaps`]' per-key number of streams open.
+    PerKey,
+    /// The server has its total number of streams open.
+    Total,
+}
+
+/// An open stream's place under the caps; dropping it frees the place.
+#[derive(Debug)]
+pub struct StreamSlot {
+    caps: Arc<StreamCaps>,
+    key: String,
+}
+
+impl StreamCaps {
+    /// Caps of `max_total` streams, `max_per_key` per key.
+    pub fn new(max_total: usize, max_per_key: usize) -> Arc<StreamCaps> {
+        Arc::new(StreamCaps {
+            open: std::sync::Mutex::new((0, HashMap::new())),
+            max_total,
+            max_per_key,
+        })
+    }
+
+    /// A place for one more stream of `key`.
+    ///
+    /// # Errors
+    /// [`StreamRefusal`] naming the cap that is full.
+    pub fn open(self: &Arc<Self>, key: &str) -> Result<StreamSlot, StreamRefusal> {
+        let mut guard = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (total, per_key) = &mut *guard;
+        if *total >= self.max_total {
+            return Err(StreamRefusal::Total);
+        }
+        let count = per_key.entry(key.to_owned()).or_default();
+        if *count >= self.max_per_key {
+            return Err(StreamRefusal::PerKey);
+        }
+        *count += 1;
+        *total += 1;
+        Ok(StreamSlot {
+            caps: Arc::clone(self),
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut guard = self
+            .caps
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (total, per_key) = &mut *guard;
+        *total = total.saturating_sub(1);
+        if let Some(n) = per_key.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_key.remove(&self.key);
+            }
+        }
     }
 }

@@ -112,15 +112,19 @@ pub enum ApiCode {
     UnsupportedMediaType,
     /// 428: update or delete without `If-Match`.
     PreconditionRequired,
+    /// 408: the handler did not answer within the request timeout.
+    RequestTimeout,
     /// 400: malformed JSON or query, a body that does not fit the model.
     BadRequest,
     /// 422: the write would produce a snapshot the core refuses, a value breaks the flag's
     /// JSON Schema, or a signed envelope (server or client) over the SDKs' default size limit
     /// ([`burgee_core::DEFAULT_MAX_ENVELOPE_BYTES`], 8 MiB).
     SnapshotInvalid,
-    /// 429: the event store is behind; retry after `Retry-After` seconds.
+    /// 429: the event store is behind, or the caller is over its rate limit or stream cap;
+    /// retry after `Retry-After` seconds.
     Overloaded,
-    /// 503: the database is unreachable (`/ready`).
+    /// 503: the database is unreachable (`/ready`), or the server is at its concurrency or
+    /// total stream limit (with `Retry-After`).
     Unavailable,
     /// 500: a server-side failure (logged, never caused by input); also every permission
     /// lookup that fails: access is never granted on an error.
@@ -129,7 +133,7 @@ pub enum ApiCode {
 
 impl ApiCode {
     /// Every code, in documentation order.
-    pub const ALL: [ApiCode; 14] = [
+    pub const ALL: [ApiCode; 15] = [
         ApiCode::Unauthorized,
         ApiCode::Forbidden,
         ApiCode::NotFound,
@@ -139,6 +143,7 @@ impl ApiCode {
         ApiCode::PayloadTooLarge,
         ApiCode::UnsupportedMediaType,
         ApiCode::PreconditionRequired,
+        ApiCode::RequestTimeout,
         ApiCode::BadRequest,
         ApiCode::SnapshotInvalid,
         ApiCode::Overloaded,
@@ -159,6 +164,7 @@ impl ApiCode {
             ApiCode::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             ApiCode::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiCode::PreconditionRequired => "PRECONDITION_REQUIRED",
+            ApiCode::RequestTimeout => "REQUEST_TIMEOUT",
             ApiCode::BadRequest => "BAD_REQUEST",
             ApiCode::SnapshotInvalid => "SNAPSHOT_INVALID",
             ApiCode::Overloaded => "OVERLOADED",
@@ -180,6 +186,7 @@ impl ApiCode {
             ApiCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiCode::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiCode::BadRequest => StatusCode::BAD_REQUEST,
             ApiCode::SnapshotInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             ApiCode::Overloaded => StatusCode::TOO_MANY_REQUESTS,
@@ -217,6 +224,8 @@ pub struct ApiError {
     pub message: String,
     /// The input field at fault.
     pub field: Option<String>,
+    /// Seconds for a `Retry-After` header (429 and 503 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -226,7 +235,14 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            retry_after: None,
         }
+    }
+    /// The same error with `Retry-After: <seconds>`.
+    #[must_use]
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
     }
     /// 401 `UNAUTHORIZED`.
     pub fn unauthorized(message: impl Into<String>) -> ApiError {
@@ -304,7 +320,14 @@ impl IntoResponse for ApiError {
             message: self.message,
             field: self.field,
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
 }
 

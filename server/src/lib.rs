@@ -57,6 +57,7 @@ pub mod demo;
 pub mod distribution;
 pub mod error;
 pub mod events;
+pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod model;

@@ -75,6 +75,10 @@ pub struct Metrics {
     pub resign_failures: Counter,
     /// `burgee_refresh_failures_total`.
     pub refresh_failures: Counter,
+    /// `burgee_rate_limited_total`: requests answered 429 by the rate limit.
+    pub rate_limited: Counter,
+    /// `burgee_streams_refused_total`: SSE streams refused at a stream cap.
+    pub streams_refused: Counter,
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -87,8 +91,15 @@ fn escape(label: &str) -> String {
 }
 
 impl Metrics {
-    /// Records one answered request.
+    /// Records one answered request. `route` is a route template (or `unmatched`); methods
+    /// other than the standard ones are counted as `OTHER`, so labels stay bounded.
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+        let method = METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("OTHER");
         if let Ok(mut m) = self.requests.lock() {
             *m.entry((route.to_owned(), method.to_owned(), status))
                 .or_default() += 1;
@@ -155,12 +166,16 @@ impl Metrics {
              # HELP burgee_publishes_total Snapshots published by this process.\n# TYPE burgee_publishes_total counter\nburgee_publishes_total {}\n\
              # HELP burgee_sse_events_total Snapshot events written to streams.\n# TYPE burgee_sse_events_total counter\nburgee_sse_events_total {}\n\
              # HELP burgee_resign_failures_total Environments whose re-sign failed (one per environment and pass).\n# TYPE burgee_resign_failures_total counter\nburgee_resign_failures_total {}\n\
-             # HELP burgee_refresh_failures_total Failed loads of an environment's newest stored snapshot.\n# TYPE burgee_refresh_failures_total counter\nburgee_refresh_failures_total {}\n",
+             # HELP burgee_refresh_failures_total Failed loads of an environment's newest stored snapshot.\n# TYPE burgee_refresh_failures_total counter\nburgee_refresh_failures_total {}\n\
+             # HELP burgee_rate_limited_total Requests refused by the per-caller rate limit.\n# TYPE burgee_rate_limited_total counter\nburgee_rate_limited_total {}\n\
+             # HELP burgee_streams_refused_total SSE streams refused at a stream cap.\n# TYPE burgee_streams_refused_total counter\nburgee_streams_refused_total {}\n",
             self.sse_clients.get(),
             self.publishes.get(),
             self.sse_events.get(),
             self.resign_failures.get(),
-            self.refresh_failures.get()
+            self.refresh_failures.get(),
+            self.rate_limited.get(),
+            self.streams_refused.get()
         );
         out
     }

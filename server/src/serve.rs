@@ -180,19 +180,15 @@ pub async fn run(
         )));
     }
     let stopping = state.clone();
-    // No Nagle delay: SSE events and small responses go out at once.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    let served = axum::serve(listener, api::app(state.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // End the SSE streams so the open connections can drain.
-            stopping.begin_shutdown();
-        })
-        .await;
+    let served = crate::http::serve(
+        listener,
+        api::app(state.clone()),
+        config.limits,
+        shutdown,
+        // End the SSE streams so the open connections can drain.
+        move || stopping.begin_shutdown(),
+    )
+    .await;
     resign.abort();
     // Let the forwarders finish the batch in flight and save their positions.
     let _ = stop_forwarding.send(true);

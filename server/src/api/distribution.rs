@@ -16,8 +16,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::extract::{authenticate, authenticate_or_key, require_role};
 use crate::auth::Principal;
-use crate::distribution::StoredSnapshot;
-use crate::error::ApiError;
+use crate::distribution::{StoredSnapshot, StreamRefusal};
+use crate::error::{ApiCode, ApiError};
 use crate::model::Role;
 use crate::openapi::external::Envelope;
 use crate::service::AppState;
@@ -211,9 +211,59 @@ impl Drop for ClientGuard {
     }
 }
 
+/// What opened a stream, checked again every [`REVALIDATE`] so the streams of a revoked token,
+/// an ended session or a deleted environment close within seconds.
+enum Credential {
+    /// The SHA-256 of a bearer token or `?key=`.
+    Token(String),
+    /// A session cookie's secret.
+    Session(String),
+}
+
+/// How often an open stream re-checks its credential and its environment.
+pub(crate) const REVALIDATE: std::time::Duration = crate::auth::TOKEN_CACHE_TTL;
+
+impl Credential {
+    /// The credential of a request: its bearer token, else its session cookie, else `?key=`.
+    fn of(headers: &HeaderMap, query_key: Option<&str>) -> Option<Credential> {
+        let bearer = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .map(|(_, token)| token.trim().to_owned());
+        if let Some(token) = bearer {
+            return Some(Credential::Token(crate::auth::token_hash(&token)));
+        }
+        if let Some(secret) = crate::api::extract::session_secret(headers) {
+            return Some(Credential::Session(secret.to_owned()));
+        }
+        query_key.map(|k| Credential::Token(crate::auth::token_hash(k)))
+    }
+
+    /// The key the stream caps count against.
+    fn cap_key(&self) -> String {
+        match self {
+            Credential::Token(hash) => hash.clone(),
+            Credential::Session(secret) => crate::auth::token_hash(secret),
+        }
+    }
+
+    /// Whether the credential still admits the caller (a lookup error keeps the stream: the
+    /// database may be briefly away, and the stream only carries signed public data).
+    async fn still_valid(&self, state: &AppState) -> bool {
+        match self {
+            Credential::Token(hash) => !matches!(state.principal_by_hash(hash).await, Ok(None)),
+            Credential::Session(secret) => !matches!(state.session(secret).await, Ok(None)),
+        }
+    }
+}
+
 pub(crate) struct StreamState {
     state: AppState,
     keep_alive: tokio::time::Interval,
+    revalidate: tokio::time::Interval,
+    credential: Option<Credential>,
+    _slot: Option<crate::distribution::StreamSlot>,
     project: String,
     env: String,
     sent: u64,
@@ -273,6 +323,23 @@ pub(crate) async fn stream_for(
     audience: Audience,
 ) -> Result<Response, ApiError> {
     let (project, env) = distribution_target(&state, headers, env, query, audience).await?;
+    let credential = Credential::of(headers, query.key.as_deref());
+    let slot = match &credential {
+        Some(c) => Some(state.stream_caps().open(&c.cap_key()).map_err(|refusal| {
+            state.metrics().streams_refused.inc();
+            match refusal {
+                StreamRefusal::PerKey => ApiError::new(
+                    ApiCode::Overloaded,
+                    "this key has the most streams open a key may have; retry later or poll",
+                ),
+                StreamRefusal::Total => ApiError::unavailable(
+                    "the server has the most streams open it serves; retry later or poll",
+                ),
+            }
+            .with_retry_after(5)
+        })?),
+        None => None,
+    };
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -288,8 +355,14 @@ pub(crate) async fn stream_for(
     let period = state.sse_keep_alive();
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     keep_alive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut revalidate =
+        tokio::time::interval_at(tokio::time::Instant::now() + REVALIDATE, REVALIDATE);
+    revalidate.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let st = StreamState {
         keep_alive,
+        revalidate,
+        credential,
+        _slot: slot,
         state: state.clone(),
         project,
         env,
@@ -342,6 +415,19 @@ pub(crate) fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infall
                 _ = st.shutdown.changed() => return None,
                 _ = st.keep_alive.tick() => {
                     return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st));
+                }
+                _ = st.revalidate.tick() => {
+                    let admitted = match &st.credential {
+                        Some(c) => c.still_valid(&st.state).await,
+                        None => true,
+                    };
+                    let env_gone = matches!(
+                        st.state.environment(&st.project, &st.env).await,
+                        Err(crate::error::StateError::NotFound(_))
+                    );
+                    if !admitted || env_gone {
+                        return None;
+                    }
                 }
             }
         }

@@ -29,6 +29,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
+pub use self::limits::CallerRateLimiter;
 use crate::error::{ApiCode, ApiError, ErrorBody};
 use crate::openapi;
 use crate::service::AppState;
@@ -38,11 +39,16 @@ mod environments;
 mod events;
 mod extract;
 mod flags;
+mod limits;
 mod projects;
 mod segments;
 mod session;
 mod tokens;
 mod versions;
+
+/// The operations probes: never rate limited (health checks and scrapes must reach an
+/// overloaded server).
+pub const PROBE_PATHS: [&str; 4] = ["/health", "/live", "/ready", "/metrics"];
 
 /// The route table: every route of the API with its handler, grouped by path. The router
 /// ([`app`]) and the OpenAPI document ([`openapi::document`]) are both built from it, so a
@@ -119,6 +125,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
     let (router, _) = routes().split_for_parts();
+    let limits = state.limits();
+    let shed = tower::ServiceBuilder::new()
+        .layer(axum::error_handling::HandleErrorLayer::new(
+            limits::overloaded,
+        ))
+        .layer(tower::load_shed::LoadShedLayer::new())
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            limits.max_concurrent_requests.max(1),
+        ));
     router
         // Swagger UI (assets vendored in the crate) reading the document at /openapi.json.
         .merge(
@@ -126,9 +141,21 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(crate::ui::router())
         .fallback(no_route)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::rate_limit,
+        ))
+        .layer(shed)
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(state.max_body_bytes()))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_timeout,
+        ))
         .layer(CompressionLayer::new())
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -185,6 +212,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
         StatusCode::PAYLOAD_TOO_LARGE => ApiCode::PayloadTooLarge,
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiCode::UnsupportedMediaType,
         StatusCode::NOT_FOUND => ApiCode::NotFound,
+        StatusCode::REQUEST_TIMEOUT => ApiCode::RequestTimeout,
+        StatusCode::SERVICE_UNAVAILABLE => ApiCode::Unavailable,
         s if s.is_server_error() => ApiCode::Internal,
         _ => ApiCode::BadRequest,
     };

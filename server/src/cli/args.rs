@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use burgee_core::{Audience, DEFAULT_MAX_ENVELOPE_BYTES, SNAPSHOT_PAYLOAD_TYPE};
 use clap::{ArgGroup, Args, Parser, Subcommand};
@@ -242,6 +243,9 @@ pub struct ServeArgs {
     /// Largest accepted request body, bytes.
     #[arg(long, env = "BURGEE_MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// Timeouts and limits of the HTTP server.
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Also forward every stored event batch to NATS JetStream at this URL
     /// (e.g. nats://127.0.0.1:4222); subject `<prefix>.<project>.<environment>`.
     #[arg(long, env = "BURGEE_NATS_URL")]
@@ -261,6 +265,55 @@ pub struct ServeArgs {
     /// (`burgee_server::ready::ReadyFile`), for scripts and test harnesses.
     #[arg(long, env = "BURGEE_READY_FILE")]
     pub ready_file: Option<PathBuf>,
+}
+
+/// The HTTP limits of `burgee serve` ([`crate::config::HttpLimits`], which documents each).
+#[derive(Debug, Clone, Args)]
+pub struct LimitArgs {
+    /// Seconds a connection may take to send a request head.
+    #[arg(long, env = "BURGEE_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may take to arrive (408 after).
+    #[arg(long, env = "BURGEE_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// Seconds a handler may take to answer (408 after; streams run on once they answered).
+    #[arg(long, env = "BURGEE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Open TCP connections at most.
+    #[arg(long, env = "BURGEE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Requests handled at once at most (503 beyond).
+    #[arg(long, env = "BURGEE_MAX_CONCURRENT_REQUESTS", default_value_t = 1_024)]
+    pub max_concurrent_requests: usize,
+    /// Sustained requests per second per token, key or session (per address without one);
+    /// 0 = no rate limit.
+    #[arg(long, env = "BURGEE_RATE_PER_SECOND", default_value_t = 100)]
+    pub rate_per_second: u32,
+    /// Burst above the sustained rate.
+    #[arg(long, env = "BURGEE_RATE_BURST", default_value_t = 200)]
+    pub rate_burst: u32,
+    /// Open SSE streams at most, in total.
+    #[arg(long, env = "BURGEE_MAX_STREAMS", default_value_t = 10_000)]
+    pub max_streams: usize,
+    /// Open SSE streams per key or token.
+    #[arg(long, env = "BURGEE_MAX_STREAMS_PER_KEY", default_value_t = 2_000)]
+    pub max_streams_per_key: usize,
+}
+
+impl From<&LimitArgs> for crate::config::HttpLimits {
+    fn from(a: &LimitArgs) -> Self {
+        crate::config::HttpLimits {
+            header_read_timeout: Duration::from_secs(a.header_read_timeout_secs),
+            body_timeout: Duration::from_secs(a.body_timeout_secs),
+            request_timeout: Duration::from_secs(a.request_timeout_secs),
+            max_connections: a.max_connections,
+            max_concurrent_requests: a.max_concurrent_requests,
+            rate_per_second: a.rate_per_second,
+            rate_burst: a.rate_burst,
+            max_streams: a.max_streams,
+            max_streams_per_key: a.max_streams_per_key,
+        }
+    }
 }
 
 /// `burgee eval`.

@@ -174,6 +174,7 @@ pub(crate) async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         snapshot_ttl_ms,
         sse_keep_alive: Duration::from_millis(args.sse_keep_alive_ms),
         max_body_bytes: args.max_body_bytes,
+        limits: (&args.limits).into(),
     };
     let mut opts = ServeOptions::new(config, args.listen);
     opts.resign_check = Duration::from_secs(args.resign_check_secs);

@@ -14,7 +14,9 @@
 //! - `x-burgee-role` other than `none`: bearer security, 401 and 403;
 //! - a path parameter: 404; parameters or a body: 400; a JSON body: 413 and 422;
 //! - an `If-Match` parameter: 412 and 428;
-//! - every operation: 500 (`INTERNAL`), 405 on its path for other methods.
+//! - every operation: 500 (`INTERNAL`), 405 on its path for other methods; every one but the
+//!   probes (`/health`, `/live`, `/ready`, `/metrics`): 429 (rate limit, stream caps), 503
+//!   (concurrency limit) and 408 (handler timeout), with `Retry-After` on 429 and 503.
 //!
 //! Every error response has the `Error` schema, whose `code` enum is [`ApiCode::ALL`].
 
@@ -214,6 +216,14 @@ fn apply_conventions(path: &str, method: &str, op: &mut Map<String, Value>) {
     }
     if method == "post" && has_body {
         codes.push(ApiCode::Conflict);
+    }
+    if !crate::api::PROBE_PATHS.contains(&path) {
+        // The limits of `api::limits`: rate, concurrency, handler timeout.
+        codes.extend([
+            ApiCode::Overloaded,
+            ApiCode::Unavailable,
+            ApiCode::RequestTimeout,
+        ]);
     }
     let responses = op
         .entry("responses")

@@ -70,6 +70,7 @@ pub(crate) struct Inner {
     pub(crate) snapshot_ttl_ms: u64,
     pub(crate) sse_keep_alive: Duration,
     pub(crate) max_body_bytes: usize,
+    pub(crate) limits: crate::config::HttpLimits,
     pub(crate) hub: broadcast::Sender<SnapshotEvent>,
     pub(crate) shutdown: watch::Sender<bool>,
     pub(crate) latest: RwLock<HashMap<(String, String), Arc<StoredSnapshot>>>,
@@ -78,6 +79,8 @@ pub(crate) struct Inner {
     pub(crate) tokens: RwLock<HashMap<String, (Option<Principal>, Instant)>>,
     pub(crate) metrics: Metrics,
     pub(crate) events: Arc<EventService>,
+    pub(crate) rate: Option<Arc<crate::api::CallerRateLimiter>>,
+    pub(crate) streams: Arc<crate::distribution::StreamCaps>,
 }
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -140,6 +143,7 @@ impl AppState {
                 snapshot_ttl_ms: config.snapshot_ttl_ms,
                 sse_keep_alive: config.sse_keep_alive,
                 max_body_bytes: config.max_body_bytes,
+                limits: config.limits,
                 hub,
                 shutdown,
                 latest: RwLock::new(HashMap::new()),
@@ -149,6 +153,11 @@ impl AppState {
                 events: Arc::new(EventService::open(LogConfig::new(
                     config.data_dir.join("events"),
                 ))?),
+                rate: crate::api::CallerRateLimiter::new(&config.limits),
+                streams: crate::distribution::StreamCaps::new(
+                    config.limits.max_streams,
+                    config.limits.max_streams_per_key,
+                ),
             }),
         };
         let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
@@ -190,6 +199,21 @@ impl AppState {
     /// Interval of SSE keep-alive comments.
     pub fn sse_keep_alive(&self) -> Duration {
         self.inner.sse_keep_alive
+    }
+
+    /// The HTTP limits it was opened with.
+    pub fn limits(&self) -> crate::config::HttpLimits {
+        self.inner.limits
+    }
+
+    /// The per-caller rate limiter (`None`: no rate limit).
+    pub fn rate_limiter(&self) -> Option<&crate::api::CallerRateLimiter> {
+        self.inner.rate.as_deref()
+    }
+
+    /// The SSE stream caps.
+    pub fn stream_caps(&self) -> &Arc<crate::distribution::StreamCaps> {
+        &self.inner.streams
     }
 
     /// Largest accepted request body, bytes.

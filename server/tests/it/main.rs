@@ -31,6 +31,7 @@ mod events_nats;
 mod events_process;
 mod experiment_analysis;
 mod fuzz_regressions;
+mod http_limits;
 mod openapi;
 mod publish_limits;
 mod replicas;

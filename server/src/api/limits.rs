@@ -1,0 +1,125 @@
+//! Request limits applied to every route but the operations probes: a rate limit per caller
+//! (GCRA from the `governor` crate, keyed by the SHA-256 of the bearer token, session cookie or
+//! `?key=` — for SDK and client-side keys, which fleets share, together with the client
+//! address — else by the client address) answering `429 OVERLOADED` with `Retry-After`; a
+//! global concurrency limit with load shedding answering `503 UNAVAILABLE` with
+//! `Retry-After: 1`; a request-body timeout and a handler timeout (`408 REQUEST_TIMEOUT`).
+//! Limits come from [`crate::config::HttpLimits`].
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use crate::api::extract::session_secret;
+use crate::auth::{CLIENT_KEY_PREFIX, SDK_KEY_PREFIX, token_hash};
+use crate::config::HttpLimits;
+use crate::error::{ApiCode, ApiError};
+use crate::service::AppState;
+
+/// How many requests pass between sweeps of idle keys out of the limiter's table.
+const SWEEP_EVERY: u64 = 4096;
+
+/// The per-caller rate limiter of a server.
+pub struct CallerRateLimiter {
+    limiter: DefaultKeyedRateLimiter<String>,
+    seen: AtomicU64,
+}
+
+impl std::fmt::Debug for CallerRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallerRateLimiter").finish_non_exhaustive()
+    }
+}
+
+impl CallerRateLimiter {
+    /// The limiter of `limits`; `None` when `rate_per_second` is 0 (no rate limit).
+    pub fn new(limits: &HttpLimits) -> Option<Arc<CallerRateLimiter>> {
+        let rate = NonZeroU32::new(limits.rate_per_second)?;
+        let burst = NonZeroU32::new(limits.rate_burst).unwrap_or(rate);
+        Some(Arc::new(CallerRateLimiter {
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            seen: AtomicU64::new(0),
+        }))
+    }
+
+    /// `Ok` when `key` may send a request now, else how long it must wait.
+    fn check(&self, key: &str) -> Result<(), std::time::Duration> {
+        if self.seen.fetch_add(1, Ordering::Relaxed) % SWEEP_EVERY == SWEEP_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+/// Who a request counts against: a hash of its credential (with the client address for SDK
+/// and client-side keys, which a whole fleet of instances shares), or its client address.
+fn caller_key(req: &Request) -> String {
+    let peer = crate::http::peer_of(req).map_or_else(|| "local".to_owned(), |p| p.ip().to_string());
+    let credential = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| session_secret(req.headers()).map(str::to_owned))
+        .or_else(|| {
+            req.uri().query().and_then(|q| {
+                q.split('&')
+                    .find_map(|pair| pair.strip_prefix("key=").map(str::to_owned))
+            })
+        });
+    match credential {
+        Some(c) => {
+            let secret = c.strip_prefix("Bearer ").unwrap_or(&c).trim();
+            let shared =
+                secret.starts_with(SDK_KEY_PREFIX) || secret.starts_with(CLIENT_KEY_PREFIX);
+            if shared {
+                format!("k:{}:{peer}", token_hash(secret))
+            } else {
+                format!("c:{}", token_hash(secret))
+            }
+        }
+        None => format!("a:{peer}"),
+    }
+}
+
+/// The rate-limit middleware (module docs).
+pub(crate) async fn rate_limit(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if let Some(limiter) = state.rate_limiter()
+        && !crate::api::PROBE_PATHS.contains(&req.uri().path())
+        && let Err(wait) = limiter.check(&caller_key(&req))
+    {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        state.metrics().rate_limited.inc();
+        return ApiError::new(
+            ApiCode::Overloaded,
+            format!("rate limit exceeded; retry in {seconds} s"),
+        )
+        .with_retry_after(seconds.max(1))
+        .into_response();
+    }
+    next.run(req).await
+}
+
+/// The answer when the concurrency limit sheds a request.
+pub(crate) async fn overloaded(_: tower::BoxError) -> Response {
+    ApiError::new(
+        ApiCode::Unavailable,
+        "the server is at its limit of concurrent requests; retry shortly",
+    )
+    .with_retry_after(1)
+    .into_response()
+}
