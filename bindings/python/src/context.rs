@@ -15,24 +15,26 @@ fn invalid_context(message: impl Into<String>) -> EvalError {
     }
 }
 
-/// A Python attribute value as a core attribute (str, bool, int, float, list/tuple of str);
-/// `None` for a `None` value (left out).
-fn attribute(name: &str, v: &Bound<'_, PyAny>) -> Result<Option<AttributeValue>, EvalError> {
+/// A Python attribute value as a core attribute (str, bool, int, float, list/tuple of str).
+/// `None` is refused like JSON's null (`spec/SNAPSHOT.md` §2.3): leave the attribute out.
+fn attribute(name: &str, v: &Bound<'_, PyAny>) -> Result<AttributeValue, EvalError> {
     if v.is_none() {
-        return Ok(None);
+        return Err(invalid_context(format!(
+            "attribute \"{name}\": None is not a value; leave the attribute out"
+        )));
     }
     if let Ok(s) = v.cast::<PyString>() {
         let s = s.to_cow().map_err(|e| invalid_context(e.to_string()))?;
-        return Ok(Some(AttributeValue::String((&*s).into())));
+        return Ok(AttributeValue::String((&*s).into()));
     }
     if let Ok(b) = v.cast::<PyBool>() {
-        return Ok(Some(AttributeValue::Bool(b.is_true())));
+        return Ok(AttributeValue::Bool(b.is_true()));
     }
     if v.cast::<PyInt>().is_ok() || v.cast::<PyFloat>().is_ok() {
         let f: f64 = v
             .extract()
             .map_err(|_| invalid_context(format!("attribute \"{name}\": number out of range")))?;
-        return Ok(Some(AttributeValue::Number(f)));
+        return Ok(AttributeValue::Number(f));
     }
     if v.cast::<PyList>().is_ok() || v.cast::<PyTuple>().is_ok() {
         let mut items = Vec::new();
@@ -45,7 +47,7 @@ fn attribute(name: &str, v: &Bound<'_, PyAny>) -> Result<Option<AttributeValue>,
                 &*s.to_cow().map_err(|e| invalid_context(e.to_string()))?,
             ));
         }
-        return Ok(Some(AttributeValue::List(items.into_boxed_slice())));
+        return Ok(AttributeValue::List(items.into_boxed_slice()));
     }
     if v.cast::<PyDict>().is_ok() {
         return Err(invalid_context(format!(
@@ -70,9 +72,6 @@ fn dict_context(d: &Bound<'_, PyDict>) -> Result<CoreContext, EvalError> {
         let name = name.to_cow().map_err(|e| invalid_context(e.to_string()))?;
         let name: &str = &name;
         if name == burgee_core::TARGETING_KEY || name == "targeting_key" {
-            if v.is_none() {
-                continue;
-            }
             let key = v
                 .cast::<PyString>()
                 .map_err(|_| invalid_context("\"targetingKey\" must be a string"))?;
@@ -83,9 +82,7 @@ fn dict_context(d: &Bound<'_, PyDict>) -> Result<CoreContext, EvalError> {
             );
             continue;
         }
-        if let Some(a) = attribute(name, &v)? {
-            ctx.set(name, a);
-        }
+        ctx.set(name, attribute(name, &v)?);
     }
     Ok(ctx)
 }
@@ -94,7 +91,7 @@ fn dict_context(d: &Bound<'_, PyDict>) -> Result<CoreContext, EvalError> {
 ///
 /// `Context("user-42", country="DE", age=31, beta=True, groups=["staff"])`, or
 /// `Context.from_dict({"targetingKey": "user-42", "country": "DE"})`. Values are str, int,
-/// float, bool or lists of str; `None` values are left out.
+/// float, bool or lists of str; `None` is refused (leave the attribute out).
 #[pyclass(frozen, module = "burgee._native")]
 pub(crate) struct Context {
     pub(crate) inner: CoreContext,
@@ -102,7 +99,8 @@ pub(crate) struct Context {
 
 #[pymethods]
 impl Context {
-    /// Raises `InvalidContext` for nested dicts, non-str list items and other types.
+    /// Raises `InvalidContext` for `None`, nested dicts, non-str list items and other types
+    /// (`targeting_key=None` is an anonymous context).
     #[new]
     #[pyo3(signature = (targeting_key=None, **attributes))]
     fn new(targeting_key: Option<&str>, attributes: Option<&Bound<'_, PyDict>>) -> PyResult<Self> {

@@ -77,16 +77,23 @@ def test_typed_details_through_a_reused_handle_and_dicts():
     assert (anonymous.value, anonymous.error_code) == ("dflt", "TARGETING_KEY_MISSING")
     bad = snap.get_details("string", "title", "dflt", {"targetingKey": "u", "nested": {"a": 1}}, 1)
     assert (bad.value, bad.error_code) == ("dflt", "INVALID_CONTEXT")
-    assert snap.get_details("string", "title", "d", {"targeting_key": "u", "gone": None}, 1).reason == "SPLIT"
+    none = snap.get_details("string", "title", "d", {"targeting_key": "u", "gone": None}, 1)
+    assert (none.value, none.error_code) == ("d", "INVALID_CONTEXT")
     assert "EvaluationDetails(" in repr(d)
 
 
 def test_contexts_refuse_what_the_core_refuses():
-    for bad in ({"a": {"b": 1}}, {"a": [1]}, {"targetingKey": 5}, {"a": object()}):
+    for bad in ({"a": {"b": 1}}, {"a": [1]}, {"targetingKey": 5}, {"a": object()}, {"a": None},
+                {"targetingKey": None}, {"targeting_key": None}):
         with pytest.raises(burgee.InvalidContext) as e:
             burgee.Context.from_dict(bad)
         assert e.value.code == "INVALID_CONTEXT"
-    ctx = burgee.Context("k", groups=["a", "b"], beta=True, age=3, skipped=None)
+    # None is not a value in keyword arguments either (spec/SNAPSHOT.md §2.3) ...
+    with pytest.raises(burgee.InvalidContext, match="attribute \"skipped\": None is not a value"):
+        burgee.Context("k", skipped=None)
+    # ... but targeting_key=None is no targeting key: an anonymous context.
+    assert burgee.Context(None, age=3).to_dict() == {"age": 3}
+    ctx = burgee.Context("k", groups=["a", "b"], beta=True, age=3)
     assert ctx.to_dict() == {"targetingKey": "k", "groups": ["a", "b"], "beta": True, "age": 3}
 
 

@@ -57,6 +57,19 @@ def test_evaluation_vectors():
     assert passed >= 300
 
 
+def test_context_vectors():
+    doc = load(VECTORS / "contexts.json")
+    assert len(doc["cases"]) >= 10
+    for case in doc["cases"]:
+        if "expected" in case:
+            assert json_eq(burgee.Context.from_dict(case["context"]).to_dict(), case["expected"]), case["name"]
+        elif isinstance(case["context"], dict):
+            with pytest.raises(burgee.InvalidContext) as e:
+                burgee.Context.from_dict(case["context"])
+            assert e.value.code == case["error_code"], case["name"]
+            assert case["message_contains"].replace("null", "None") in str(e.value), case["name"]
+
+
 def test_invalid_snapshot_vectors():
     doc = load(VECTORS / "invalid-snapshots.json")
     assert len(doc["cases"]) >= 30

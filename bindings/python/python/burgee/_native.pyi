@@ -16,7 +16,7 @@ _T = TypeVar("_T")
 
 _Reason = Literal["STATIC", "DEFAULT", "TARGETING_MATCH", "SPLIT", "DISABLED", "PREREQUISITE_FAILED", "ERROR"]
 _Status = Literal["NOT_READY", "READY", "STALE", "ERROR"]
-_AttributeValue = Union[str, int, float, bool, Sequence[str], None]
+_AttributeValue = Union[str, int, float, bool, Sequence[str]]  # None is refused (InvalidContext)
 _ContextLike = Union["Context", Mapping[str, _AttributeValue], None]
 
 class BurgeeError(Exception):
