@@ -1,0 +1,121 @@
+// Reads of the API as react-query hooks, one per resource, and the keys writes invalidate.
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { api, ok } from './client';
+
+/** Query keys, so writes can invalidate exactly what they change. */
+export const keys = {
+  projects: ['projects'] as const,
+  environments: (p: string) => ['environments', p] as const,
+  flags: (p: string) => ['flags', p] as const,
+  flag: (p: string, k: string) => ['flags', p, 'one', k] as const,
+  segments: (p: string, e: string) => ['segments', p, e] as const,
+  versions: (p: string, e: string) => ['versions', p, e] as const,
+};
+
+/** Projects the caller can see. */
+export function useProjects() {
+  return useQuery({
+    queryKey: keys.projects,
+    queryFn: async () => (await ok(api.GET('/v1/projects'))).data,
+  });
+}
+
+/** A project's environments. */
+export function useEnvironments(project: string | undefined) {
+  return useQuery({
+    queryKey: keys.environments(project ?? ''),
+    enabled: !!project,
+    queryFn: async () =>
+      (
+        await ok(
+          api.GET('/v1/projects/{project}/environments', { params: { path: { project: project ?? '' } } }),
+        )
+      ).data,
+  });
+}
+
+/** Server-side filters of the flag list. */
+export interface FlagFilters {
+  /** Free text (key, description). */
+  q?: string;
+  /** Tag. */
+  tag?: string;
+  /** Owner. */
+  owner?: string;
+  /** Value type. */
+  type?: string;
+}
+
+/** A project's flags, filtered by the server. */
+export function useFlags(project: string, filters: FlagFilters) {
+  const query = Object.fromEntries(Object.entries(filters).filter(([, v]) => v)) as FlagFilters;
+  return useQuery({
+    queryKey: [...keys.flags(project), query],
+    placeholderData: keepPreviousData,
+    queryFn: async () =>
+      (await ok(api.GET('/v1/projects/{project}/flags', { params: { path: { project }, query } }))).data,
+  });
+}
+
+/** One flag with its targeting per environment, and the ETag of its definition. */
+export function useFlag(project: string, key: string) {
+  return useQuery({
+    queryKey: keys.flag(project, key),
+    queryFn: async () =>
+      ok(api.GET('/v1/projects/{project}/flags/{key}', { params: { path: { project, key } } })),
+  });
+}
+
+/** The segments of an environment. */
+export function useSegments(project: string, env: string) {
+  return useQuery({
+    queryKey: keys.segments(project, env),
+    enabled: !!env,
+    queryFn: async () =>
+      (
+        await ok(
+          api.GET('/v1/projects/{project}/environments/{env}/segments', {
+            params: { path: { project, env } },
+          }),
+        )
+      ).data,
+  });
+}
+
+/** Published versions of an environment, newest first. */
+export function useVersions(project: string, env: string) {
+  return useQuery({
+    queryKey: keys.versions(project, env),
+    enabled: !!env,
+    queryFn: async () =>
+      (
+        await ok(
+          api.GET('/v1/projects/{project}/environments/{env}/versions', {
+            params: { path: { project, env }, query: { limit: 200 } },
+          }),
+        )
+      ).data,
+  });
+}
+
+/**
+ * Display names of actors (user or token id → its name) for the audit log and history, from
+ * the user and token lists (admins only; others see the raw ids).
+ */
+export function useActorNames(enabled: boolean): (actor: string) => string {
+  const tokens = useQuery({
+    queryKey: ['tokens', 'all'],
+    enabled,
+    queryFn: async () => (await ok(api.GET('/v1/tokens'))).data,
+  });
+  const users = useQuery({
+    queryKey: ['users'],
+    enabled,
+    queryFn: async () => (await ok(api.GET('/v1/users'))).data,
+  });
+  const names = new Map<string, string>([
+    ...(tokens.data ?? []).map((t): [string, string] => [t.id, t.name ? `${t.name} (token)` : t.id]),
+    ...(users.data ?? []).map((u): [string, string] => [u.id, u.name || u.email]),
+  ]);
+  return (actor) => names.get(actor) ?? actor;
+}

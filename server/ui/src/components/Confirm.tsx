@@ -1,0 +1,43 @@
+// A modal confirmation on the native <dialog> (focus moves into it, Escape cancels).
+import { type ReactNode, useEffect, useRef } from 'react';
+
+/** Props of [`Confirm`]. */
+export interface ConfirmProps {
+  /** Shown while true. */
+  open: boolean;
+  /** Heading. */
+  title: string;
+  /** The explanation. */
+  children: ReactNode;
+  /** Label of the confirming button. */
+  confirmLabel: string;
+  /** Called on confirm. */
+  onConfirm(): void;
+  /** Called on cancel (button, Escape). */
+  onCancel(): void;
+}
+
+/** A confirmation dialog. */
+export function Confirm({ open, title, children, confirmLabel, onConfirm, onCancel }: ConfirmProps) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (!d) return;
+    if (open && !d.open) d.showModal();
+    if (!open && d.open) d.close();
+  }, [open]);
+  return (
+    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={onCancel} onClose={() => open && onCancel()}>
+      <h2 id="confirm-title">{title}</h2>
+      <div>{children}</div>
+      <div className="actions">
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" className="primary" onClick={onConfirm}>
+          {confirmLabel}
+        </button>
+      </div>
+    </dialog>
+  );
+}

@@ -1,0 +1,183 @@
+// The frame of every screen: the header (project and environment switchers, navigation,
+// theme, user) and the sign-in screen when signed out. `useCurrent` gives screens the
+// project, environment and role from the URL.
+import { Suspense } from 'react';
+import { Navigate, NavLink, Outlet, useLocation, useNavigate, useParams } from 'react-router';
+import { atLeast, type Environment, type Role } from '../api/client';
+import { useEnvironments, useProjects } from '../api/queries';
+import { useAuth } from '../auth';
+import { SignIn } from '../pages/SignIn';
+import { applyTheme, resolvedTheme, storedTheme } from '../theme';
+import { ErrorNote } from './ErrorNote';
+
+/** What a screen needs to know about where it is. */
+export interface Current {
+  /** Project key. */
+  project: string;
+  /** Environment key. */
+  env: string;
+  /** The environment, once loaded. */
+  environment: Environment | undefined;
+  /** All environments of the project. */
+  environments: Environment[];
+  /** The signed-in user's role. */
+  role: Role | undefined;
+  /** Whether the user may write targeting here (editor; publisher when protected). */
+  canWrite: boolean;
+}
+
+/** The project, environment and permissions of the current route. */
+export function useCurrent(): Current {
+  const { project = '', env = '' } = useParams();
+  const { user } = useAuth();
+  const envs = useEnvironments(project);
+  const environments = envs.data ?? [];
+  const environment = environments.find((e) => e.key === env);
+  const role = user?.role;
+  const canWrite = atLeast(role, environment?.protected ? 'publisher' : 'editor');
+  return { project, env, environment, environments, role, canWrite };
+}
+
+/** `/`: the last project and environment used, or the first ones. */
+export function Home() {
+  const projects = useProjects();
+  const first = projects.data?.[0]?.key;
+  const envs = useEnvironments(first);
+  if (projects.error) return <ErrorNote error={projects.error} />;
+  if (projects.data && projects.data.length === 0) return <p>No projects yet.</p>;
+  const env = envs.data?.[0]?.key;
+  if (!first || !env) return <p aria-busy="true">Loading…</p>;
+  return <Navigate to={`/p/${first}/e/${env}/flags`} replace />;
+}
+
+const SECTIONS = [
+  ['flags', 'Flags'],
+  ['segments', 'Segments'],
+  ['history', 'History'],
+  ['audit', 'Audit log'],
+  ['access', 'Access'],
+] as const;
+
+function Switchers() {
+  const { project, env, environments, environment } = useCurrent();
+  const projects = useProjects();
+  const navigate = useNavigate();
+  const location = useLocation();
+  const section = location.pathname.split('/')[5] ?? 'flags';
+  if (!project) return null;
+  return (
+    <div className="switchers">
+      <label>
+        <span className="label">Project</span>
+        <select
+          value={project}
+          onChange={(e) => navigate(`/p/${e.target.value}/e/${env}/flags`)}
+          aria-label="Project"
+        >
+          {(projects.data ?? []).map((p) => (
+            <option key={p.key} value={p.key}>
+              {p.name || p.key}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        <span className="label">Environment</span>
+        <select
+          value={env}
+          onChange={(e) => navigate(`/p/${project}/e/${e.target.value}/${section}`)}
+          aria-label="Environment"
+        >
+          {environments.map((e) => (
+            <option key={e.key} value={e.key}>
+              {e.name || e.key}
+              {e.protected ? ' (protected)' : ''}
+            </option>
+          ))}
+        </select>
+      </label>
+      {environment?.protected && (
+        <span className="badge protected" title="Changes here need the publisher role">
+          Protected
+        </span>
+      )}
+    </div>
+  );
+}
+
+function ThemeToggle() {
+  const dark = resolvedTheme(storedTheme()) === 'dark';
+  return (
+    <button
+      type="button"
+      className="ghost"
+      aria-pressed={dark}
+      onClick={(e) => {
+        const next = resolvedTheme(storedTheme()) === 'dark' ? 'light' : 'dark';
+        applyTheme(next);
+        e.currentTarget.setAttribute('aria-pressed', String(next === 'dark'));
+      }}
+    >
+      Dark theme
+    </button>
+  );
+}
+
+function Nav() {
+  const { project, env } = useParams();
+  if (!project || !env) return null;
+  return (
+    <nav aria-label="Sections">
+      <ul>
+        {SECTIONS.map(([path, label]) => (
+          <li key={path}>
+            <NavLink to={`/p/${project}/e/${env}/${path}`}>{label}</NavLink>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+/** The layout route: header, navigation and the screen (or sign-in). */
+export function Shell() {
+  const { user, signOut } = useAuth();
+  if (user === undefined) return <p aria-busy="true">Loading…</p>;
+  if (user === null) return <SignIn />;
+  return (
+    <>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="top">
+        <span className="brand">Burgee</span>
+        <Switchers />
+        <div className="user">
+          <ThemeToggle />
+          <span className="who" title={user.email || user.id}>
+            <span className="name">{user.name || user.email} · </span>
+            <span className="role">{user.role}</span>
+          </span>
+          <button type="button" className="ghost" onClick={() => void signOut()}>
+            Sign out
+          </button>
+          <button
+            type="button"
+            className="ghost small"
+            aria-label="Sign out everywhere"
+            title="End every session of this account, on every device"
+            onClick={() => void signOut(true)}
+          >
+            Everywhere
+          </button>
+        </div>
+      </header>
+      <Nav />
+      <main id="main">
+        <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+          <Outlet />
+        </Suspense>
+      </main>
+    </>
+  );
+}

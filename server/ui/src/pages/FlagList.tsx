@@ -1,0 +1,250 @@
+// The flag list: server-side search and filters (text, tag, owner, type), an on/off filter and
+// sorting in the page, and an on/off switch per environment (a PUT of the targeting with
+// If-Match; protected environments ask first).
+import { useQueryClient } from '@tanstack/react-query';
+import { useMemo, useState } from 'react';
+import { Link, useSearchParams } from 'react-router';
+import { ApiError, atLeast, type Environment, type Flag } from '../api/client';
+import { type FlagFilters, keys, useFlags } from '../api/queries';
+import { putTargeting, toTargeting } from '../api/writes';
+import { Confirm } from '../components/Confirm';
+import { ErrorNote } from '../components/ErrorNote';
+import { useCurrent } from '../components/Shell';
+
+type Sort = 'key' | 'updated' | 'type';
+
+function lastUpdate(f: Flag): number {
+  return Math.max(f.created_at, ...Object.values(f.environments ?? {}).map((t) => t.updated_at));
+}
+
+function sortFlags(flags: Flag[], sort: Sort): Flag[] {
+  const out = [...flags];
+  if (sort === 'key') out.sort((a, b) => a.key.localeCompare(b.key));
+  if (sort === 'type') out.sort((a, b) => a.type.localeCompare(b.type) || a.key.localeCompare(b.key));
+  if (sort === 'updated') out.sort((a, b) => lastUpdate(b) - lastUpdate(a) || a.key.localeCompare(b.key));
+  return out;
+}
+
+interface Pending {
+  flag: Flag;
+  env: Environment;
+  enabled: boolean;
+}
+
+/** The flags of the current project. */
+export function FlagList() {
+  const { project, env, environments, role } = useCurrent();
+  const [params, setParams] = useSearchParams();
+  const filters: FlagFilters = {
+    q: params.get('q') ?? '',
+    tag: params.get('tag') ?? '',
+    owner: params.get('owner') ?? '',
+    type: params.get('type') ?? '',
+  };
+  const state = params.get('state') ?? '';
+  const sort = (params.get('sort') ?? 'key') as Sort;
+  const flags = useFlags(project, filters);
+  const queryClient = useQueryClient();
+  const [pending, setPending] = useState<Pending | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState('');
+
+  const set = (name: string, value: string) => {
+    const next = new URLSearchParams(params);
+    if (value) next.set(name, value);
+    else next.delete(name);
+    setParams(next, { replace: true });
+  };
+
+  const shown = useMemo(() => {
+    const list = (flags.data ?? []).filter((f) => {
+      if (!state) return true;
+      const on = f.environments?.[env]?.enabled ?? false;
+      return state === 'on' ? on : !on;
+    });
+    return sortFlags(list, sort);
+  }, [flags.data, state, sort, env]);
+
+  const tags = useMemo(
+    () => [...new Set((flags.data ?? []).flatMap((f) => f.tags ?? []))].sort(),
+    [flags.data],
+  );
+  const anyProtected = environments.some((e) => e.protected);
+  const canCreate = atLeast(role, anyProtected ? 'publisher' : 'editor');
+
+  async function toggle(p: Pending) {
+    const t = p.flag.environments?.[p.env.key];
+    if (!t) return;
+    setBusy(`${p.flag.key}/${p.env.key}`);
+    setError(null);
+    try {
+      await putTargeting(project, p.env.key, p.flag.key, t.revision, {
+        ...toTargeting(t),
+        enabled: p.enabled,
+      });
+    } catch (e) {
+      setError(
+        e instanceof ApiError && e.status === 412
+          ? new ApiError(412, {
+              code: e.code,
+              message: `${p.flag.key} in ${p.env.key} changed since this list was loaded; the list is reloaded, try again.`,
+            })
+          : e,
+      );
+    } finally {
+      setBusy('');
+      await queryClient.invalidateQueries({ queryKey: keys.flags(project) });
+    }
+  }
+
+  function request(flag: Flag, environment: Environment, enabled: boolean) {
+    const p = { flag, env: environment, enabled };
+    if (environment.protected) setPending(p);
+    else void toggle(p);
+  }
+
+  return (
+    <section aria-labelledby="flags-title">
+      <div className="title-row">
+        <h1 id="flags-title">Flags</h1>
+        {canCreate && (
+          <Link className="button primary" to={`/p/${project}/e/${env}/flags/new`}>
+            New flag
+          </Link>
+        )}
+      </div>
+      <search className="filters" aria-label="Filter flags">
+        <label>
+          <span className="label">Search</span>
+          <input
+            type="search"
+            defaultValue={filters.q}
+            placeholder="Key or description"
+            onChange={(e) => set('q', e.target.value)}
+          />
+        </label>
+        <label>
+          <span className="label">Tag</span>
+          <select value={filters.tag} onChange={(e) => set('tag', e.target.value)}>
+            <option value="">Any</option>
+            {tags.map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          <span className="label">Owner</span>
+          <input defaultValue={filters.owner} onChange={(e) => set('owner', e.target.value)} />
+        </label>
+        <label>
+          <span className="label">Type</span>
+          <select value={filters.type} onChange={(e) => set('type', e.target.value)}>
+            <option value="">Any</option>
+            {['boolean', 'string', 'integer', 'float', 'object'].map((t) => (
+              <option key={t}>{t}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          <span className="label">In {env}</span>
+          <select value={state} onChange={(e) => set('state', e.target.value)}>
+            <option value="">On or off</option>
+            <option value="on">On</option>
+            <option value="off">Off</option>
+          </select>
+        </label>
+        <label>
+          <span className="label">Sort by</span>
+          <select value={sort} onChange={(e) => set('sort', e.target.value)}>
+            <option value="key">Key</option>
+            <option value="updated">Last change</option>
+            <option value="type">Type</option>
+          </select>
+        </label>
+      </search>
+      <ErrorNote error={flags.error ?? error} />
+      <p className="count" aria-live="polite">
+        {flags.isPending ? 'Loading…' : `${shown.length} of ${flags.data?.length ?? 0} flags`}
+      </p>
+      <div className="table-wrap">
+        <table className="flags">
+          <thead>
+            <tr>
+              <th scope="col">Flag</th>
+              <th scope="col">Type</th>
+              <th scope="col" className="wide">
+                Tags
+              </th>
+              {environments.map((e) => (
+                <th scope="col" key={e.key} className={e.key === env ? 'current' : 'other-env'}>
+                  {e.key}
+                  {e.protected && (
+                    <span className="lock" title="protected">
+                      <span className="sr-only">(protected)</span>
+                    </span>
+                  )}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((f) => (
+              <tr key={f.key} data-flag={f.key}>
+                <th scope="row">
+                  <Link to={`/p/${project}/e/${env}/flags/${encodeURIComponent(f.key)}`}>{f.key}</Link>
+                  {f.description && <small className="desc">{f.description}</small>}
+                </th>
+                <td>{f.type}</td>
+                <td className="wide">
+                  {(f.tags ?? []).map((t) => (
+                    <span className="tag" key={t}>
+                      {t}
+                    </span>
+                  ))}
+                  {f.owner && <small className="owner">{f.owner}</small>}
+                </td>
+                {environments.map((e) => {
+                  const t = f.environments?.[e.key];
+                  const on = t?.enabled ?? false;
+                  const allowed = atLeast(role, e.protected ? 'publisher' : 'editor');
+                  return (
+                    <td key={e.key} className={e.key === env ? 'current' : 'other-env'}>
+                      <button
+                        type="button"
+                        role="switch"
+                        aria-checked={on}
+                        aria-label={`${f.key} in ${e.key}`}
+                        className="switch"
+                        disabled={!allowed || !t || busy === `${f.key}/${e.key}`}
+                        title={allowed ? undefined : `Your role cannot change ${e.key}`}
+                        onClick={() => request(f, e, !on)}
+                      >
+                        <span>{on ? 'On' : 'Off'}</span>
+                      </button>
+                    </td>
+                  );
+                })}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <Confirm
+        open={pending !== null}
+        title={`Turn ${pending?.flag.key} ${pending?.enabled ? 'on' : 'off'} in ${pending?.env.key}?`}
+        confirmLabel={pending?.enabled ? 'Turn on' : 'Turn off'}
+        onCancel={() => setPending(null)}
+        onConfirm={() => {
+          const p = pending;
+          setPending(null);
+          if (p) void toggle(p);
+        }}
+      >
+        <p>
+          <strong>{pending?.env.name || pending?.env.key}</strong> is a protected environment: this publishes
+          a new snapshot that SDKs pick up within seconds.
+        </p>
+      </Confirm>
+    </section>
+  );
+}
