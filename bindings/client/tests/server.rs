@@ -59,7 +59,7 @@ fn user_off(c: &Client) -> String {
 #[test]
 fn ready_then_a_change_arrives_by_sse_within_a_second() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let client = Client::new(options(&server)).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
@@ -97,8 +97,7 @@ fn ready_then_a_change_arrives_by_sse_within_a_second() {
 #[test]
 fn outage_keeps_the_last_known_good_snapshot_and_restart_resyncs() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), "127.0.0.1:0");
-    let addr = server.addr();
+    let mut server = Server::start(dir.path());
     let client = Client::new(options(&server)).unwrap();
     assert_eq!(
         client.wait_until_ready(Duration::from_secs(10)),
@@ -119,7 +118,7 @@ fn outage_keeps_the_last_known_good_snapshot_and_restart_resyncs() {
     assert_eq!(version(&client), v1);
     assert_eq!(variant(&client, "checkout-redesign", &user), "off");
 
-    let server = Server::start(dir.path(), &addr);
+    let server = server.restart();
     let published = server.set_default("checkout-redesign", "on");
     assert!(
         wait_for(Duration::from_secs(5), || version(&client) == published).is_some(),
@@ -139,11 +138,10 @@ fn a_rolled_back_server_is_refused_and_the_newer_snapshot_kept() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live");
     let old = dir.path().join("old");
-    let mut server = Server::start(&live, "127.0.0.1:0");
-    let addr = server.addr();
+    let mut server = Server::start(&live);
     server.stop();
     copy_dir(&live, &old);
-    let mut server = Server::start(&live, &addr);
+    let mut server = server.restart();
     server.set_default("checkout-redesign", "on");
     let newest = server.set_default("guest-checkout", "off");
 
@@ -158,7 +156,7 @@ fn a_rolled_back_server_is_refused_and_the_newer_snapshot_kept() {
     server.stop();
     std::fs::remove_dir_all(&live).unwrap();
     copy_dir(&old, &live);
-    let _server = Server::start(&live, &addr);
+    let _server = server.restart();
     let refused = SyncStatus::Error(ErrorCode::SnapshotRollback);
     assert!(
         wait_for(Duration::from_secs(5), || client.status().0 == refused).is_some(),
@@ -235,7 +233,7 @@ fn static_server(body: Arc<Mutex<Vec<u8>>>) -> String {
 fn a_tampered_envelope_is_refused_and_the_previous_kept_with_polling_fallback() {
     use base64::Engine as _;
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let good = server.envelope();
     // Same signature, payload claiming a newer version.
     let mut env: Value = serde_json::from_slice(&good).unwrap();
@@ -271,7 +269,7 @@ fn a_tampered_envelope_is_refused_and_the_previous_kept_with_polling_fallback() 
 #[test]
 fn exposures_and_track_events_arrive_at_the_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let mut opts = options(&server);
     opts.flush_interval_ms = 60_000; // only size and close flush here
     let client = Client::new(opts).unwrap();
@@ -328,7 +326,7 @@ fn exposures_and_track_events_arrive_at_the_server() {
 #[test]
 fn events_flush_by_interval() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let mut opts = options(&server);
     opts.flush_interval_ms = 200;
     let client = Client::new(opts).unwrap();
@@ -355,7 +353,7 @@ fn events_flush_by_interval() {
 #[test]
 fn persisted_file_and_bootstrap_give_an_offline_start() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), "127.0.0.1:0");
+    let server = Server::start(&dir.path().join("data"));
     let file = dir.path().join("lkg.json");
     let mut opts = options(&server);
     opts.persist_path = Some(file.clone());
@@ -430,7 +428,7 @@ fn configuration_errors_and_not_ready() {
 fn restart_in_child_keeps_the_snapshot_and_syncs_again() {
     // The fork itself is exercised from Python (os.fork); here the restart path on its own.
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let client = Client::new(options(&server)).unwrap();
     client.wait_until_ready(Duration::from_secs(10));
     let v = version(&client);
@@ -452,7 +450,7 @@ fn restart_in_child_keeps_the_snapshot_and_syncs_again() {
 #[test]
 fn a_client_side_key_syncs_the_client_snapshot_over_sse() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let mut o = options(&server);
     o.sdk_key = Some(server.client_key());
     let client = Client::new(o).unwrap();

@@ -92,7 +92,7 @@ fn options(server: &Server, base: String) -> ClientOptions {
 #[test]
 fn a_bom_and_crlfs_split_across_chunks_are_parsed_as_the_standard_says() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let envelope = server.envelope();
     let script: Arc<Script> = Arc::new(move |_, conn| {
         let mut data = b"data: ".to_vec();
@@ -127,7 +127,7 @@ fn a_bom_and_crlfs_split_across_chunks_are_parsed_as_the_standard_says() {
 #[test]
 fn an_over_long_line_drops_the_connection_and_the_snapshot_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "127.0.0.1:0");
+    let server = Server::start(dir.path());
     let envelope = server.envelope();
     let max_envelope = envelope.len() + 100;
     // The bound: the envelope limit plus 64 KiB of headroom.

@@ -10,14 +10,15 @@ use burgee_server::ready::ReadyFile;
 /// How long [`Serve::start`] waits for the ready file.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A `burgee serve` command to start: `BINARY serve --listen 127.0.0.1:0 --data-dir DIR
-/// --ready-file DIR/ready.json`, with the `BURGEE_*` variables that would change its
-/// configuration removed from its environment, stdin and stdout closed, stderr discarded
-/// unless [`Serve::stderr`] says otherwise.
+/// A `burgee serve` command to start: `BINARY serve --data-dir DIR --ready-file
+/// DIR/ready.json --listen 127.0.0.1:0` (or [`Serve::listen`]'s address), with the `BURGEE_*`
+/// variables that would change its configuration removed from its environment, stdin and
+/// stdout closed, stderr discarded unless [`Serve::stderr`] says otherwise.
 #[derive(Debug)]
 pub struct Serve {
     command: Command,
     ready_path: PathBuf,
+    listen: String,
 }
 
 impl Serve {
@@ -26,7 +27,7 @@ impl Serve {
         let ready_path = data_dir.join("ready.json");
         let mut command = Command::new(binary);
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--data-dir"])
             .arg(data_dir)
             .arg("--ready-file")
             .arg(&ready_path)
@@ -45,7 +46,16 @@ impl Serve {
         Serve {
             command,
             ready_path,
+            listen: "127.0.0.1:0".to_owned(),
         }
+    }
+
+    /// Listens on `addr` instead of a free port (e.g. a restart on the address of an earlier
+    /// server of the test).
+    #[must_use]
+    pub fn listen(mut self, addr: impl Into<String>) -> Serve {
+        self.listen = addr.into();
+        self
     }
 
     /// Adds arguments (e.g. `["--demo"]`, `["--database-url", url]`).
@@ -88,6 +98,7 @@ impl Serve {
         let _ = std::fs::remove_file(&self.ready_path);
         let child = self
             .command
+            .args(["--listen", &self.listen])
             .spawn()
             .unwrap_or_else(|e| panic!("spawning {:?}: {e}", self.command.get_program()));
         let mut server = ServerProcess { child, ready: None };
@@ -164,6 +175,20 @@ impl ServerProcess {
     /// The OS error of waiting.
     pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
         self.child.wait()
+    }
+
+    /// Its `host:port`.
+    pub fn addr(&self) -> &str {
+        self.url().trim_start_matches("http://")
+    }
+
+    /// Stops the server with SIGTERM (graceful: the database is closed cleanly) and waits
+    /// for it.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
     }
 
     /// Kills the server with SIGKILL (no clean shutdown) and waits for it.

@@ -7,12 +7,10 @@
     dead_code
 )]
 
-use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use burgee_test_support::{ReadyFile, Serve, ServerProcess};
 use serde_json::Value;
 
 /// The `burgee` binary: `$BURGEE_BIN`, or `burgee` next to this test's target directory
@@ -31,41 +29,34 @@ pub fn burgee_bin() -> PathBuf {
     bin
 }
 
-/// A running server; killed on drop.
+/// A running `burgee serve --demo` (burgee-test-support's process, killed on drop) and the
+/// credentials of its data directory's first start (the ready file shows them only then).
 pub struct Server {
-    child: Option<Child>,
+    process: Option<ServerProcess>,
+    first: ReadyFile,
     pub base: String,
     pub data_dir: PathBuf,
 }
 
 impl Server {
-    /// Starts `burgee serve --demo` on `listen` (e.g. `127.0.0.1:0`) with `data_dir`.
-    pub fn start(data_dir: &Path, listen: &str) -> Server {
-        let mut child = Command::new(burgee_bin())
-            .args(["serve", "--demo", "--listen", listen, "--data-dir"])
-            .arg(data_dir)
-            .env_remove("BURGEE_LISTEN")
-            .env_remove("BURGEE_DATA_DIR")
-            .env_remove("BURGEE_DATABASE_URL")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+    /// Starts `burgee serve --demo` on a free port with a fresh `data_dir`.
+    pub fn start(data_dir: &Path) -> Server {
+        let process = serve(data_dir).start();
         Server {
-            child: Some(child),
-            base,
+            first: process.ready().clone(),
+            base: process.url().to_owned(),
+            process: Some(process),
             data_dir: data_dir.to_owned(),
         }
+    }
+
+    /// Starts it again (after [`Server::kill`] or [`Server::stop`]) on the same address and
+    /// data directory, keeping the first start's credentials.
+    pub fn restart(mut self) -> Server {
+        self.kill();
+        let process = serve(&self.data_dir).listen(self.addr()).start();
+        self.process = Some(process);
+        self
     }
 
     /// `host:port` the server listens on.
@@ -75,50 +66,33 @@ impl Server {
 
     /// SIGKILL, like a crash or a pulled cable on the server side.
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(p) = self.process.take() {
+            p.kill();
         }
     }
 
     /// SIGTERM and wait (graceful: the database is closed cleanly).
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let _ = c.wait();
+        if let Some(p) = self.process.take() {
+            p.stop();
         }
     }
 
-    pub fn credentials(&self) -> BTreeMap<String, String> {
-        std::fs::read_to_string(self.data_dir.join("credentials.env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.strip_prefix("export "))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    }
-
     pub fn sdk_key(&self) -> String {
-        self.credentials()["BURGEE_SDK_KEY_PRODUCTION"].clone()
+        self.first.sdk_keys["production"].clone()
     }
 
     /// The production environment's client-side key (`bgc_...`).
     pub fn client_key(&self) -> String {
-        self.credentials()["BURGEE_CLIENT_KEY_PRODUCTION"].clone()
+        self.first.client_keys["production"].clone()
     }
 
     pub fn admin(&self) -> String {
-        self.credentials()["BURGEE_ADMIN_TOKEN"].clone()
+        self.first.admin_token.clone().unwrap()
     }
 
     pub fn public_key(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("keys/production.pub"))
-            .unwrap()
-            .trim()
-            .to_owned()
+        self.first.public_keys["production"].clone()
     }
 
     /// Sets the production targeting's default serve of boolean `flag` to `variant` through
@@ -178,10 +152,8 @@ impl Server {
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
+fn serve(data_dir: &Path) -> Serve {
+    Serve::new(burgee_bin(), data_dir).args(["--demo"])
 }
 
 pub fn agent() -> ureq::Agent {
