@@ -4,7 +4,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { OpenFeature, ProviderEvents, ErrorCode: OFErrorCode, StandardResolutionReasons } = require('@openfeature/server-sdk');
 const { BurgeeProvider, burgeeContext } = require('@burgee/node/openfeature');
-const { startServer, waitFor, tmpdir } = require('./helpers.js');
+const { startServer, waitFor, tmpdir } = require('@burgee/test-support');
 
 test('OpenFeature: details, reasons, error codes, READY and CONFIGURATION_CHANGED events, hooks', async () => {
   const server = await startServer(tmpdir());

@@ -6,7 +6,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { BurgeeError, Client, Context, Snapshot } = require('@burgee/node');
-const { startServer, waitFor, tmpdir } = require('./helpers.js');
+const { startServer, waitFor, tmpdir } = require('@burgee/test-support');
 
 function options(server, extra = {}) {
   return {
@@ -86,7 +86,6 @@ test('outage keeps the last-known-good snapshot; restart resyncs; persisted file
   const dir = tmpdir();
   const lkg = path.join(dir, 'lkg.json');
   let server = await startServer(path.join(dir, 'data'));
-  const addr = server.addr;
   try {
     const client = new Client(options(server, { persistPath: lkg }));
     const statuses = [];
@@ -108,7 +107,7 @@ test('outage keeps the last-known-good snapshot; restart resyncs; persisted file
     const boot = new Client({ environment: 'production', trustedKeys: [server.publicKey], bootstrap: fs.readFileSync(lkg, 'utf8') });
     assert.equal(boot.getBooleanValue('checkout-redesign', true, { targetingKey: user }), false);
 
-    server = await startServer(path.join(dir, 'data'), addr);
+    server = await server.restart();
     const published = await server.setDefault('checkout-redesign', 'on');
     assert.ok(await waitFor(5000, () => version(client) === published), JSON.stringify(client.status()));
     assert.equal(client.getBooleanValue('checkout-redesign', false, { targetingKey: user }), true);
@@ -127,10 +126,9 @@ test('a rolled-back server is refused: ERROR status, newer snapshot kept', async
   const dir = tmpdir();
   const live = path.join(dir, 'live');
   let server = await startServer(live);
-  const addr = server.addr;
   await server.stop();
   copyDir(live, path.join(dir, 'old'));
-  server = await startServer(live, addr);
+  server = await server.restart();
   try {
     await server.setDefault('checkout-redesign', 'on');
     const newest = await server.setDefault('guest-checkout', 'off');
@@ -142,7 +140,7 @@ test('a rolled-back server is refused: ERROR status, newer snapshot kept', async
     await server.stop();
     fs.rmSync(live, { recursive: true });
     copyDir(path.join(dir, 'old'), live);
-    server = await startServer(live, addr);
+    server = await server.restart();
     assert.ok(await waitFor(5000, () => client.status().status === 'ERROR'), JSON.stringify(client.status()));
     assert.equal(client.status().errorCode, 'SNAPSHOT_ROLLBACK');
     assert.equal(version(client), newest);

@@ -5,7 +5,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { Snapshot, Context, BurgeeError, bucket } = require('@burgee/node');
-const { VECTORS, readJson, matchesExpected, checkInvalidSnapshots, checkBucketing, checkEnvelopes } = require('./helpers.js');
+const { VECTORS, readJson, matchesExpected, checkInvalidSnapshots, checkBucketing, checkEnvelopes } = require('@burgee/test-support');
 
 test('evaluation vectors (eval/*.json)', () => {
   const dir = path.join(VECTORS, 'eval');

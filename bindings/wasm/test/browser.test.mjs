@@ -22,7 +22,7 @@ import { chromium } from 'playwright-core';
 import { Snapshot, Context } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
-const { startServer, waitFor, tmpdir } = require('./helpers.js');
+const { startServer, waitFor, tmpdir } = require('@burgee/test-support');
 
 const PKG_DIR = path.dirname(require.resolve('@burgee/wasm'));
 const PAGE_HTML = fs.readFileSync(new URL('./page.html', import.meta.url));

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { Client, WorkerClient, Snapshot, Context, BurgeeError } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
-const { startServer, waitFor, tmpdir } = require('./helpers.js');
+const { startServer, waitFor, tmpdir } = require('@burgee/test-support');
 
 /** A Storage-like object (localStorage itself is exercised in Chromium by browser.test.mjs). */
 function memoryStorage() {

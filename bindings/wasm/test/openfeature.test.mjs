@@ -10,7 +10,7 @@ import { BurgeeWebProvider } from '@burgee/wasm/openfeature-web';
 import { BurgeeWorkerProvider } from '@burgee/wasm/openfeature-server';
 
 const require = createRequire(import.meta.url);
-const { startServer, waitFor, tmpdir } = require('./helpers.js');
+const { startServer, waitFor, tmpdir } = require('@burgee/test-support');
 
 test('web provider: details, reasons, error codes, configuration-changed events', async (t) => {
   const server = await startServer(tmpdir());

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { Client, streamLimit } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
-const { startServer, waitFor, tmpdir } = require('./helpers.js');
+const { startServer, waitFor, tmpdir } = require('@burgee/test-support');
 
 async function clientEnvelope(server) {
   const r = await fetch(`${server.base}/v1/client/snapshots/production`, { headers: { Authorization: `Bearer ${server.clientKey}` } });

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { Snapshot, Context, BurgeeError, ErrorCode, bucket, errorCodes, sensitiveDigest, defaults, streamLimit } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
-const { VECTORS, readJson, matchesExpected, checkInvalidSnapshots, checkBucketing, checkEnvelopes } = require('./helpers.js');
+const { VECTORS, readJson, matchesExpected, checkInvalidSnapshots, checkBucketing, checkEnvelopes } = require('@burgee/test-support');
 
 test('evaluation vectors (eval/*.json)', () => {
   const dir = path.join(VECTORS, 'eval');

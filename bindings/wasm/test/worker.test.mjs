@@ -17,7 +17,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Context, Snapshot } from '@burgee/wasm/node';
 
 const require = createRequire(import.meta.url);
-const { REPO, startServer, tmpdir } = require('./helpers.js');
+const { REPO, startServer, tmpdir } = require('@burgee/test-support');
 
 const EXAMPLE = path.join(REPO, 'examples/cloudflare-worker');
 const PKG_DIR = path.dirname(fileURLToPath(import.meta.resolve('@burgee/wasm')));
