@@ -239,6 +239,80 @@ pub async fn dump(store: &Store, keys_dir: &std::path::Path) -> Result<Backup, S
     })
 }
 
+/// Whether `name` is a signing-key name the server makes: `<env>` or `<project>/<env>`, each
+/// a valid key (so it names a file inside the keys directory, never outside).
+fn is_key_name(name: &str) -> bool {
+    let mut parts = name.split('/');
+    let ok = |p: Option<&str>| p.is_some_and(|p| crate::validate::check_key("key", p).is_ok());
+    match (parts.next(), parts.next(), parts.next()) {
+        (first, None, None) => ok(first),
+        (first, second @ Some(_), None) => ok(first) && ok(second),
+        _ => false,
+    }
+}
+
+/// Checks a row as the API would have: keys are keys, key names stay inside the keys
+/// directory, and JSON columns hold what they must (flag definitions, targeting, segments,
+/// roles).
+fn check_row(table: &str, names: &[&str], row: &[Value]) -> Result<(), String> {
+    let text = |column: &str| -> Option<&str> {
+        names
+            .iter()
+            .position(|n| *n == column)
+            .and_then(|i| row.get(i))
+            .and_then(Value::as_str)
+    };
+    let key = |column: &str| -> Result<(), String> {
+        match text(column) {
+            Some(k) => crate::validate::check_key(column, k).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    };
+    let json =
+        |column: &str, parse: &dyn Fn(&str) -> Result<(), serde_json::Error>| match text(column) {
+            Some(t) => parse(t).map_err(|e| format!("{column}: {e}")),
+            None => Ok(()),
+        };
+    match table {
+        "projects" => key("key"),
+        "environments" => {
+            key("project")?;
+            key("key")?;
+            match text("key_name") {
+                Some(n) if is_key_name(n) => Ok(()),
+                other => Err(format!(
+                    "key_name {other:?} is not <env> or <project>/<env>"
+                )),
+            }
+        }
+        "flags" => {
+            key("project")?;
+            json("definition", &|t| {
+                serde_json::from_str::<crate::model::FlagSpec>(t).map(drop)
+            })
+        }
+        "flag_targeting" => {
+            key("project")?;
+            key("environment")?;
+            json("targeting", &|t| {
+                serde_json::from_str::<crate::model::Targeting>(t).map(drop)
+            })
+        }
+        "segments" => {
+            key("project")?;
+            key("environment")?;
+            json("definition", &|t| {
+                serde_json::from_str::<burgee_core::model::SegmentDef>(t).map(drop)
+            })
+        }
+        "tokens" | "users" => match text("role") {
+            Some(r) if crate::model::Role::parse(r).is_none() => Err(format!("unknown role {r:?}")),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
 /// Writes a backup into an empty database (one transaction) and the public keys that are
 /// missing from `keys_dir`. Returns the number of rows restored.
 ///
@@ -290,7 +364,9 @@ pub async fn restore(
             names.join(", "),
             placeholders.join(", ")
         );
-        for row in &dump.rows {
+        for (i, row) in dump.rows.iter().enumerate() {
+            check_row(table, &names, row)
+                .map_err(|e| StateError::Config(format!("backup {table}[{i}]: {e}")))?;
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for ((name, kind), value) in columns.iter().zip(row) {
                 q = match (kind, value) {
@@ -310,6 +386,13 @@ pub async fn restore(
         }
     }
     for (name, key) in &backup.public_keys {
+        if !is_key_name(name) {
+            return Err(StateError::Config(format!(
+                "backup public key name {name:?} is not a key name (<env> or <project>/<env>)"
+            )));
+        }
+        burgee_core::TrustedKey::from_base64(key)
+            .map_err(|e| StateError::Config(format!("backup public key {name:?}: {e}")))?;
         let path = keys_dir.join(format!("{name}.pub"));
         if !path.exists() {
             if let Some(parent) = path.parent() {

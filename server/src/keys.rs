@@ -58,6 +58,17 @@ pub enum KeyError {
     /// PKCS#8 encoding of a private key failed.
     #[error("encoding the private key as PKCS#8 PEM failed: {0}")]
     Encode(String),
+    /// The active key comes from an environment variable, so `burgee keys rotate` cannot
+    /// replace it: set the new key in the variable and the old one in `<VAR>_PREVIOUS`.
+    #[error(
+        "the active key comes from ${var}: to rotate, put the current PEM into ${var}_PREVIOUS \
+         (it keeps co-signing), the new key's PEM into ${var}, ship the new .pub to SDKs and \
+         restart; unset ${var}_PREVIOUS to retire the old key"
+    )]
+    FromEnvironment {
+        /// The variable.
+        var: String,
+    },
 }
 
 /// The files written by [`write_keypair`].
@@ -195,42 +206,65 @@ pub struct SigningKeys {
     pub previous: Vec<SigningKey>,
 }
 
-/// The environment variable that may hold the active key of `name` (PKCS#8 PEM text):
-/// `BURGEE_SIGNING_KEY_<NAME>`, `NAME` upper-cased with every other character than `A-Z0-9`
-/// replaced by `_` (e.g. `production` → `BURGEE_SIGNING_KEY_PRODUCTION`,
-/// `shop/production` → `BURGEE_SIGNING_KEY_SHOP_PRODUCTION`).
-pub fn key_env_var(name: &str) -> String {
-    let upper: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_uppercase()
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("BURGEE_SIGNING_KEY_{upper}")
+/// The environment variable that may hold the active signing key of environment `env` of
+/// `project` (PKCS#8 PEM text): `BURGEE_SIGNING_KEY_<PROJECT>__<ENV>`, each key upper-cased
+/// with `-` written `_` (e.g. `default`/`production` → `BURGEE_SIGNING_KEY_DEFAULT__PRODUCTION`,
+/// `shop-2`/`qa` → `BURGEE_SIGNING_KEY_SHOP_2__QA`). Keys whose names would collide
+/// (`Shop`/`shop`, `a-b`/`a_b`, or `__` inside a key) are refused when the environment is
+/// created (`crate::service::AppState::create_environment`), so every variable names exactly
+/// one environment.
+pub fn key_env_var(project: &str, env: &str) -> String {
+    let part = |key: &str| -> String {
+        key.chars()
+            .map(|c| {
+                if c == '-' {
+                    '_'
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect()
+    };
+    format!("BURGEE_SIGNING_KEY_{}__{}", part(project), part(env))
+}
+
+/// The key id ([`key_id`]) of a signing key's public half.
+pub fn key_id_of(key: &SigningKey) -> String {
+    key_id(&key.verifying_key().to_bytes())
 }
 
 fn previous_dir(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.previous"))
 }
 
-/// Loads the keys `name` signs with: the active key from the environment variable
-/// [`key_env_var`] if set, else `DIR/NAME.key`; plus every `DIR/NAME.previous/*.key`.
+/// Loads the keys `name` signs with: the active key from the environment variable `env_var`
+/// ([`key_env_var`]) if set, else `DIR/NAME.key`; plus every `DIR/NAME.previous/*.key`.
 ///
 /// # Errors
 /// [`KeyError::Io`] / [`KeyError::BadPrivateKey`].
-pub fn signing_keys(dir: &Path, name: &str) -> Result<SigningKeys, KeyError> {
-    let active = match std::env::var(key_env_var(name)) {
+pub fn signing_keys(dir: &Path, name: &str, env_var: &str) -> Result<SigningKeys, KeyError> {
+    let active = match std::env::var(env_var) {
         Ok(pem) => SigningKey::from_pkcs8_pem(&pem).map_err(|e| KeyError::BadPrivateKey {
-            path: PathBuf::from(format!("${}", key_env_var(name))),
+            path: PathBuf::from(format!("${env_var}")),
             message: e.to_string(),
         })?,
         Err(_) => read_signing_key(&dir.join(format!("{name}.key")))?,
     };
     let mut previous = Vec::new();
+    if let Ok(pems) = std::env::var(format!("{env_var}_PREVIOUS")) {
+        // One or more PEM blocks, in order.
+        for block in pems.split_inclusive("-----END PRIVATE KEY-----") {
+            if block.trim().is_empty() {
+                continue;
+            }
+            previous.push(SigningKey::from_pkcs8_pem(block.trim()).map_err(|e| {
+                KeyError::BadPrivateKey {
+                    path: PathBuf::from(format!("${env_var}_PREVIOUS")),
+                    message: e.to_string(),
+                }
+            })?);
+        }
+    }
     let prev = previous_dir(dir, name);
     if prev.is_dir() {
         let entries = std::fs::read_dir(&prev).map_err(|source| KeyError::Io {
@@ -257,16 +291,44 @@ pub fn signing_keys(dir: &Path, name: &str) -> Result<SigningKeys, KeyError> {
 ///
 /// # Errors
 /// [`KeyError`] for file problems.
-pub fn rotate(dir: &Path, name: &str) -> Result<KeyPairFiles, KeyError> {
+pub fn rotate(dir: &Path, name: &str, env_var: &str) -> Result<KeyPairFiles, KeyError> {
+    if std::env::var(env_var).is_ok() {
+        return Err(KeyError::FromEnvironment {
+            var: env_var.to_owned(),
+        });
+    }
     let old = read_signing_key(&dir.join(format!("{name}.key")))?;
     let prev = previous_dir(dir, name);
     let old_id = key_id(&old.verifying_key().to_bytes());
-    write_keypair(&prev, &old_id, &old)?;
-    for ext in ["key", "pub"] {
-        let path = dir.join(format!("{name}.{ext}"));
-        std::fs::remove_file(&path).map_err(|source| KeyError::Io { path, source })?;
+    // Keep the old key first (a crash from here on leaves it active, and also previous), then
+    // replace the active pair by renames: at every instant one complete active key exists.
+    if !prev.join(format!("{old_id}.key")).exists() {
+        write_keypair(&prev, &old_id, &old)?;
     }
-    write_keypair(dir, name, &generate_signing_key()?)
+    let staged = format!("{name}.next");
+    for ext in ["key", "pub"] {
+        let _ = std::fs::remove_file(dir.join(format!("{staged}.{ext}")));
+    }
+    let files = write_keypair(dir, &staged, &generate_signing_key()?)?;
+    let key_path = dir.join(format!("{name}.key"));
+    let pub_path = dir.join(format!("{name}.pub"));
+    for (from, to) in [
+        (&files.private_key, &key_path),
+        (&files.public_key, &pub_path),
+    ] {
+        std::fs::rename(from, to).map_err(|source| KeyError::Io {
+            path: to.clone(),
+            source,
+        })?;
+    }
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(KeyPairFiles {
+        private_key: key_path,
+        public_key: pub_path,
+        key_id: files.key_id,
+    })
 }
 
 /// Key rotation, step 2 (once every SDK trusts the new key): moves the previous keys of
@@ -301,23 +363,79 @@ pub fn retire(dir: &Path, name: &str) -> Result<usize, KeyError> {
     Ok(count)
 }
 
-/// Loads `DIR/NAME.key`, or creates the pair if neither file exists.
+/// Loads the active key of `name` (the variable `env_var` if set, else `DIR/NAME.key`), or
+/// creates the pair if there is neither; returns its key id. `DIR/NAME.pub` is written (or
+/// replaced, atomically) when it does not match the active key, so SDKs, backups and the ready
+/// file find the public key even when the private key lives only in the environment.
 ///
 /// # Errors
 /// [`KeyError`].
-pub fn load_or_create(dir: &Path, name: &str) -> Result<String, KeyError> {
+pub fn load_or_create(dir: &Path, name: &str, env_var: &str) -> Result<String, KeyError> {
     let private = dir.join(format!("{name}.key"));
-    if private.exists() || std::env::var(key_env_var(name)).is_ok() {
-        let keys = signing_keys(dir, name)?;
-        return Ok(key_id(&keys.active.verifying_key().to_bytes()));
+    if private.exists() || std::env::var(env_var).is_ok() {
+        let keys = signing_keys(dir, name, env_var)?;
+        let public = keys.active.verifying_key().to_bytes();
+        let pub_path = dir.join(format!("{name}.pub"));
+        let text = format!("{}\n", STANDARD.encode(public));
+        if std::fs::read_to_string(&pub_path).ok().as_deref() != Some(text.as_str()) {
+            write_atomically(&pub_path, text.as_bytes(), 0o644)?;
+        }
+        return Ok(key_id(&public));
     }
     Ok(write_keypair(dir, name, &generate_signing_key()?)?.key_id)
+}
+
+/// Writes `path` atomically: `PATH.tmp` with `mode`, fsync, rename, fsync of the directory.
+///
+/// # Errors
+/// [`KeyError::Io`].
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| KeyError::Io { path, source }
+    };
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let _ = std::fs::remove_file(&tmp);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(parent) = path.parent()
+        && let Ok(d) = std::fs::File::open(parent)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn signing_key_variables_name_project_and_environment() {
+        assert_eq!(
+            key_env_var("default", "production"),
+            "BURGEE_SIGNING_KEY_DEFAULT__PRODUCTION"
+        );
+        assert_eq!(key_env_var("shop-2", "qa"), "BURGEE_SIGNING_KEY_SHOP_2__QA");
+        // The first project's `production` and project `shop`'s are different variables.
+        assert_ne!(
+            key_env_var("default", "production"),
+            key_env_var("shop", "production")
+        );
+    }
 
     #[test]
     fn keypair_round_trips_and_refuses_overwrite() {

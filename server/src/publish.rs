@@ -19,13 +19,15 @@ use crate::store::rows::{
 };
 use crate::store::{Writer, to_i64, to_u64};
 
-/// The signed envelope of `payload` by every key `key_name` signs with (active first).
+/// The signed envelope of `payload` by every key `key_name` signs with (active first); the
+/// active key may come from the variable `env_var` ([`keys::key_env_var`]).
 pub(crate) fn sign_all(
     keys_dir: &Path,
     key_name: &str,
+    env_var: &str,
     payload: &[u8],
 ) -> Result<Envelope, StateError> {
-    let keys = keys::signing_keys(keys_dir, key_name)?;
+    let keys = keys::signing_keys(keys_dir, key_name, env_var)?;
     let mut envelope = sign_envelope(SNAPSHOT_PAYLOAD_TYPE, payload, &keys.active);
     for key in &keys.previous {
         envelope
@@ -121,7 +123,8 @@ pub(crate) async fn publish_env(
     let sign = |def: &SnapshotDef| -> Result<(String, String), StateError> {
         let payload = serde_json::to_vec(def)
             .map_err(|e| StateError::Corrupt(format!("serializing snapshot: {e}")))?;
-        let envelope = to_json(&sign_all(keys_dir, &row.key_name, &payload)?)?;
+        let env_var = keys::key_env_var(project, env);
+        let envelope = to_json(&sign_all(keys_dir, &row.key_name, &env_var, &payload)?)?;
         Ok((payload_digest(&payload), envelope))
     };
     let (digest, envelope) = sign(&def)?;

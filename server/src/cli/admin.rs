@@ -148,8 +148,17 @@ pub(crate) fn keys_command(cmd: KeysCommand) -> Result<(), CliError> {
             .key_name(&env.project, &env.key)
             .await
             .map_err(failed)?;
+        let env_var = keys::key_env_var(&env.project, &env.key);
+        let before = keys::signing_keys(state.keys_dir(), &name, &env_var)?;
+        let ids = |k: &keys::SigningKeys| -> String {
+            let list: Vec<String> = std::iter::once(&k.active)
+                .chain(&k.previous)
+                .map(keys::key_id_of)
+                .collect();
+            serde_json::json!({"active": list.first(), "signing": list}).to_string()
+        };
         if rotate {
-            let files = keys::rotate(state.keys_dir(), &name)?;
+            let files = keys::rotate(state.keys_dir(), &name, &env_var)?;
             eprintln!(
                 "new active key {} in {}; the previous key keeps co-signing until `burgee keys retire`",
                 files.key_id,
@@ -159,17 +168,26 @@ pub(crate) fn keys_command(cmd: KeysCommand) -> Result<(), CliError> {
             let n = keys::retire(state.keys_dir(), &name)?;
             eprintln!("retired {n} previous key(s)");
         }
+        let after = keys::signing_keys(state.keys_dir(), &name, &env_var)?;
+        let action = if rotate { "key.rotate" } else { "key.retire" };
+        let reason = if rotate {
+            "key rotation"
+        } else {
+            "key retirement"
+        };
+        let (project, environment) = (env.project.clone(), env.key.clone());
         let published = state
-            .republish(
-                &env.project,
-                &env.key,
-                &cli_actor(),
-                if rotate {
-                    "key rotation"
-                } else {
-                    "key retirement"
-                },
-            )
+            .write(&cli_actor(), async |tx| {
+                tx.audit(
+                    action,
+                    (Some(&project), Some(&environment)),
+                    &format!("key:{project}/{environment}"),
+                    Some(ids(&before)),
+                    Some(ids(&after)),
+                )
+                .await?;
+                tx.publish(&project, &environment, reason).await
+            })
             .await
             .map_err(failed)?;
         println!("published version {}", published.version);

@@ -48,6 +48,26 @@ impl AppState {
         Ok(text.trim().to_owned())
     }
 
+    /// Brings `keys/<name>.pub` in line with every active key that comes from an environment
+    /// variable ([`keys::key_env_var`]), at start-up: the public key SDKs must trust changes
+    /// when an operator sets a new key in the variable.
+    ///
+    /// # Errors
+    /// [`StateError::Db`], [`StateError::Key`].
+    pub(crate) async fn sync_public_keys(&self) -> Result<(), StateError> {
+        let envs: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT project, key, key_name FROM environments")
+                .fetch_all(&self.inner.store.pool)
+                .await?;
+        for (project, env, key_name) in envs {
+            let var = keys::key_env_var(&project, &env);
+            if std::env::var(&var).is_ok() {
+                keys::load_or_create(&self.inner.keys_dir, &key_name, &var)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The environments of a project, sorted by key.
     ///
     /// # Errors
@@ -134,7 +154,24 @@ impl AppState {
         key_name: &str,
     ) -> Result<Environment, StateError> {
         let now = tx.now;
-        let key_id = keys::load_or_create(&self.inner.keys_dir, key_name)?;
+        let env_var = keys::key_env_var(project, &e.key);
+        let taken: Vec<(String, String)> = sqlx::query_as("SELECT project, key FROM environments")
+            .fetch_all(tx.conn())
+            .await?;
+        if let Some((p, k)) = taken
+            .iter()
+            .find(|(p, k)| keys::key_env_var(p, k) == env_var)
+        {
+            return Err(StateError::Field {
+                field: "key".into(),
+                message: format!(
+                    "environment {p}/{k} already has the signing-key variable {env_var}; keys \
+                     that differ only in case, in '-' against '_', or contain \"__\" cannot be \
+                     told apart there"
+                ),
+            });
+        }
+        let key_id = keys::load_or_create(&self.inner.keys_dir, key_name, &env_var)?;
         tracing::info!(project, environment = %e.key, %key_id, "environment signing key ready");
         let salt = hex::encode(keys::random_bytes::<16>()?);
         let protected = e.protected.unwrap_or(e.key == "production");

@@ -166,6 +166,7 @@ impl AppState {
         let credentials = if projects == 0 {
             Some(state.bootstrap(config).await?)
         } else {
+            state.sync_public_keys().await?;
             None
         };
         Ok((state, credentials))

@@ -160,6 +160,19 @@ async fn tokens_audit_export_keys_backup_restore() {
     assert_eq!(rotated.trim(), "published version 2");
     let new_key = read_trusted_key(&d.join("keys/production.pub")).unwrap();
     assert_ne!(old_key.keyid(), new_key.keyid());
+    // No staging files are left, and the rotation is in the audit log with both key ids.
+    assert!(!d.join("keys/production.next.key").exists());
+    let audit = ok(&burgee(d, &["audit", "verify"], None));
+    assert!(!audit.is_empty());
+    let (after,): (String,) =
+        sqlx::query_as("SELECT after FROM audit_log WHERE action = 'key.rotate'")
+            .fetch_one(&sqlite_pool(d).await)
+            .await
+            .unwrap();
+    assert!(
+        after.contains(new_key.keyid()) && after.contains(old_key.keyid()),
+        "{after}"
+    );
     let export_dir = d.join("cdn");
     let exported = ok(&burgee(
         d,

@@ -1546,7 +1546,8 @@ async fn key_rotation_keeps_old_key_trusted_until_retired(f: &Fixture) {
     };
     let old_key = f.public_key("production");
     let name = f.state.key_name("default", "production").await.unwrap();
-    let files = burgee_server::keys::rotate(f.state.keys_dir(), &name).unwrap();
+    let env_var = burgee_server::keys::key_env_var("default", "production");
+    let files = burgee_server::keys::rotate(f.state.keys_dir(), &name, &env_var).unwrap();
     let new_key = read_trusted_key(&files.public_key).unwrap();
     assert_ne!(new_key.keyid(), old_key.keyid());
     f.state

@@ -37,4 +37,5 @@ mod publish_limits;
 mod replicas;
 mod resign;
 mod session;
+mod signing_keys;
 mod stats_golden;

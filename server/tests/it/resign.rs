@@ -180,7 +180,7 @@ async fn the_server_starts_with_a_broken_environment(db: Db) {
     let log_path = f.dir.path().join("serve.log");
     let mut serve = Serve::new(env!("CARGO_BIN_EXE_burgee"), f.dir.path())
         .args(["--resign-check-secs", "3600"])
-        .env_remove("BURGEE_SIGNING_KEY_STAGING")
+        .env_remove("BURGEE_SIGNING_KEY_DEFAULT__STAGING")
         .env("RUST_LOG", "info")
         .stderr(std::fs::File::create(&log_path).unwrap());
     if let Some(url) = &f.database_url {
