@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import pathlib
@@ -37,41 +38,65 @@ def request(method: str, url: str, token: str, body: Any = None, headers: Dict[s
         return json.loads(text) if text and r.headers.get("Content-Type", "").startswith("application/json") else text
 
 
-class Server:
-    """A running `burgee serve --demo`; kill() / stop() / start() on the same address."""
+#: How long Server() waits for the ready file.
+START_TIMEOUT_S = 60.0
+#: Servers still running: killed when the test process exits, whatever a test left behind.
+_running: "set[subprocess.Popen[bytes]]" = set()
+atexit.register(lambda: [p.kill() for p in list(_running)])
 
-    def __init__(self, data_dir: pathlib.Path, listen: str = "127.0.0.1:0") -> None:
+
+class Server:
+    """A running `burgee serve --demo`, started with `--ready-file` and known by that JSON file;
+    kill() / stop(), and restart() on the same address and data directory."""
+
+    def __init__(self, data_dir: pathlib.Path, listen: str = "127.0.0.1:0", first: Dict[str, Any] | None = None) -> None:
         self.data_dir = pathlib.Path(data_dir)
-        env = {k: v for k, v in os.environ.items() if k not in ("BURGEE_LISTEN", "BURGEE_DATA_DIR", "BURGEE_DATABASE_URL")}
-        env["RUST_LOG"] = "warn"
+        ready_path = self.data_dir / "ready.json"
+        ready_path.unlink(missing_ok=True)
+        drop = ("BURGEE_LISTEN", "BURGEE_DATA_DIR", "BURGEE_DATABASE_URL", "BURGEE_NATS_URL", "BURGEE_READY_FILE")
+        env = {k: v for k, v in os.environ.items() if k not in drop}
         self.proc = subprocess.Popen(
-            [burgee_bin(), "serve", "--demo", "--listen", listen, "--data-dir", str(self.data_dir)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env,
+            [burgee_bin(), "serve", "--demo", "--listen", listen, "--data-dir", str(self.data_dir),
+             "--ready-file", str(ready_path)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=env,
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().decode().strip()
-        assert line.startswith("listening on "), line
-        self.base = line[len("listening on "):]
+        _running.add(self.proc)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        # Written atomically (renamed into place): present means complete.
+        while not ready_path.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"burgee serve exited before it was ready: {self.proc.returncode}")
+            if time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"burgee serve wrote no ready file within {START_TIMEOUT_S} s")
+            time.sleep(0.02)
+        self.ready: Dict[str, Any] = json.loads(ready_path.read_text())
+        # Credentials are in the ready file of the data directory's first start only.
+        self.first = first or self.ready
+        self.base: str = self.ready["url"]
         self.addr = self.base[len("http://"):]
-        creds = dict(
-            l[len("export "):].split("=", 1)
-            for l in (self.data_dir / "credentials.env").read_text().splitlines()
-            if l.startswith("export ")
-        )
-        self.sdk_key = creds["BURGEE_SDK_KEY_PRODUCTION"]
-        self.client_key = creds["BURGEE_CLIENT_KEY_PRODUCTION"]
-        self.admin = creds["BURGEE_ADMIN_TOKEN"]
-        self.public_key = (self.data_dir / "keys" / "production.pub").read_text().strip()
+        self.sdk_key: str = self.first["sdk_keys"]["production"]
+        self.client_key: str = self.first["client_keys"]["production"]
+        self.admin: str = self.first["admin_token"]
+        self.public_key: str = self.ready["public_keys"]["production"]
 
     def kill(self) -> None:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        _running.discard(self.proc)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait()
+        _running.discard(self.proc)
+
+    def restart(self) -> "Server":
+        """Kills it if it still runs and starts it again on the same address and data directory,
+        keeping the first start's credentials."""
+        self.kill()
+        return Server(self.data_dir, self.addr, self.first)
 
     def set_default(self, flag: str, variant: str) -> int:
         url = f"{self.base}/v1/projects/webshop/environments/production/flags/{flag}"

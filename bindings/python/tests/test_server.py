@@ -90,7 +90,6 @@ def test_the_client_checks_its_project_and_the_audience_of_its_key(tmp_path):
 def test_outage_keeps_last_known_good_restart_resyncs_and_offline_start(tmp_path):
     lkg = tmp_path / "lkg.json"
     server = Server(tmp_path / "data")
-    addr = server.addr
     try:
         client = burgee.Client(**options(server, persist_path=str(lkg)))
         assert client.wait_until_ready(10_000) == "READY"
@@ -107,7 +106,7 @@ def test_outage_keeps_last_known_good_restart_resyncs_and_offline_start(tmp_path
         boot = burgee.Client(environment="production", trusted_keys=[server.public_key], bootstrap=lkg.read_text())
         assert boot.get_boolean_value("checkout-redesign", True, {"targetingKey": user}) is False
 
-        server = Server(tmp_path / "data", addr)
+        server = server.restart()
         published = server.set_default("checkout-redesign", "on")
         assert wait_for(5, lambda: version(client) == published), client.status()
         assert client.get_boolean_value("checkout-redesign", False, {"targetingKey": user}) is True
@@ -120,10 +119,9 @@ def test_outage_keeps_last_known_good_restart_resyncs_and_offline_start(tmp_path
 def test_rolled_back_server_is_refused_and_newer_snapshot_kept(tmp_path):
     live, old = tmp_path / "live", tmp_path / "old"
     server = Server(live)
-    addr = server.addr
     server.stop()
     copy_dir(live, old)
-    server = Server(live, addr)
+    server = server.restart()
     try:
         server.set_default("checkout-redesign", "on")
         newest = server.set_default("guest-checkout", "off")
@@ -134,7 +132,7 @@ def test_rolled_back_server_is_refused_and_newer_snapshot_kept(tmp_path):
             import shutil
             shutil.rmtree(live)
             copy_dir(old, live)
-            server = Server(live, addr)
+            server = server.restart()
             assert wait_for(5, lambda: client.status()["status"] == "ERROR"), client.status()
             assert client.status()["error_code"] == "SNAPSHOT_ROLLBACK"
             assert version(client) == newest
