@@ -1,7 +1,8 @@
 //! Request limits applied to every route but the operations probes: a rate limit per caller
-//! (GCRA from the `governor` crate, keyed by the SHA-256 of the bearer token, session cookie or
-//! `?key=` — for SDK and client-side keys, which fleets share, together with the client
-//! address — else by the client address) answering `429 OVERLOADED` with `Retry-After`; a
+//! (GCRA from the `governor` crate, keyed by the SHA-256 of a *valid* bearer token, session
+//! cookie or `?key=` — for SDK and client-side keys, which fleets share, together with the
+//! client address — else by the client address, so invalid credentials share the address's
+//! budget) answering `429 OVERLOADED` with `Retry-After`; a
 //! global concurrency limit with load shedding answering `503 UNAVAILABLE` with
 //! `Retry-After: 1`; a request-body timeout and a handler timeout (`408 REQUEST_TIMEOUT`).
 //! Limits come from [`crate::config::HttpLimits`].
@@ -61,35 +62,53 @@ impl CallerRateLimiter {
     }
 }
 
-/// Who a request counts against: a hash of its credential (with the client address for SDK
-/// and client-side keys, which a whole fleet of instances shares), or its client address.
-fn caller_key(req: &Request) -> String {
+/// Who a request counts against: a hash of its credential once the credential is known to be
+/// valid (with the client address for SDK and client-side keys, which a whole fleet of
+/// instances shares), else its client address — so made-up tokens never buy a fresh budget.
+async fn caller_key(
+    state: &AppState,
+    (peer, bearer, session): (String, Option<String>, Option<String>),
+) -> String {
+    if let Some(secret) = bearer {
+        if matches!(state.principal(&secret).await, Ok(Some(_))) {
+            let shared =
+                secret.starts_with(SDK_KEY_PREFIX) || secret.starts_with(CLIENT_KEY_PREFIX);
+            return if shared {
+                format!("k:{}:{peer}", token_hash(&secret))
+            } else {
+                format!("c:{}", token_hash(&secret))
+            };
+        }
+    } else if let Some(secret) = session
+        && matches!(state.session(&secret).await, Ok(Some(_)))
+    {
+        return format!("c:{}", token_hash(&secret));
+    }
+    format!("a:{peer}")
+}
+
+/// The client address, the bearer token (or `?key=`) and the session cookie of a request.
+fn credentials_of(req: &Request) -> (String, Option<String>, Option<String>) {
     let peer = crate::http::peer_of(req).map_or_else(|| "local".to_owned(), |p| p.ip().to_string());
-    let credential = req
+    let bearer = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| session_secret(req.headers()).map(str::to_owned))
+        .map(|v| {
+            v.trim()
+                .strip_prefix("Bearer ")
+                .unwrap_or(v)
+                .trim()
+                .to_owned()
+        })
         .or_else(|| {
             req.uri().query().and_then(|q| {
                 q.split('&')
                     .find_map(|pair| pair.strip_prefix("key=").map(str::to_owned))
             })
         });
-    match credential {
-        Some(c) => {
-            let secret = c.strip_prefix("Bearer ").unwrap_or(&c).trim();
-            let shared =
-                secret.starts_with(SDK_KEY_PREFIX) || secret.starts_with(CLIENT_KEY_PREFIX);
-            if shared {
-                format!("k:{}:{peer}", token_hash(secret))
-            } else {
-                format!("c:{}", token_hash(secret))
-            }
-        }
-        None => format!("a:{peer}"),
-    }
+    let session = session_secret(req.headers()).map(str::to_owned);
+    (peer, bearer, session)
 }
 
 /// The rate-limit middleware (module docs).
@@ -98,9 +117,15 @@ pub(crate) async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    if let Some(limiter) = state.rate_limiter()
-        && !crate::api::PROBE_PATHS.contains(&req.uri().path())
-        && let Err(wait) = limiter.check(&caller_key(&req))
+    let limited =
+        state.rate_limiter().is_some() && !crate::api::PROBE_PATHS.contains(&req.uri().path());
+    let key = if limited {
+        Some(caller_key(&state, credentials_of(&req)).await)
+    } else {
+        None
+    };
+    if let (Some(limiter), Some(key)) = (state.rate_limiter(), key)
+        && let Err(wait) = limiter.check(&key)
     {
         let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
         state.metrics().rate_limited.inc();
