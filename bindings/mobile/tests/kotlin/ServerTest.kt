@@ -12,8 +12,14 @@ import java.util.Base64
 import java.util.concurrent.CopyOnWriteArrayList
 import java.util.concurrent.TimeUnit
 
+/**
+ * A running `burgee serve --demo`, started with `--ready-file` and known by that JSON file (URL,
+ * the first start's credentials, public keys), never by its output; [kill] at the end (a JVM
+ * shutdown hook kills whatever a test left running).
+ */
 class Server(val dataDir: File, listen: String = "127.0.0.1:0") {
     val proc: Process
+    val ready: Map<String, Any?>
     val base: String
     val sdkKey: String
     /** The client-side key (`bgc_`): what an app on users' devices ships (the client snapshot). */
@@ -25,21 +31,43 @@ class Server(val dataDir: File, listen: String = "127.0.0.1:0") {
     init {
         val bin = System.getenv("BURGEE_BIN")
         check(bin != null && File(bin).exists()) { "BURGEE_BIN must name the burgee binary, got $bin" }
-        val pb = ProcessBuilder(bin, "serve", "--demo", "--listen", listen, "--data-dir", dataDir.path)
+        val readyFile = File(dataDir, "ready.json")
+        readyFile.delete()
+        val pb = ProcessBuilder(bin, "serve", "--demo", "--listen", listen, "--data-dir", dataDir.path,
+            "--ready-file", readyFile.path)
         pb.environment().apply {
-            remove("BURGEE_LISTEN"); remove("BURGEE_DATA_DIR"); remove("BURGEE_DATABASE_URL"); put("RUST_LOG", "warn")
+            listOf("BURGEE_LISTEN", "BURGEE_DATA_DIR", "BURGEE_DATABASE_URL", "BURGEE_NATS_URL", "BURGEE_READY_FILE")
+                .forEach { remove(it) }
         }
-        pb.redirectError(ProcessBuilder.Redirect.DISCARD)
+        pb.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD)
         proc = pb.start()
-        val line = proc.inputStream.bufferedReader().readLine() ?: throw AssertionFailed("burgee serve exited: ${proc.waitFor()}")
-        base = Regex("^listening on (http://\\S+)$").find(line.trim())?.groupValues?.get(1)
-            ?: throw AssertionFailed("unexpected first line $line")
-        val creds = File(dataDir, "credentials.env").readLines().filter { it.startsWith("export ") }
-            .associate { it.removePrefix("export ").substringBefore('=') to it.substringAfter('=') }
-        sdkKey = creds.getValue("BURGEE_SDK_KEY_PRODUCTION")
-        clientKey = creds.getValue("BURGEE_CLIENT_KEY_PRODUCTION")
-        admin = creds.getValue("BURGEE_ADMIN_TOKEN")
-        publicKey = File(dataDir, "keys/production.pub").readText().trim()
+        running.add(proc)
+        // Written atomically (renamed into place): present means complete.
+        val deadline = System.nanoTime() + START_TIMEOUT_MS * 1_000_000
+        while (!readyFile.exists()) {
+            if (!proc.isAlive) throw AssertionFailed("burgee serve exited before it was ready: ${proc.exitValue()}")
+            if (System.nanoTime() > deadline) {
+                kill()
+                throw AssertionFailed("burgee serve wrote no ready file within $START_TIMEOUT_MS ms")
+            }
+            Thread.sleep(20)
+        }
+        ready = obj(Json.parse(readyFile.readText()))
+        base = ready["url"] as String
+        fun production(field: String) = obj(ready[field])["production"] as String
+        sdkKey = production("sdk_keys")
+        clientKey = production("client_keys")
+        admin = ready["admin_token"] as String
+        publicKey = production("public_keys")
+    }
+
+    companion object {
+        const val START_TIMEOUT_MS = 60_000L
+        private val running = java.util.concurrent.ConcurrentHashMap.newKeySet<Process>()
+
+        init {
+            Runtime.getRuntime().addShutdownHook(Thread { running.forEach { it.destroyForcibly() } })
+        }
     }
 
     val addr get() = base.removePrefix("http://")
@@ -48,6 +76,7 @@ class Server(val dataDir: File, listen: String = "127.0.0.1:0") {
     fun kill() {
         proc.destroyForcibly()
         proc.waitFor(10, TimeUnit.SECONDS)
+        running.remove(proc)
     }
 
     private fun send(req: HttpRequest.Builder): Pair<Int, String> =
