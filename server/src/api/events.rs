@@ -44,9 +44,29 @@ pub(crate) async fn post_events(
     State(state): State<AppState>,
     Query(query): Query<ProjectQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
+    // The key is checked before the body is read: nobody without one makes the server
+    // receive megabytes.
     let principal = authenticate_or_key(&state, &headers, query.key.as_deref()).await?;
+    let body: Bytes = axum::body::to_bytes(body, EVENTS_MAX_BODY_BYTES)
+        .await
+        .map_err(|e| {
+            // http-body-util's LengthLimitError is the only error naming a length limit.
+            let too_large =
+                std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+                    e.source()
+                })
+                .any(|e| e.to_string().contains("length limit"));
+            if too_large {
+                ApiError::new(
+                    ApiCode::PayloadTooLarge,
+                    format!("the batch is over {EVENTS_MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                ApiError::bad_request(format!("reading the batch failed: {e}"))
+            }
+        })?;
     let (project, environment) = match principal {
         Principal::Sdk {
             project,

@@ -139,6 +139,37 @@ pub(crate) async fn rate_limit(
     next.run(req).await
 }
 
+/// Refuses a request whose declared `Content-Length` is over its route's body limit with
+/// `413 PAYLOAD_TOO_LARGE` before anything else runs (authentication, extractors): a client
+/// cannot make the server do work for a body it will refuse. Bodies without a declared length
+/// are cut off while they are read (`DefaultBodyLimit`).
+pub(crate) async fn declared_body_limit(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limit = if req.uri().path() == "/v1/events" {
+        crate::api::events::EVENTS_MAX_BODY_BYTES
+    } else {
+        state.max_body_bytes()
+    };
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = declared
+        && length > u64::try_from(limit).unwrap_or(u64::MAX)
+    {
+        return ApiError::new(
+            ApiCode::PayloadTooLarge,
+            format!("the body is {length} bytes; this route takes at most {limit}"),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
+
 /// The answer when the concurrency limit sheds a request.
 pub(crate) async fn overloaded(_: tower::BoxError) -> Response {
     ApiError::new(

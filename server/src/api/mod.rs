@@ -151,6 +151,11 @@ pub fn app(state: AppState) -> Router {
             limits::rate_limit,
         ))
         .layer(shed)
+        // Outside the rate limit: a declared oversize body is refused before any lookup.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::declared_body_limit,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(state.max_body_bytes()))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(

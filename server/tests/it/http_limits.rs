@@ -102,6 +102,29 @@ fn a_slow_request_head_is_cut_off_and_connections_are_capped() {
 }
 
 #[test]
+fn an_oversized_declared_body_is_refused_before_authentication() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--max-body-bytes", "1000"]);
+    // No credential at all, yet the answer is 413, not 401: nothing was looked up.
+    let answer = raw(
+        &server,
+        "POST /v1/projects HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: 5000\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("PAYLOAD_TOO_LARGE"));
+    // The events route has its own, larger limit.
+    let answer = raw(
+        &server,
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: 5000\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+}
+
+#[test]
 fn callers_are_rate_limited_per_token_and_per_address() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(dir.path(), &["--rate-per-second", "1", "--rate-burst", "3"]);
