@@ -19,6 +19,7 @@ mod fixture;
 
 mod admin_cli;
 mod api;
+mod chaos;
 mod cli;
 mod durability;
 mod e2e;
