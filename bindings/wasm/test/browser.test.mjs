@@ -54,12 +54,6 @@ function tamper(envelopeText) {
   return JSON.stringify(env);
 }
 
-async function clientEnvelope(server) {
-  const r = await fetch(`${server.base}/v1/client/snapshots/production`, { headers: { Authorization: `Bearer ${server.clientKey}` } });
-  assert.equal(r.status, 200);
-  return r.text();
-}
-
 /** What Node (the same package, @burgee/wasm/node) evaluates for `contexts` from `envelope`. */
 function nodeEvaluateAll(server, envelope, contexts) {
   const snap = Snapshot.load(envelope, { trustedKeys: [server.publicKey], project: 'webshop', environment: 'production', audience: 'client' });
@@ -199,7 +193,7 @@ test('the page evaluates the verified client snapshot exactly as Node does, over
   const page = await openPage(state.user, (p) => p.on('request', (r) => requests.push({ url: r.url(), method: r.method() })));
   state.page = page;
   state.requests = requests;
-  const env0 = await clientEnvelope(server);
+  const env0 = await server.clientEnvelope();
   state.env0 = env0;
   const contexts = [{ targetingKey: state.user, ...PAGE_ATTRS }, ...OTHER_CONTEXTS];
   const inPage = await pageEvaluateAll(page, contexts);
@@ -257,7 +251,7 @@ test('a flag changed through the admin API reaches the page over server-sent eve
   assert.ok(events.some((e) => e.type === 'change' && e.oldVersion === v0 && e.newVersion === v1), JSON.stringify(events));
   // Pushed, not fetched: no snapshot request since the page started.
   assert.equal(requests.filter((r) => r.url.includes('/v1/client/snapshots/')).length, fetchesBefore);
-  const env1 = await clientEnvelope(server);
+  const env1 = await server.clientEnvelope();
   const ctx = [{ targetingKey: state.user, ...PAGE_ATTRS }];
   assert.equal(JSON.stringify((await pageEvaluateAll(page, ctx)).all), JSON.stringify(nodeEvaluateAll(server, env1, ctx).all));
   Object.assign(state, { v0, v1, env1 });
@@ -291,7 +285,7 @@ test('rolled-back and tampered envelopes are refused; the last good snapshot kee
   await page.waitForFunction((v) => document.getElementById('version').textContent === String(v), v2, WAIT);
   assert.equal(await page.textContent('#status'), 'READY');
   assert.equal(await page.$eval('tr[data-flag="reviews-v2"] [data-value]', (td) => td.dataset.value), 'true');
-  state.env2 = await clientEnvelope(server);
+  state.env2 = await server.clientEnvelope();
   state.v2 = v2;
 
   fs.mkdirSync(ARTIFACTS, { recursive: true });

@@ -29,12 +29,6 @@ function tamper(envelopeText) {
   return JSON.stringify(env);
 }
 
-async function clientEnvelope(server) {
-  const r = await fetch(`${server.base}/v1/client/snapshots/production`, { headers: { Authorization: `Bearer ${server.clientKey}` } });
-  assert.equal(r.status, 200);
-  return r.text();
-}
-
 test('browser client: client snapshot, live updates, exposures, storage, tampering', async (t) => {
   const server = await startServer(tmpdir());
   t.after(() => server.stop());
@@ -56,7 +50,7 @@ test('browser client: client snapshot, live updates, exposures, storage, tamperi
   assert.equal(client.flagType('dark-mode'), 'boolean');
 
   // The same answers as evaluating the envelope directly.
-  const snap = Snapshot.load(await clientEnvelope(server), { trustedKeys: [server.publicKey], environment: 'production', audience: 'client' });
+  const snap = Snapshot.load(await server.clientEnvelope(), { trustedKeys: [server.publicKey], environment: 'production', audience: 'client' });
   const ctx = new Context({ targetingKey: 'user-42', email: 'x@example.com' });
   for (const key of snap.flagKeys()) {
     const direct = snap.evaluate(key, ctx);
@@ -95,7 +89,7 @@ test('browser client: client snapshot, live updates, exposures, storage, tamperi
   const refused = [];
   client.on('refused', (e) => refused.push(e));
   const good = client.snapshotInfo().version;
-  const outcome = client.applyEnvelope(tamper(await clientEnvelope(server)));
+  const outcome = client.applyEnvelope(tamper(await server.clientEnvelope()));
   assert.equal(outcome.outcome, 'refused');
   assert.equal(outcome.errorCode, 'SIGNATURE_INVALID');
   assert.equal(refused.length, 1);
@@ -119,9 +113,9 @@ test('browser client: client snapshot, live updates, exposures, storage, tamperi
 test('bootstrap, anti-rollback and bad options', async (t) => {
   const server = await startServer(tmpdir());
   t.after(() => server.stop());
-  const first = await clientEnvelope(server);
+  const first = await server.clientEnvelope();
   await server.setDefault('reviews-v2', 'on');
-  const second = await clientEnvelope(server);
+  const second = await server.clientEnvelope();
   const base = { environment: 'production', trustedKeys: [server.publicKey], storage: null };
   const c = new Client({ ...base, bootstrap: second });
   const v2 = c.snapshotInfo().version;
@@ -152,7 +146,7 @@ test('worker client: the audience it asks for, the project it is configured for'
   const server = await startServer(tmpdir());
   t.after(() => server.stop());
   const serverSnapshot = await server.envelope();
-  const clientSnapshot = await clientEnvelope(server);
+  const clientSnapshot = await server.clientEnvelope();
   // Unreachable server: only the bootstrap copy is verified.
   const base = { serverUrl: 'http://127.0.0.1:9', key: server.sdkKey, environment: 'production', trustedKeys: [server.publicKey] };
   const worker = (extra) => {
