@@ -13,12 +13,14 @@ fn main() {
     let dist = manifest.join("ui").join("dist");
     // Ignored on failure: then Cargo reruns this script on every build, which is only slower.
     let _ = std::fs::create_dir_all(&dist);
+    // Relative to the crate (rust-embed resolves it against CARGO_MANIFEST_DIR): the output of
+    // this script stays right for every checkout that shares a target directory.
     let chosen = if dist.join("index.html").is_file() {
-        dist.clone()
+        "ui/dist"
     } else {
-        manifest.join("ui").join("placeholder")
+        "ui/placeholder"
     };
     println!("cargo:rerun-if-changed=ui/dist");
     println!("cargo:rerun-if-changed=ui/placeholder");
-    println!("cargo:rustc-env=BURGEE_UI_DIR={}", chosen.display());
+    println!("cargo:rustc-env=BURGEE_UI_DIR={chosen}");
 }
