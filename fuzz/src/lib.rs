@@ -9,5 +9,6 @@
 
 pub mod client_targets;
 pub mod core_targets;
+pub mod replay;
 #[cfg(feature = "server")]
 pub mod server_targets;

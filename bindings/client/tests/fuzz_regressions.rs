@@ -11,52 +11,22 @@
     clippy::indexing_slicing
 )]
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 #[path = "../../../fuzz/src/client_targets.rs"]
 mod harness;
 
-/// The kept inputs of `target`, by file name (the directory must exist; it may be empty).
-fn inputs(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/regressions")
-        .join(target);
-    let mut out: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            p.is_file() && !name.starts_with('.') && !name.ends_with(".md")
-        })
-        .map(|p| {
-            let bytes = std::fs::read(&p).unwrap();
-            (p, bytes)
-        })
-        .collect();
-    out.sort();
-    out
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
+
+/// Replays the kept inputs of `target` through `harness` (rules in `fuzz/src/replay.rs`).
+fn replay(target: &str, harness: fn(&[u8]) -> Result<(), String>) {
+    replay::replay(&regressions(), target, harness);
 }
 
-fn replay(target: &str, harness: fn(&[u8]) -> Result<(), String>) {
-    let mut failures = Vec::new();
-    for (path, bytes) in inputs(target) {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        match catch_unwind(AssertUnwindSafe(|| harness(&bytes))) {
-            Err(_) => failures.push(format!("{}: panicked", path.display())),
-            Ok(Ok(())) if name.starts_with("crash-") || name.ends_with("-refused") => {
-                failures.push(format!("{}: accepted, must be refused", path.display()));
-            }
-            Ok(Err(e)) if name.ends_with("-accepted") => {
-                failures.push(format!(
-                    "{}: refused, must be accepted: {e}",
-                    path.display()
-                ));
-            }
-            Ok(outcome) => println!("{name}: {outcome:?}"),
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
+/// `fuzz/regressions/`.
+fn regressions() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions")
 }
 
 #[test]
