@@ -144,6 +144,19 @@ fn every_operation_has_an_id_a_summary_a_role_and_resolvable_references() {
             .unwrap_or_else(|| panic!("external reference {r}"));
         assert!(doc.pointer(pointer).is_some(), "unresolved reference {r}");
     }
+    // The error codes the document lists are exactly ApiCode::ALL (the README's list is
+    // checked against the same enum by `error::tests`).
+    let listed: Vec<&str> = doc["components"]["schemas"]["ErrorBody"]["properties"]["code"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    let all: Vec<&str> = burgee_server::error::ApiCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect();
+    assert_eq!(listed, all);
     // The model's request bodies are derived, not untyped objects.
     let flag_input = &doc["components"]["schemas"]["FlagInput"];
     assert_eq!(
