@@ -133,7 +133,8 @@ describe('console', () => {
 
   it('creates a client-visible flag, which the SDK page then sees (off)', async () => {
     await page.getByRole('link', { name: 'New flag' }).click();
-    await page.getByLabel('Key').fill(FLAG);
+    await page.getByRole('heading', { name: 'New flag' }).waitFor();
+    await page.getByLabel('Key', { exact: true }).fill(FLAG);
     await page.getByLabel('Description').fill('Made by the console suite');
     await page.getByLabel('Tags (comma-separated)').fill('e2e');
     await page.getByLabel('Visible to client-side SDKs').check();
@@ -250,6 +251,48 @@ describe('console', () => {
     await rule.getByRole('alert').waitFor();
     assert.match(await rule.getByRole('alert').textContent(), /regex/i);
     await page.getByRole('button', { name: 'Discard changes' }).click();
+  });
+
+  it('edits an object variant in the JSON editor, refusing JSON that is not an object', async () => {
+    await go(page, `/ui/p/${server.project}/e/development/flags/maintenance-banner`);
+    await page.getByRole('heading', { name: /^maintenance-banner/ }).waitFor();
+    const editor = page.getByRole('textbox', { name: 'Value of scheduled' });
+    await editor.waitFor();
+    await editor.click();
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.insertText('{"message": "Down for maintenance", ');
+    await page.getByText('Not a valid JSON object').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Review and save' }).isDisabled(), true);
+    await checkAxe(page, 'JSON editor');
+    await shot(page, 'editor-json-1280-light');
+    await editor.click();
+    await page.keyboard.press('ControlOrMeta+End');
+    await page.keyboard.insertText('"severity": "warning"}');
+    await page.getByText('Not a valid JSON object').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Review and save' }).click();
+    await page.getByRole('dialog').getByText('Down for maintenance').first().waitFor();
+    await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Discard changes' }).click();
+    await go(page, `/ui/p/${server.project}/e/development/flags/${FLAG}`);
+    await page.getByRole('heading', { name: new RegExp(`^${FLAG}`) }).waitFor();
+  });
+
+  it('edits a segment with the condition builder', async () => {
+    await page.getByRole('link', { name: 'Segments' }).click();
+    await page.getByRole('button', { name: 'beta-testers' }).click();
+    const editor = page.getByRole('region', { name: 'Segment beta-testers' });
+    await editor.waitFor();
+    assert.equal(
+      await editor.getByRole('option', { name: 'is in segment' }).count(),
+      0,
+      'segment rules cannot use segments',
+    );
+    await checkAxe(page, 'segment editor');
+    await shot(page, 'segment-editor-1280-light');
+    await editor.getByRole('button', { name: 'Close' }).click();
+    await page.getByRole('link', { name: 'Flags' }).click();
+    await go(page, `/ui/p/${server.project}/e/development/flags/${FLAG}`);
+    await page.getByRole('heading', { name: new RegExp(`^${FLAG}`) }).waitFor();
   });
 
   it('diffs two versions and rolls back; the SDK page follows', async () => {

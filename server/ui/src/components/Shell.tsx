@@ -163,7 +163,7 @@ export function Shell() {
           </button>
           <button
             type="button"
-            className="ghost small"
+            className="ghost"
             aria-label="Sign out everywhere"
             title="End every session of this account, on every device"
             onClick={() => void signOut(true)}

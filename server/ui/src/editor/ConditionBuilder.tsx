@@ -53,6 +53,17 @@ export function ConditionBuilder(props: ConditionBuilderProps) {
     <fieldset className="condition">
       <legend className="sr-only">{`${props.label}: condition`}</legend>
       <Node root={props.value} path={[]} node={props.value} siblings={1} ctx={props} />
+      {!props.disabled && (kindOf(props.value) === 'clause' || kindOf(props.value) === 'not') && (
+        <div className="node-add">
+          <button
+            type="button"
+            className="small"
+            onClick={() => props.onChange({ all: [props.value, newClause()] })}
+          >
+            + Condition (all of)
+          </button>
+        </div>
+      )}
     </fieldset>
   );
 }

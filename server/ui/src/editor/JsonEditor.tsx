@@ -1,7 +1,14 @@
 // A JSON editor (CodeMirror 6: highlighting, bracket matching, a parse linter). Loaded on
 // demand, only by object flags, so CodeMirror is not in the initial bundle.
+//
+// The editor lives in a shadow root: CodeMirror then installs its styles as constructed
+// stylesheets (adoptedStyleSheets) instead of <style> elements, which the console's CSP
+// (`style-src 'self'`, no 'unsafe-inline') would refuse. Its colours are the console's CSS
+// variables, which inherit into the shadow root, so both themes apply.
 import { json, jsonParseLinter } from '@codemirror/lang-json';
+import { HighlightStyle, syntaxHighlighting } from '@codemirror/language';
 import { linter, lintGutter } from '@codemirror/lint';
+import { tags } from '@lezer/highlight';
 import { basicSetup, EditorView } from 'codemirror';
 import { useEffect, useRef } from 'react';
 
@@ -17,6 +24,29 @@ export interface JsonEditorProps {
   disabled?: boolean;
 }
 
+const theme = EditorView.theme({
+  '&': { backgroundColor: 'var(--panel)', color: 'var(--text)', fontSize: '0.9rem' },
+  '&.cm-focused': { outline: '3px solid var(--focus)', outlineOffset: '2px' },
+  '.cm-content': { fontFamily: 'ui-monospace, Menlo, Consolas, monospace', caretColor: 'var(--text)' },
+  '.cm-cursor': { borderLeftColor: 'var(--text)' },
+  '.cm-gutters': {
+    backgroundColor: 'var(--bg)',
+    color: 'var(--muted)',
+    borderRight: '1px solid var(--border)',
+  },
+  '.cm-activeLine, .cm-activeLineGutter': { backgroundColor: 'transparent' },
+  '&.cm-focused .cm-selectionBackground, .cm-selectionBackground': { backgroundColor: 'var(--selection)' },
+  '.cm-tooltip': { backgroundColor: 'var(--panel)', color: 'var(--text)', border: '1px solid var(--border)' },
+});
+
+const highlight = syntaxHighlighting(
+  HighlightStyle.define([
+    { tag: tags.propertyName, color: 'var(--code-key)' },
+    { tag: tags.string, color: 'var(--code-string)' },
+    { tag: [tags.number, tags.bool, tags.null], color: 'var(--code-literal)' },
+  ]),
+);
+
 /** Edits JSON text. */
 export default function JsonEditor({ value, onChange, label, disabled }: JsonEditorProps) {
   const host = useRef<HTMLDivElement>(null);
@@ -24,15 +54,22 @@ export default function JsonEditor({ value, onChange, label, disabled }: JsonEdi
   changed.current = onChange;
   // biome-ignore lint/correctness/useExhaustiveDependencies: the editor owns its text after the first render
   useEffect(() => {
-    if (!host.current) return;
+    const el = host.current;
+    if (!el) return;
+    const shadow = el.shadowRoot ?? el.attachShadow({ mode: 'open' });
+    const mount = document.createElement('div');
+    shadow.replaceChildren(mount);
     const view = new EditorView({
       doc: value,
-      parent: host.current,
+      root: shadow,
+      parent: mount,
       extensions: [
         basicSetup,
         json(),
         linter(jsonParseLinter()),
         lintGutter(),
+        theme,
+        highlight,
         EditorView.editable.of(!disabled),
         EditorView.contentAttributes.of({ 'aria-label': label }),
         EditorView.updateListener.of((u) => {

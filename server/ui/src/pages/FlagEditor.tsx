@@ -42,8 +42,16 @@ interface Opened {
   etag: string;
 }
 
-/** The editor of one flag in the current environment. */
+/**
+ * The editor of one flag in the current environment; a new instance for every flag and
+ * environment, so no draft or field carries over between them.
+ */
 export default function FlagEditor() {
+  const { project, env, key } = useParams();
+  return <Editor key={`${project}/${env}/${key}`} />;
+}
+
+function Editor() {
   const { project, env, environment, environments, role, canWrite } = useCurrent();
   const key = useParams().key ?? '';
   const loaded = useFlag(project, key);

@@ -57,13 +57,23 @@ export function FlagList() {
   };
 
   const shown = useMemo(() => {
+    // The server filters by text too; filtering what is loaded as well makes typing answer at
+    // once while the server's answer is on its way.
+    const text = (filters.q ?? '').toLowerCase();
     const list = (flags.data ?? []).filter((f) => {
+      if (
+        text &&
+        !f.key.toLowerCase().includes(text) &&
+        !(f.description ?? '').toLowerCase().includes(text)
+      ) {
+        return false;
+      }
       if (!state) return true;
       const on = f.environments?.[env]?.enabled ?? false;
       return state === 'on' ? on : !on;
     });
     return sortFlags(list, sort);
-  }, [flags.data, state, sort, env]);
+  }, [flags.data, state, sort, env, filters.q]);
 
   const tags = useMemo(
     () => [...new Set((flags.data ?? []).flatMap((f) => f.tags ?? []))].sort(),

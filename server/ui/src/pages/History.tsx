@@ -147,8 +147,12 @@ export default function History() {
           <thead>
             <tr>
               <th scope="col">Version</th>
-              <th scope="col">Published</th>
-              <th scope="col">By</th>
+              <th scope="col" className="wide">
+                Published
+              </th>
+              <th scope="col" className="wide">
+                By
+              </th>
               <th scope="col">Reason</th>
               <th scope="col">
                 <span className="sr-only">Actions</span>
@@ -159,9 +163,14 @@ export default function History() {
             {list.map((v, i) => (
               <tr key={v.version} data-version={v.version}>
                 <th scope="row">{v.version}</th>
-                <td>{time(v.issued_at)}</td>
-                <td>{actor(v.published_by)}</td>
-                <td>{v.reason}</td>
+                <td className="wide">{time(v.issued_at)}</td>
+                <td className="wide">{actor(v.published_by)}</td>
+                <td>
+                  {v.reason}
+                  <small className="desc narrow-only">
+                    {time(v.issued_at)} · {actor(v.published_by)}
+                  </small>
+                </td>
                 <td className="actions">
                   <div className="buttons">
                     <button type="button" className="small" onClick={() => void showEnvelope(v.version)}>

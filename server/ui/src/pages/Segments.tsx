@@ -70,7 +70,7 @@ function SegmentEditor({
     <section className="panel" aria-label={`Segment ${segment.key}`}>
       <h2>Segment {segment.key}</h2>
       <div className="row">
-        <label>
+        <label className="grow">
           Included keys (one per line)
           <textarea
             rows={4}
@@ -79,7 +79,7 @@ function SegmentEditor({
             onChange={(e) => setIncluded(e.target.value)}
           />
         </label>
-        <label>
+        <label className="grow">
           Excluded keys (win over everything)
           <textarea
             rows={4}
