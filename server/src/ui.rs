@@ -34,6 +34,17 @@ use rust_embed::RustEmbed;
 #[folder = "$BURGEE_UI_DIR"]
 struct Assets;
 
+/// The page saying how to build the console, also served when the embedded directory holds no
+/// `index.html` (an empty `ui/dist/`).
+#[derive(RustEmbed)]
+#[folder = "ui/placeholder"]
+struct Placeholder;
+
+/// The embedded `index.html`, or the placeholder's.
+fn index() -> Option<rust_embed::EmbeddedFile> {
+    Assets::get("index.html").or_else(|| Placeholder::get("index.html"))
+}
+
 /// The path prefix the console is served under (Vite's `base`).
 pub const PREFIX: &str = "/ui/";
 
@@ -75,8 +86,7 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 /// Whether the embedded console is the real build (false: the placeholder page).
 pub fn is_built() -> bool {
-    Assets::get("index.html")
-        .is_some_and(|f| !String::from_utf8_lossy(&f.data).contains("console is not built"))
+    index().is_some_and(|f| !String::from_utf8_lossy(&f.data).contains("console is not built"))
 }
 
 async fn to_console() -> Response {
@@ -88,7 +98,7 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     let (name, file) = match Assets::get(path).filter(|_| !path.is_empty()) {
         Some(file) => (path, file),
         None if path.starts_with("assets/") => return not_found(),
-        None => match Assets::get("index.html") {
+        None => match index() {
             Some(file) => ("index.html", file),
             None => return not_found(),
         },
