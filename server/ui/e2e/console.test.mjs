@@ -405,6 +405,31 @@ describe('console', () => {
     await page.getByLabel('Action').fill('');
   });
 
+  it('works from the keyboard: skip link, navigation, a switch', async () => {
+    // A reload keeps the session (the cookie); focus starts at the top of the page.
+    await page.goto(`${server.url}/ui/p/${server.project}/e/development/flags`);
+    await page.getByRole('heading', { name: 'Flags' }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content');
+    // Tab reaches the section links; Enter follows one.
+    let guard = 0;
+    while ((await page.evaluate(() => document.activeElement?.textContent)) !== 'History' && guard++ < 20) {
+      await page.keyboard.press('Tab');
+    }
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'History of development' }).waitFor();
+    await page.getByRole('link', { name: 'Flags' }).focus();
+    await page.keyboard.press('Enter');
+    const toggle = page.getByRole('switch', { name: `${FLAG} in development` });
+    const before = await toggle.getAttribute('aria-checked');
+    await toggle.focus();
+    await page.keyboard.press('Space');
+    await page.waitForFunction(
+      ([name, was]) => document.querySelector(`[aria-label="${name}"]`)?.getAttribute('aria-checked') !== was,
+      [`${FLAG} in development`, before],
+    );
+  });
+
   it('has no serious accessibility violations on any screen, in both themes, and saves screenshots', async () => {
     const screens = [
       ['flags', `/ui/p/${server.project}/e/development/flags`, 'Flags'],

@@ -183,7 +183,7 @@ export function FlagList() {
               <th scope="col">Flag</th>
               <th scope="col">Type</th>
               <th scope="col" className="wide">
-                Tags
+                Tags and owner
               </th>
               {environments.map((e) => (
                 <th scope="col" key={e.key} className={e.key === env ? 'current' : 'other-env'}>
