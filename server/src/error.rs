@@ -126,6 +126,9 @@ pub enum ApiCode {
     /// 503: the database is unreachable (`/ready`), or the server is at its concurrency or
     /// total stream limit (with `Retry-After`).
     Unavailable,
+    /// 503: the event log's disk is full; nothing of the batch was stored (retry after
+    /// `Retry-After`; writes resume without a restart once space returns).
+    StorageFull,
     /// 500: a server-side failure (logged, never caused by input); also every permission
     /// lookup that fails: access is never granted on an error.
     Internal,
@@ -133,7 +136,7 @@ pub enum ApiCode {
 
 impl ApiCode {
     /// Every code, in documentation order.
-    pub const ALL: [ApiCode; 15] = [
+    pub const ALL: [ApiCode; 16] = [
         ApiCode::Unauthorized,
         ApiCode::Forbidden,
         ApiCode::NotFound,
@@ -148,6 +151,7 @@ impl ApiCode {
         ApiCode::SnapshotInvalid,
         ApiCode::Overloaded,
         ApiCode::Unavailable,
+        ApiCode::StorageFull,
         ApiCode::Internal,
     ];
 
@@ -169,6 +173,7 @@ impl ApiCode {
             ApiCode::SnapshotInvalid => "SNAPSHOT_INVALID",
             ApiCode::Overloaded => "OVERLOADED",
             ApiCode::Unavailable => "UNAVAILABLE",
+            ApiCode::StorageFull => "STORAGE_FULL",
             ApiCode::Internal => "INTERNAL",
         }
     }
@@ -190,7 +195,7 @@ impl ApiCode {
             ApiCode::BadRequest => StatusCode::BAD_REQUEST,
             ApiCode::SnapshotInvalid => StatusCode::UNPROCESSABLE_ENTITY,
             ApiCode::Overloaded => StatusCode::TOO_MANY_REQUESTS,
-            ApiCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiCode::Unavailable | ApiCode::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -14,6 +14,8 @@
 //!   stored snapshot into the latest cache (versions published by other processes).
 //! - `burgee_event_log_damaged_records_total`: counter of damaged stretches of the event log
 //!   skipped since it was opened (`spec/EVENTS.md` §4; each is also logged with its offset).
+//! - `burgee_event_log_write_failures_total`: counter of event log writes or fsyncs that failed
+//!   (a full disk above all); each was rolled back and its batches answered 503.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -181,13 +183,26 @@ impl Metrics {
     }
 }
 
-/// The exposition lines of the event log's counters: `damaged` is
-/// [`crate::events::service::EventService::damaged_records`].
+/// The event log's counters, for [`event_log_text`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EventLogCounters {
+    /// Damaged stretches skipped since the log was opened.
+    pub damaged_records: u64,
+    /// Writes or fsyncs that failed since the log was opened (each rolled back).
+    pub write_failures: u64,
+}
+
+/// The exposition lines of the event log's counters
+/// ([`crate::events::service::EventService::log_counters`]).
 #[must_use]
-pub fn event_log_text(damaged: u64) -> String {
+pub fn event_log_text(c: EventLogCounters) -> String {
     format!(
         "# HELP burgee_event_log_damaged_records_total Damaged stretches of the event log skipped.\n\
          # TYPE burgee_event_log_damaged_records_total counter\n\
-         burgee_event_log_damaged_records_total {damaged}\n"
+         burgee_event_log_damaged_records_total {}\n\
+         # HELP burgee_event_log_write_failures_total Event log writes or fsyncs that failed (a full disk, ...); each was rolled back.\n\
+         # TYPE burgee_event_log_write_failures_total counter\n\
+         burgee_event_log_write_failures_total {}\n",
+        c.damaged_records, c.write_failures
     )
 }

@@ -28,7 +28,8 @@ pub const EVENTS_MAX_BODY_BYTES: usize = 4 << 20;
 ///
 /// Takes an SDK key or a client-side key (header, or `?key=` for client-side keys). Each
 /// event is validated; the answer (202) comes once the accepted ones are durable; 429 with
-/// `Retry-After` when the store is behind. Any content type is read as JSON, so
+/// `Retry-After` when the store is behind; 503 `STORAGE_FULL` with `Retry-After` when the event
+/// log's disk is full (nothing stored; accepted again once space returns). Any content type is read as JSON, so
 /// `navigator.sendBeacon` can send a `text/plain` body without a CORS preflight.
 #[utoipa::path(post, path = "/v1/events", tag = "events",
     params(("key" = Option<String>, Query, description = "A client-side key (bgc_...) when no Authorization header can be sent")),
@@ -36,6 +37,8 @@ pub const EVENTS_MAX_BODY_BYTES: usize = 4 << 20;
     responses(
         (status = 202, description = "Stored (or a duplicate of a stored batch)", body = IngestResponse),
         (status = 429, description = "OVERLOADED: the event store is behind", body = crate::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 503, description = "STORAGE_FULL: the event log's disk is full, or UNAVAILABLE: a write failed (nothing stored either way)", body = crate::error::ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     extensions(("x-burgee-role" = json!("SDK key or client-side key of the environment"))),
@@ -97,6 +100,15 @@ pub(crate) async fn post_events(
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
             Ok(response)
         }
+        Err(IngestError::Append(AppendError::StorageFull(e))) => Err(ApiError::new(
+            ApiCode::StorageFull,
+            format!("the event log's disk is full ({e}); nothing of this batch was stored; retry later"),
+        )
+        .with_retry_after(5)),
+        Err(IngestError::Append(AppendError::Unavailable(e))) => Err(ApiError::unavailable(
+            format!("writing the event log failed ({e}); nothing of this batch was stored; retry later"),
+        )
+        .with_retry_after(5)),
         Err(IngestError::Append(e @ AppendError::Failed(_))) => {
             tracing::error!(error = %e, "storing events failed");
             Err(ApiError::internal(

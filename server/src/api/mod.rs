@@ -46,14 +46,28 @@ mod session;
 mod tokens;
 mod versions;
 
-/// The operations probes: never rate limited (health checks and scrapes must reach an
-/// overloaded server).
+/// The operations probes: never rate limited nor shed by the concurrency limit (health checks
+/// and scrapes must reach an overloaded server, or an orchestrator restarts it under load).
 pub const PROBE_PATHS: [&str; 4] = ["/health", "/live", "/ready", "/metrics"];
 
 /// The route table: every route of the API with its handler, grouped by path. The router
 /// ([`app`]) and the OpenAPI document ([`openapi::document`]) are both built from it, so a
 /// route cannot be served undocumented or documented unserved.
 pub fn routes() -> OpenApiRouter<AppState> {
+    probe_routes().merge(api_routes())
+}
+
+/// The routes of [`PROBE_PATHS`].
+fn probe_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
+        .routes(routes!(metrics))
+}
+
+/// Every other route of the API.
+fn api_routes() -> OpenApiRouter<AppState> {
     let (schemas, paths, ingest) = routes!(events::post_events);
     let ingest = ingest.layer(DefaultBodyLimit::max(events::EVENTS_MAX_BODY_BYTES));
     // The routes browsers call, with CORS for any origin: client-side keys are public, and
@@ -64,10 +78,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes((schemas, paths, ingest))
         .layer(browser_cors());
     OpenApiRouter::new()
-        .routes(routes!(health))
-        .routes(routes!(live))
-        .routes(routes!(ready))
-        .routes(routes!(metrics))
         .routes(routes!(openapi_json))
         .routes(routes!(distribution::get_snapshot))
         .routes(routes!(distribution::stream_snapshots))
@@ -124,7 +134,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// request tracing, bound to `state`. Serve it with `axum::serve`, or call it in tests with
 /// `tower::ServiceExt::oneshot`.
 pub fn app(state: AppState) -> Router {
-    let (router, _) = routes().split_for_parts();
+    let (probes, _) = probe_routes().split_for_parts();
+    let (api, _) = api_routes().split_for_parts();
     let limits = state.limits();
     let shed = tower::ServiceBuilder::new()
         .layer(axum::error_handling::HandleErrorLayer::new(
@@ -134,13 +145,17 @@ pub fn app(state: AppState) -> Router {
         .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
             limits.max_concurrent_requests.max(1),
         ));
-    router
+    let guarded = api
         // Swagger UI (assets vendored in the crate) reading the document at /openapi.json.
         .merge(
             SwaggerUi::new("/swagger-ui").config(utoipa_swagger_ui::Config::from("/openapi.json")),
         )
         .merge(crate::ui::router())
         .fallback(no_route)
+        // Inside the rate limit: a caller over its rate takes no concurrency permit.
+        .layer(shed);
+    probes
+        .merge(guarded)
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
@@ -150,7 +165,6 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             limits::rate_limit,
         ))
-        .layer(shed)
         // Outside the rate limit: a declared oversize body is refused before any lookup.
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -288,9 +302,7 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<axum::Json<He
 )]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
-    text.push_str(&crate::metrics::event_log_text(
-        state.events().damaged_records(),
-    ));
+    text.push_str(&crate::metrics::event_log_text(state.events().log_counters()));
     (
         [(
             CONTENT_TYPE,

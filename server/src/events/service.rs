@@ -113,14 +113,17 @@ impl EventService {
         Ok(open)
     }
 
-    /// Damaged records skipped by the log since it was opened (0 before it is opened); see
-    /// [`EventLog::damaged_records`].
-    pub fn damaged_records(&self) -> u64 {
+    /// The log's counters since it was opened (zeros before it is opened): damaged records
+    /// skipped ([`EventLog::damaged_records`]) and failed writes ([`EventLog::write_failures`]).
+    pub fn log_counters(&self) -> crate::metrics::EventLogCounters {
         self.log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .map_or(0, EventLog::damaged_records)
+            .map_or_else(Default::default, |log| crate::metrics::EventLogCounters {
+                damaged_records: log.damaged_records(),
+                write_failures: log.write_failures(),
+            })
     }
 
     /// Validates `body` and stores the accepted events of `project`'s `environment`; returns

@@ -367,6 +367,15 @@ async fn concurrency_is_limited_and_slow_bodies_time_out() {
         .unwrap();
     assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(shed.headers()["retry-after"], "1");
+    // The probes are never shed: an orchestrator must not restart a server for being busy.
+    for probe in ["/health", "/live", "/ready", "/metrics"] {
+        let answer = app
+            .clone()
+            .oneshot(Request::get(probe).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::OK, "{probe}");
+    }
     // The stalled body times out (400 naming the timeout), which frees the permit.
     let timed_out = holder.await.unwrap().unwrap();
     assert_eq!(timed_out.status(), StatusCode::BAD_REQUEST);

@@ -20,6 +20,7 @@ mod fixture;
 mod admin_cli;
 mod api;
 mod chaos;
+mod chaos_events;
 mod cli;
 mod durability;
 mod e2e;

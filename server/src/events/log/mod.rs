@@ -95,13 +95,22 @@ pub struct Receipt {
     pub duplicate: bool,
 }
 
-/// Why an append did not happen.
-#[derive(Debug, thiserror::Error)]
+/// Why an append did not happen. In every case nothing of the batch was stored.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AppendError {
     /// The queue is full (the disk is behind): retry later (HTTP 429).
     #[error("the event store is behind; retry later")]
     Overloaded,
-    /// A write or fsync failed; the log refuses further writes until restarted.
+    /// The disk is full (`ENOSPC`, `EDQUOT`): the write was rolled back; retry later (HTTP 503
+    /// `STORAGE_FULL`). Writes succeed again once space returns, without a restart.
+    #[error("the event log's disk is full: {0}")]
+    StorageFull(String),
+    /// Another write or fsync error; the write was rolled back and the log keeps working
+    /// (HTTP 503).
+    #[error("writing the event log failed: {0}")]
+    Unavailable(String),
+    /// A write failed and could not be rolled back; the log refuses further writes until
+    /// restarted (HTTP 500).
     #[error("the event store failed: {0}")]
     Failed(String),
 }
@@ -235,6 +244,7 @@ struct Inner {
     appended: Arc<tokio::sync::Notify>,
     damaged: AtomicU64,
     deleted_segments: Arc<AtomicU64>,
+    write_failures: Arc<AtomicU64>,
     /// Holds the directory lock; released when dropped, after the writer stopped.
     _lock: File,
 }
@@ -366,6 +376,7 @@ impl EventLog {
         let (tx, rx) = mpsc::channel(config.queue_batches.max(1));
         let queued_bytes = Arc::new(AtomicUsize::new(0));
         let deleted_segments = Arc::new(AtomicU64::new(deleted));
+        let write_failures = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             dir: dir.clone(),
             segment_bytes: config.segment_bytes,
@@ -381,6 +392,7 @@ impl EventLog {
             queued_bytes: Arc::clone(&queued_bytes),
             deleted_segments: Arc::clone(&deleted_segments),
             failed: AtomicBool::new(false),
+            write_failures: Arc::clone(&write_failures),
             appended: Arc::clone(&appended),
         };
         let writer = std::thread::Builder::new()
@@ -397,6 +409,7 @@ impl EventLog {
                 appended,
                 damaged: AtomicU64::new(recovered.damaged.len() as u64),
                 deleted_segments,
+                write_failures,
                 _lock: lock,
             }),
         })
@@ -563,5 +576,11 @@ impl EventLog {
     /// Segments deleted by retention since the log was opened (a counter).
     pub fn deleted_segments(&self) -> u64 {
         self.inner.deleted_segments.load(Ordering::Relaxed)
+    }
+
+    /// Writes or fsyncs that failed since the log was opened (a full disk, ...): a counter for
+    /// `burgee_event_log_write_failures_total`.
+    pub fn write_failures(&self) -> u64 {
+        self.inner.write_failures.load(Ordering::Relaxed)
     }
 }

@@ -120,6 +120,15 @@ impl SeenIds {
         self.advance(received_at);
     }
 
+    /// Forgets `key` if it is the newest id remembered: undoes an [`SeenIds::insert`] whose
+    /// write was rolled back (call in reverse order of the inserts).
+    pub fn forget(&mut self, key: Key) {
+        if self.order.back().is_some_and(|&(_, k)| k == key) {
+            self.order.pop_back();
+            self.map.remove(&key);
+        }
+    }
+
     /// How many ids are remembered.
     #[cfg(test)]
     pub fn len(&self) -> usize {

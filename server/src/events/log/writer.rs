@@ -34,6 +34,8 @@ pub(super) struct Writer {
     pub queued_bytes: Arc<AtomicUsize>,
     pub deleted_segments: Arc<AtomicU64>,
     pub failed: AtomicBool,
+    /// Writes or fsyncs that failed (each rolled back, or fatal when `failed` is set).
+    pub write_failures: Arc<AtomicU64>,
     pub appended: Arc<tokio::sync::Notify>,
 }
 
@@ -58,6 +60,11 @@ impl Writer {
     }
 
     /// Writes every new batch of the group, fsyncs once, and returns one result per job.
+    ///
+    /// A failed write or fsync (a full disk above all) leaves nothing of the group behind: the
+    /// active segment is cut back to its length before the group and synced again, and the
+    /// group's batch ids are forgotten, so the SDKs' retries (same batch ids) are stored once
+    /// space returns. Only when that rollback fails too does the log refuse further writes.
     fn commit(&mut self, jobs: &[Job]) -> Vec<Result<Receipt, AppendError>> {
         if self.failed.load(Ordering::Acquire) {
             return jobs
@@ -69,6 +76,8 @@ impl Writer {
                 })
                 .collect();
         }
+        let before = (self.len, self.newest_ms, self.now_ms);
+        let mut inserted = Vec::new();
         let mut results = Vec::with_capacity(jobs.len());
         let written = (|| -> io::Result<()> {
             for job in jobs {
@@ -90,6 +99,7 @@ impl Writer {
                 self.now_ms = self.now_ms.max(b.received_at);
                 self.index
                     .insert(key, b.received_at, b.events.len(), b.rejected);
+                inserted.push(key);
                 results.push(Ok(Receipt {
                     accepted: b.events.len(),
                     rejected: b.rejected,
@@ -97,26 +107,60 @@ impl Writer {
                 }));
             }
             self.file.flush()?;
-            self.file.get_ref().sync_data()?;
-            self.publish_len();
-            self.appended.notify_waiters();
-            if self.len >= self.segment_bytes {
-                self.rotate()?;
-                let deleted = enforce(&self.dir, &self.committed, &self.policy, self.now_ms);
-                self.deleted_segments.fetch_add(deleted, Ordering::Relaxed);
-            }
-            Ok(())
+            self.file.get_ref().sync_data()
         })();
-        match written {
-            Ok(()) => results,
-            Err(e) => {
-                tracing::error!(error = %e, path = %self.active.display(), "event log write failed; refusing further writes");
-                self.failed.store(true, Ordering::Release);
-                jobs.iter()
-                    .map(|_| Err(AppendError::Failed(e.to_string())))
-                    .collect()
+        if let Err(e) = written {
+            let full = is_storage_full(&e);
+            let rolled_back = self.roll_back(before.0);
+            for key in inserted.iter().rev() {
+                self.index.forget(*key);
+            }
+            (self.len, self.newest_ms, self.now_ms) = before;
+            self.write_failures.fetch_add(1, Ordering::Relaxed);
+            let error = match rolled_back {
+                Ok(()) if full => {
+                    tracing::warn!(error = %e, path = %self.active.display(), "event log disk full; batches refused until space returns");
+                    AppendError::StorageFull(e.to_string())
+                }
+                Ok(()) => {
+                    tracing::error!(error = %e, path = %self.active.display(), "event log write failed; the group was rolled back");
+                    AppendError::Unavailable(e.to_string())
+                }
+                Err(r) => {
+                    tracing::error!(error = %e, rollback = %r, path = %self.active.display(), "event log write failed and could not be rolled back; refusing further writes");
+                    self.failed.store(true, Ordering::Release);
+                    AppendError::Failed(format!("{e}; rolling back: {r}"))
+                }
+            };
+            return jobs.iter().map(|_| Err(error.clone())).collect();
+        }
+        self.publish_len();
+        self.appended.notify_waiters();
+        if self.len >= self.segment_bytes {
+            // The group is durable already; a failed rotation is retried after the next one.
+            match self.rotate() {
+                Ok(()) => {
+                    let deleted = enforce(&self.dir, &self.committed, &self.policy, self.now_ms);
+                    self.deleted_segments.fetch_add(deleted, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, dir = %self.dir.display(), "starting a new event log segment failed; retrying after the next write");
+                }
             }
         }
+        results
+    }
+
+    /// Cuts the active segment back to `len` bytes (dropping whatever of the failed group was
+    /// buffered or written) and syncs it, so the file ends at the last committed record.
+    fn roll_back(&mut self, len: u64) -> io::Result<()> {
+        let file = OpenOptions::new().append(true).open(&self.active)?;
+        file.set_len(len)?;
+        file.sync_all()?;
+        let old = std::mem::replace(&mut self.file, BufWriter::with_capacity(1 << 20, file));
+        // `into_parts` hands back the unwritten buffer instead of flushing it on drop.
+        drop(old.into_parts());
+        Ok(())
     }
 
     fn publish_len(&self) {
@@ -133,10 +177,15 @@ impl Writer {
     fn rotate(&mut self) -> io::Result<()> {
         let number = self.number + 1;
         let path = self.dir.join(segment_name(number));
-        let file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&path)?;
+        // An empty file left by an earlier failed rotation is taken over; anything else there
+        // is never overwritten.
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        if file.metadata()?.len() != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not empty", path.display()),
+            ));
+        }
         File::open(&self.dir)?.sync_all()?;
         self.file = BufWriter::with_capacity(1 << 20, file);
         self.number = number;
@@ -155,4 +204,12 @@ impl Writer {
             });
         Ok(())
     }
+}
+
+/// Whether a write failed for lack of space: `ENOSPC`, or `EDQUOT` (a quota).
+fn is_storage_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
