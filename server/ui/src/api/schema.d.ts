@@ -175,7 +175,8 @@ export interface paths {
          * Send a batch of exposure and track events (`spec/EVENTS.md`).
          * @description Takes an SDK key or a client-side key (header, or `?key=` for client-side keys). Each
          *     event is validated; the answer (202) comes once the accepted ones are durable; 429 with
-         *     `Retry-After` when the store is behind. Any content type is read as JSON, so
+         *     `Retry-After` when the store is behind; 503 `STORAGE_FULL` with `Retry-After` when the event
+         *     log's disk is full (nothing stored; accepted again once space returns). Any content type is read as JSON, so
          *     `navigator.sendBeacon` can send a `text/plain` body without a CORS preflight.
          *
          *     Authorization: SDK key or client-side key of the environment.
@@ -967,7 +968,7 @@ export interface components {
              * @description Stable code string (see the module docs).
              * @enum {string}
              */
-            code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "PRECONDITION_REQUIRED" | "REQUEST_TIMEOUT" | "BAD_REQUEST" | "SNAPSHOT_INVALID" | "OVERLOADED" | "UNAVAILABLE" | "INTERNAL";
+            code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "PRECONDITION_REQUIRED" | "REQUEST_TIMEOUT" | "BAD_REQUEST" | "SNAPSHOT_INVALID" | "OVERLOADED" | "UNAVAILABLE" | "STORAGE_FULL" | "INTERNAL";
             /** @description The input field at fault, when there is one. */
             field?: string | null;
             /** @description Human-readable explanation. */
@@ -2437,9 +2438,11 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description UNAVAILABLE */
+            /** @description STORAGE_FULL: the event log's disk is full, or UNAVAILABLE: a write failed (nothing stored either way); UNAVAILABLE */
             503: {
                 headers: {
+                    /** @description Seconds to wait */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
