@@ -116,6 +116,9 @@ pub struct EvaluationDetails<'s> {
     pub error: Option<EvalError>,
     /// Id of the rule that matched, if a rule decided.
     pub rule_id: Option<&'s str>,
+    /// The unit's bucket (0..=9999, basis points; `spec/SNAPSHOT.md` §4) when a rollout
+    /// decided (`reason` is `SPLIT`), else `None`.
+    pub bucket: Option<u32>,
     /// The flag's metadata (empty when the flag was not found).
     pub metadata: FlagMetadata<'s>,
 }
@@ -128,6 +131,7 @@ impl EvaluationDetails<'_> {
             reason: Reason::Error,
             error: Some(EvalError { code, message }),
             rule_id: None,
+            bucket: None,
             metadata: FlagMetadata(&[]),
         }
     }
@@ -190,6 +194,8 @@ struct Resolved {
     variant: u32,
     reason: Reason,
     rule: Option<u32>,
+    /// The unit's bucket when a rollout decided.
+    bucket: Option<u32>,
 }
 
 impl Snapshot {
@@ -243,6 +249,7 @@ impl Snapshot {
                         .rule
                         .and_then(|i| flag.rules.get(i as usize))
                         .map(|rule| &*rule.id),
+                    bucket: r.bucket,
                     metadata: FlagMetadata(&flag.metadata),
                 }
             }
@@ -456,6 +463,7 @@ impl Snapshot {
                 variant: flag.off_variant,
                 reason: Reason::Disabled,
                 rule: None,
+                bucket: None,
             });
         }
         for (pi, accepted) in flag.prerequisites.iter() {
@@ -479,6 +487,7 @@ impl Snapshot {
                     variant: flag.off_variant,
                     reason: Reason::PrerequisiteFailed,
                     rule: None,
+                    bucket: None,
                 });
             }
         }
@@ -492,24 +501,26 @@ impl Snapshot {
                 variant: *v,
                 reason: Reason::TargetingMatch,
                 rule: None,
+                bucket: None,
             });
         }
         for (ri, rule) in flag.rules.iter().enumerate() {
             if self.cond_matches(&rule.cond, ctx, now) {
-                let (variant, split) = self.serve(&rule.serve, flag, ctx)?;
+                let (variant, bucket) = self.serve(&rule.serve, flag, ctx)?;
                 return Ok(Resolved {
                     variant,
-                    reason: if split {
+                    reason: if bucket.is_some() {
                         Reason::Split
                     } else {
                         Reason::TargetingMatch
                     },
                     rule: Some(crate::compile_index(ri)),
+                    bucket,
                 });
             }
         }
-        let (variant, split) = self.serve(&flag.default, flag, ctx)?;
-        let reason = if split {
+        let (variant, bucket) = self.serve(&flag.default, flag, ctx)?;
+        let reason = if bucket.is_some() {
             Reason::Split
         } else if flag.is_static {
             Reason::Static
@@ -520,13 +531,19 @@ impl Snapshot {
             variant,
             reason,
             rule: None,
+            bucket,
         })
     }
 
-    /// `(variant, was a rollout)`.
-    fn serve(&self, serve: &Serve, flag: &Flag, ctx: &Context) -> Result<(u32, bool), EvalError> {
+    /// `(variant, the unit's bucket if a rollout decided)`.
+    fn serve(
+        &self,
+        serve: &Serve,
+        flag: &Flag,
+        ctx: &Context,
+    ) -> Result<(u32, Option<u32>), EvalError> {
         match serve {
-            Serve::Variant(v) => Ok((*v, false)),
+            Serve::Variant(v) => Ok((*v, None)),
             Serve::Rollout {
                 bucket_by,
                 bucketer,
@@ -585,7 +602,7 @@ impl Snapshot {
                         code: ErrorCode::General,
                         message: "rollout ranges do not cover the bucket".into(),
                     })?;
-                Ok((variant, true))
+                Ok((variant, Some(b)))
             }
         }
     }

@@ -391,3 +391,18 @@ fn long_prerequisite_chains_are_refused_without_recursing() {
         "{e}"
     );
 }
+
+#[test]
+fn a_split_reports_the_units_bucket_and_other_reasons_none() {
+    let snap = Snapshot::from_json(&payload(1, true)).unwrap();
+    for unit in ["u1", "u2", "u3", "u4"] {
+        let d = snap.evaluate("checkout", &Context::new(unit), NOW);
+        assert_eq!(d.reason, Reason::Split);
+        // The rollout's seed is the flag key; the salt is the snapshot's.
+        let b = burgee_core::bucket("s", "checkout", unit);
+        assert_eq!(d.bucket, Some(b), "{unit}");
+        assert_eq!(d.variant, Some(if b < 5000 { "on" } else { "off" }));
+    }
+    let d = snap.evaluate("checkout", &Context::new("u1").with("plan", "beta"), NOW);
+    assert_eq!((d.reason, d.bucket), (Reason::TargetingMatch, None));
+}

@@ -203,7 +203,7 @@ pub(crate) fn envelope_response(
 }
 
 /// Decrements the SSE client gauge when a stream ends.
-pub(crate) struct ClientGuard(AppState);
+pub(crate) struct ClientGuard(pub(crate) AppState);
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
@@ -213,7 +213,7 @@ impl Drop for ClientGuard {
 
 /// What opened a stream, checked again every [`REVALIDATE`] so the streams of a revoked token,
 /// an ended session or a deleted environment close within seconds.
-enum Credential {
+pub(crate) enum Credential {
     /// The SHA-256 of a bearer token or `?key=`.
     Token(String),
     /// A session cookie's secret.
@@ -225,7 +225,7 @@ pub(crate) const REVALIDATE: std::time::Duration = crate::auth::TOKEN_CACHE_TTL;
 
 impl Credential {
     /// The credential of a request: its bearer token, else its session cookie, else `?key=`.
-    fn of(headers: &HeaderMap, query_key: Option<&str>) -> Option<Credential> {
+    pub(crate) fn of(headers: &HeaderMap, query_key: Option<&str>) -> Option<Credential> {
         let bearer = headers
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -250,12 +250,40 @@ impl Credential {
 
     /// Whether the credential still admits the caller (a lookup error keeps the stream: the
     /// database may be briefly away, and the stream only carries signed public data).
-    async fn still_valid(&self, state: &AppState) -> bool {
+    pub(crate) async fn still_valid(&self, state: &AppState) -> bool {
         match self {
             Credential::Token(hash) => !matches!(state.principal_by_hash(hash).await, Ok(None)),
             Credential::Session(secret) => !matches!(state.session(secret).await, Ok(None)),
         }
     }
+}
+
+/// Takes a stream slot for `credential` from the stream caps: 429 `OVERLOADED` beyond the
+/// per-key cap, 503 `UNAVAILABLE` beyond the total, both with `Retry-After: 5`.
+pub(crate) fn open_slot(
+    state: &AppState,
+    credential: Option<&Credential>,
+) -> Result<Option<crate::distribution::StreamSlot>, ApiError> {
+    let Some(c) = credential else {
+        return Ok(None);
+    };
+    state
+        .stream_caps()
+        .open(&c.cap_key())
+        .map(Some)
+        .map_err(|refusal| {
+            state.metrics().streams_refused.inc();
+            match refusal {
+                StreamRefusal::PerKey => ApiError::new(
+                    ApiCode::Overloaded,
+                    "this key has the most streams open a key may have; retry later or poll",
+                ),
+                StreamRefusal::Total => ApiError::unavailable(
+                    "the server has the most streams open it serves; retry later or poll",
+                ),
+            }
+            .with_retry_after(5)
+        })
 }
 
 pub(crate) struct StreamState {
@@ -324,22 +352,7 @@ pub(crate) async fn stream_for(
 ) -> Result<Response, ApiError> {
     let (project, env) = distribution_target(&state, headers, env, query, audience).await?;
     let credential = Credential::of(headers, query.key.as_deref());
-    let slot = match &credential {
-        Some(c) => Some(state.stream_caps().open(&c.cap_key()).map_err(|refusal| {
-            state.metrics().streams_refused.inc();
-            match refusal {
-                StreamRefusal::PerKey => ApiError::new(
-                    ApiCode::Overloaded,
-                    "this key has the most streams open a key may have; retry later or poll",
-                ),
-                StreamRefusal::Total => ApiError::unavailable(
-                    "the server has the most streams open it serves; retry later or poll",
-                ),
-            }
-            .with_retry_after(5)
-        })?),
-        None => None,
-    };
+    let slot = open_slot(&state, credential.as_ref())?;
     let last_id = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())

@@ -102,13 +102,17 @@ pub(crate) async fn post_events(
         }
         Err(IngestError::Append(AppendError::StorageFull(e))) => Err(ApiError::new(
             ApiCode::StorageFull,
-            format!("the event log's disk is full ({e}); nothing of this batch was stored; retry later"),
+            format!(
+                "the event log's disk is full ({e}); nothing of this batch was stored; retry later"
+            ),
         )
         .with_retry_after(5)),
-        Err(IngestError::Append(AppendError::Unavailable(e))) => Err(ApiError::unavailable(
-            format!("writing the event log failed ({e}); nothing of this batch was stored; retry later"),
-        )
-        .with_retry_after(5)),
+        Err(IngestError::Append(AppendError::Unavailable(e))) => {
+            Err(ApiError::unavailable(format!(
+                "writing the event log failed ({e}); nothing of this batch was stored; retry later"
+            ))
+            .with_retry_after(5))
+        }
         Err(IngestError::Append(e @ AppendError::Failed(_))) => {
             tracing::error!(error = %e, "storing events failed");
             Err(ApiError::internal(

@@ -23,10 +23,12 @@ impl BodyName for Targeting {
     const NAME: &'static str = "Targeting";
 }
 
-/// A project's flags with their targeting per environment, filtered by tag, owner, type and
-/// text.
+/// A project's flags with their targeting per environment, filtered by tag, owner, type, text
+/// and on/off state in an environment; sorted; paged with `offset`/`limit` (`X-Total-Count`
+/// gives the number of matching flags).
 #[utoipa::path(get, path = "/v1/projects/{project}/flags", tag = "flags", params(FlagFilter),
-    responses((status = 200, description = "Flags, by key", body = Vec<Flag>)),
+    responses((status = 200, description = "Flags, in the requested order", body = Vec<Flag>,
+        headers(("X-Total-Count" = u64, description = "Flags matching the filters, before paging")))),
     extensions(("x-burgee-role" = json!("viewer"))),
 )]
 pub(crate) async fn list_flags(
@@ -36,7 +38,22 @@ pub(crate) async fn list_flags(
     Query(filter): Query<FlagFilter>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Viewer)?;
-    json(&state.list_flags(&project, &filter).await?)
+    if filter.state.is_some() && filter.environment.is_none() {
+        return Err(ApiError::bad_field(
+            "environment",
+            "the state filter needs an environment",
+        ));
+    }
+    if filter.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
+        return Err(ApiError::bad_field("limit", "must be 1..=1000"));
+    }
+    let page = state.list_flags(&project, &filter).await?;
+    let mut response = json(&page.flags)?;
+    response.headers_mut().insert(
+        "x-total-count",
+        axum::http::HeaderValue::from(page.total as u64),
+    );
+    Ok(response)
 }
 
 /// Create a flag; publishes every environment (off where no targeting is given).

@@ -34,6 +34,8 @@ use crate::error::{ApiCode, ApiError, ErrorBody};
 use crate::openapi;
 use crate::service::AppState;
 
+mod changes;
+mod console;
 mod distribution;
 mod environments;
 mod events;
@@ -127,6 +129,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(session::disable_user))
         .routes(routes!(events::recent_events))
         .routes(routes!(events::experiment_results))
+        .routes(routes!(console::environment_keys))
+        .routes(routes!(console::evaluate_flag))
+        .routes(routes!(console::stale_flags))
+        .routes(routes!(changes::stream_changes))
 }
 
 /// The router with every route of [`routes()`], the Swagger UI at `/swagger-ui/`,
@@ -302,7 +308,9 @@ pub(crate) async fn ready(State(state): State<AppState>) -> Result<axum::Json<He
 )]
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut text = state.metrics().render();
-    text.push_str(&crate::metrics::event_log_text(state.events().log_counters()));
+    text.push_str(&crate::metrics::event_log_text(
+        state.events().log_counters(),
+    ));
     (
         [(
             CONTENT_TYPE,

@@ -73,6 +73,17 @@ impl AppState {
         Ok(rows)
     }
 
+    /// The sequence number of the newest audit entry (0 when there is none).
+    ///
+    /// # Errors
+    /// [`StateError::Db`].
+    pub async fn latest_audit_seq(&self) -> Result<u64, StateError> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM audit_log")
+            .fetch_one(&self.inner.store.pool)
+            .await?;
+        to_u64(max.unwrap_or(0))
+    }
+
     /// Verifies the whole audit chain; returns the number of entries.
     ///
     /// # Errors

@@ -26,24 +26,86 @@ pub struct FlagFilter {
     pub value_type: Option<String>,
     /// Only flags whose key or description contains this text (case-insensitive).
     pub q: Option<String>,
+    /// With `state`: the environment whose on/off state filters.
+    pub environment: Option<String>,
+    /// Only flags `on` (enabled) or `off` in `environment`.
+    #[param(inline)]
+    pub state: Option<FlagState>,
+    /// Order: `key` (default), `-key`, `updated` (least recently changed first) or
+    /// `-updated` (most recently changed first; a flag changes with its definition or any
+    /// environment's targeting).
+    #[param(inline)]
+    pub sort: Option<FlagSort>,
+    /// Skip this many flags of the filtered, sorted list (paging; default 0).
+    pub offset: Option<usize>,
+    /// At most this many flags (paging; 1..=1000, default all). The answer's `X-Total-Count`
+    /// header gives the number before paging.
+    pub limit: Option<usize>,
+}
+
+/// A flag's on/off state in an environment (filter of [`FlagFilter`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum FlagState {
+    /// Enabled: targeting runs.
+    On,
+    /// Disabled: the off variant is served.
+    Off,
+}
+
+/// Orders of [`FlagFilter::sort`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+pub enum FlagSort {
+    /// By key, ascending.
+    #[serde(rename = "key")]
+    Key,
+    /// By key, descending.
+    #[serde(rename = "-key")]
+    KeyDesc,
+    /// Least recently changed first.
+    #[serde(rename = "updated")]
+    Updated,
+    /// Most recently changed first.
+    #[serde(rename = "-updated")]
+    UpdatedDesc,
+}
+
+/// A page of [`AppState::list_flags`]: the flags and the number before paging.
+#[derive(Debug, Clone)]
+pub struct FlagPage {
+    /// The flags of the page.
+    pub flags: Vec<Flag>,
+    /// How many flags matched the filters.
+    pub total: usize,
+}
+
+/// When a flag last changed: its definition or any environment's targeting (ms since epoch).
+fn changed_at(f: &Flag) -> u64 {
+    f.environments
+        .values()
+        .map(|t| t.updated_at)
+        .fold(f.updated_at, u64::max)
 }
 
 impl AppState {
-    /// The flags of a project matching `filter`, sorted by key.
+    /// The flags of a project matching `filter`, sorted and paged as it says.
     ///
     /// # Errors
-    /// [`StateError::NotFound`], [`StateError::Db`].
+    /// [`StateError::NotFound`] (also for an unknown `environment`), [`StateError::Db`].
     pub async fn list_flags(
         &self,
         project: &str,
         filter: &FlagFilter,
-    ) -> Result<Vec<Flag>, StateError> {
+    ) -> Result<FlagPage, StateError> {
         let mut conn = self.inner.store.pool.acquire().await?;
         require_project(&mut conn, project).await?;
         let rows = load_flag_rows(&mut conn, project, None).await?;
         let targeting = load_targeting(&mut conn, project).await?;
+        if let Some(env) = &filter.environment {
+            require_env(&mut conn, project, env).await?;
+        }
         let q = filter.q.as_ref().map(|q| q.to_lowercase());
-        Ok(rows
+        let mut flags: Vec<Flag> = rows
             .into_iter()
             .filter(|f| filter.tag.as_ref().is_none_or(|t| f.spec.tags.contains(t)))
             .filter(|f| filter.owner.as_ref().is_none_or(|o| f.spec.owner == *o))
@@ -60,7 +122,29 @@ impl AppState {
                 })
             })
             .map(|f| assemble_flag(f, &targeting))
-            .collect())
+            .filter(|f| match (&filter.environment, filter.state) {
+                (Some(env), Some(state)) => f
+                    .environments
+                    .get(env)
+                    .is_some_and(|t| t.targeting.enabled == (state == FlagState::On)),
+                _ => true,
+            })
+            .collect();
+        match filter.sort.unwrap_or(FlagSort::Key) {
+            FlagSort::Key => {}
+            FlagSort::KeyDesc => flags.reverse(),
+            FlagSort::Updated => flags.sort_by_key(|f| (changed_at(f), f.key.clone())),
+            FlagSort::UpdatedDesc => {
+                flags.sort_by_key(|f| (std::cmp::Reverse(changed_at(f)), f.key.clone()));
+            }
+        }
+        let total = flags.len();
+        let offset = filter.offset.unwrap_or(0).min(total);
+        let limit = filter.limit.unwrap_or(total);
+        Ok(FlagPage {
+            flags: flags.into_iter().skip(offset).take(limit).collect(),
+            total,
+        })
     }
 
     /// One flag with its targeting in every environment.

@@ -41,6 +41,7 @@ use crate::store::{Store, Writer};
 
 mod audit;
 mod bootstrap;
+mod console;
 mod environments;
 mod flags;
 mod projects;
@@ -53,6 +54,7 @@ mod write;
 
 pub use audit::AuditFilter;
 pub use bootstrap::{Credentials, FIRST_USER_EMAIL};
+pub use console::{EnvironmentKeys, Explanation, PublicKey, StaleFlag, StaleReason};
 pub use flags::FlagFilter;
 pub use users::{ActiveSession, MIN_PASSWORD_CHARS, NewSession, SESSION_PREFIX, SESSION_TTL_MS};
 

@@ -104,7 +104,17 @@ impl Tmpfs {
     fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
         std::fs::create_dir_all(at).unwrap();
         let at_str = at.to_str().unwrap();
-        let out = sh("mount", &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", at_str]);
+        let out = sh(
+            "mount",
+            &[
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                at_str,
+            ],
+        );
         if out.status.success() {
             return Some(Tmpfs(at.to_path_buf()));
         }
@@ -120,9 +130,17 @@ impl Tmpfs {
     fn resize(&self, size: &str) {
         let out = sh(
             "mount",
-            &["-o", &format!("remount,size={size}"), self.0.to_str().unwrap()],
+            &[
+                "-o",
+                &format!("remount,size={size}"),
+                self.0.to_str().unwrap(),
+            ],
         );
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -143,7 +161,10 @@ fn a_full_event_disk_refuses_batches_with_storage_full_and_recovers_when_space_r
     let server = Serve::new(BIN, &data)
         .args(["--rate-per-second", "0"])
         .start();
-    let (base, key) = (server.url().to_owned(), server.sdk_key("production").to_owned());
+    let (base, key) = (
+        server.url().to_owned(),
+        server.sdk_key("production").to_owned(),
+    );
 
     // Fill the disk: every batch is answered 202 until one is refused for lack of space.
     let mut acknowledged = Vec::new();
@@ -170,7 +191,10 @@ fn a_full_event_disk_refuses_batches_with_storage_full_and_recovers_when_space_r
         let (status, code, _) = post(&base, &key, &batch(&refused, 20));
         assert_eq!((status, code.as_deref()), (503, Some("STORAGE_FULL")));
     }
-    assert_eq!(get_status(&format!("{base}/v1/snapshots/production"), &key), 200);
+    assert_eq!(
+        get_status(&format!("{base}/v1/snapshots/production"), &key),
+        200
+    );
     assert_eq!(get_status(&format!("{base}/ready"), &key), 200);
     let metrics = ureq::get(format!("{base}/metrics"))
         .call()
@@ -288,7 +312,10 @@ async fn ingestion_rides_out_a_nats_outage_and_forwarding_catches_up() {
     let server = Serve::new(BIN, &dir.path().join("data"))
         .args(["--rate-per-second", "0", "--nats-url", &nats_url])
         .start();
-    let (base, key) = (server.url().to_owned(), server.sdk_key("production").to_owned());
+    let (base, key) = (
+        server.url().to_owned(),
+        server.sdk_key("production").to_owned(),
+    );
 
     // Ingest a batch every 100 ms throughout: before, during and after the outage.
     let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
@@ -325,7 +352,10 @@ async fn ingestion_rides_out_a_nats_outage_and_forwarding_catches_up() {
     let unique: BTreeSet<&String> = ids.iter().collect();
     assert_eq!(ids.len(), unique.len(), "a batch was forwarded twice");
     let want: BTreeSet<&String> = acknowledged.iter().collect();
-    assert_eq!(unique, want, "forwarded batches differ from the acknowledged ones");
+    assert_eq!(
+        unique, want,
+        "forwarded batches differ from the acknowledged ones"
+    );
     server.stop();
     drop(nats);
 }

@@ -240,6 +240,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project}/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events of a project's changes, as they are audited.
+         * @description Each event is `id: <seq>`, `event: change`, `data: <Change JSON>`. Without
+         *     `Last-Event-ID` the stream starts with the next change; with it, with the first change
+         *     after that sequence number (at most 100 are replayed). `: keep-alive` comments keep idle
+         *     connections open; the stream ends within seconds of the session or token ending.
+         *
+         *     Authorization: viewer.
+         */
+        get: operations["stream_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project}/environments": {
         parameters: {
             query?: never;
@@ -349,6 +374,49 @@ export interface paths {
          * @description Authorization: editor (publisher if the environment is protected).
          */
         put: operations["put_targeting"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/environments/{env}/flags/{key}/evaluate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Evaluate one flag for one evaluation context with the core the SDKs run ("Try it"), on the
+         *     latest published snapshot or with a pending targeting: value, variant, reason, rule and
+         *     bucket. Nothing is published or recorded.
+         * @description Authorization: viewer.
+         */
+        post: operations["evaluate_flag"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/environments/{env}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An environment's public keys, to copy into SDK configuration: the active key and those of
+         *     a rotation in progress (still co-signing), with where the active key comes from.
+         * @description Authorization: viewer.
+         */
+        get: operations["environment_keys"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -498,8 +566,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A project's flags with their targeting per environment, filtered by tag, owner, type and
-         *     text.
+         * A project's flags with their targeting per environment, filtered by tag, owner, type, text
+         *     and on/off state in an environment; sorted; paged with `offset`/`limit` (`X-Total-Count`
+         *     gives the number of matching flags).
          * @description Authorization: viewer.
          */
         get: operations["list_flags"];
@@ -538,6 +607,27 @@ export interface paths {
          * @description Authorization: publisher (editor if no environment of the project is protected).
          */
         delete: operations["delete_flag"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/stale-flags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Flags that look stale per environment, from the stored exposures: none for `days` days,
+         *     or one variant served to every exposure for `days` days.
+         * @description Authorization: viewer.
+         */
+        get: operations["stale_flags"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -929,6 +1019,19 @@ export interface components {
             /** @description Default: `true` for `production`, `false` otherwise. */
             protected?: boolean | null;
         };
+        /** @description The keys of an environment and where the active one comes from. */
+        EnvironmentKeys: {
+            /** @description Environment key. */
+            environment: string;
+            /** @description The active key first, then the previous ones still co-signing. */
+            keys: components["schemas"]["PublicKey"][];
+            /** @description Project key. */
+            project: string;
+            /** @description `file` (`DATA_DIR/keys/<name>.key`) or `environment` (the variable below is set). */
+            source: string;
+            /** @description The environment variable that may hold the active key (`BURGEE_SIGNING_KEY_…`). */
+            variable: string;
+        };
         /** @description One environment's targeting of a flag, with its own revision. */
         EnvironmentTargeting: {
             /** @description Served when no target or rule matches. */
@@ -973,6 +1076,12 @@ export interface components {
             field?: string | null;
             /** @description Human-readable explanation. */
             message: string;
+        };
+        /** @description The body of [`evaluate_flag`]. */
+        EvaluateRequest: {
+            /** @description The evaluation context (`spec/SNAPSHOT.md` §2.3): `targetingKey` and attributes. */
+            context: Record<string, never>;
+            targeting?: components["schemas"]["Targeting"] | null;
         };
         /**
          * Burgee event batch, version 1
@@ -1064,6 +1173,40 @@ export interface components {
              * @description Relative effect the sequential test is tuned for. Default 0.05.
              */
             sequential_mde?: number;
+        };
+        /** @description The answer of "Try it": one flag evaluated for one context. */
+        Explanation: {
+            /**
+             * Format: int32
+             * @description The unit's bucket (0..=9999, basis points) when a rollout decided.
+             */
+            bucket?: number | null;
+            /** @description Environment key. */
+            environment: string;
+            /** @description OpenFeature error code when `reason` is `ERROR`. */
+            error_code?: string | null;
+            /** @description What went wrong, when `reason` is `ERROR`. */
+            error_message?: string | null;
+            /** @description Flag key. */
+            flag: string;
+            /** @description Whether the flag's targeting was the pending one sent in the request. */
+            pending: boolean;
+            /**
+             * @description OpenFeature reason (`STATIC`, `DEFAULT`, `TARGETING_MATCH`, `SPLIT`, `DISABLED`,
+             *     `PREREQUISITE_FAILED`, `ERROR`).
+             */
+            reason: string;
+            /** @description The rule that decided, if one did. */
+            rule_id?: string | null;
+            /** @description The served value (`null` on error). */
+            value: unknown;
+            /** @description The served variant (`null` on error). */
+            variant?: string | null;
+            /**
+             * Format: int64
+             * @description The published snapshot version the evaluation started from.
+             */
+            version: number;
         };
         /** @description A flag: `GET /v1/projects/{project}/flags/{key}`. */
         Flag: {
@@ -1246,6 +1389,21 @@ export interface components {
             description?: string;
             /** @description Display name. */
             name: string;
+        };
+        /** @description One public key SDKs of an environment may trust. */
+        PublicKey: {
+            /**
+             * @description Key id (`burgee_core::key_id`: the first 8 bytes of SHA-256 of the key, hex), as in an
+             *     envelope's `signatures[].keyid`.
+             */
+            keyid: string;
+            /** @description Standard base64 of the 32 raw Ed25519 bytes: what an SDK's `trusted_keys` takes. */
+            public_key: string;
+            /**
+             * @description `active` (signs every new snapshot) or `previous` (retired by a rotation, still
+             *     co-signing until `burgee keys retire`).
+             */
+            status: string;
         };
         /** @description Result of one publish. */
         Published: {
@@ -1454,6 +1612,33 @@ export interface components {
         /** @enum {unknown} */
         SnapshotValueType: "boolean" | "string" | "integer" | "float" | "object";
         SnapshotVariants: Record<string, never>;
+        /** @description A flag that looks stale in one environment. */
+        StaleFlag: {
+            /** @description Environment key. */
+            environment: string;
+            /**
+             * Format: int64
+             * @description Exposures within the window.
+             */
+            exposures: number;
+            /** @description Flag key. */
+            flag: string;
+            /**
+             * Format: int64
+             * @description The newest exposure of the flag in the environment, ms since epoch (`null`: none
+             *     stored).
+             */
+            last_exposure_at?: number | null;
+            /** @description Why. */
+            reason: components["schemas"]["StaleReason"];
+            /** @description The one variant served within the window (`single_variant` only). */
+            variant?: string | null;
+        };
+        /**
+         * @description Why a flag looks stale in an environment.
+         * @enum {string}
+         */
+        StaleReason: "no_exposures" | "single_variant";
         /** @description One flag's targeting in one environment (the per-environment half of a flag). */
         Targeting: {
             /** @description Served when no target or rule matches. */
@@ -2985,6 +3170,100 @@ export interface operations {
             };
         };
     };
+    stream_changes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An SSE stream of `change` events (each a `Change`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_environments: {
         parameters: {
             query?: never;
@@ -3950,6 +4229,228 @@ export interface operations {
             };
             /** @description PRECONDITION_REQUIRED */
             428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    evaluate_flag: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                key: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EvaluateRequest"];
+            };
+        };
+        responses: {
+            /** @description The evaluation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Explanation"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SNAPSHOT_INVALID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    environment_keys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnvironmentKeys"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4989,10 +5490,27 @@ export interface operations {
     list_flags: {
         parameters: {
             query?: {
+                /** @description With `state`: the environment whose on/off state filters. */
+                environment?: string;
+                /**
+                 * @description At most this many flags (paging; 1..=1000, default all). The answer's `X-Total-Count`
+                 *     header gives the number before paging.
+                 */
+                limit?: number;
+                /** @description Skip this many flags of the filtered, sorted list (paging; default 0). */
+                offset?: number;
                 /** @description Only flags with this owner. */
                 owner?: string;
                 /** @description Only flags whose key or description contains this text (case-insensitive). */
                 q?: string;
+                /**
+                 * @description Order: `key` (default), `-key`, `updated` (least recently changed first) or
+                 *     `-updated` (most recently changed first; a flag changes with its definition or any
+                 *     environment's targeting).
+                 */
+                sort?: "key" | "-key" | "updated" | "-updated";
+                /** @description Only flags `on` (enabled) or `off` in `environment`. */
+                state?: "on" | "off";
                 /** @description Only flags carrying this tag. */
                 tag?: string;
                 /** @description Only flags of this type (`boolean`, `string`, `integer`, `float`, `object`). */
@@ -5006,9 +5524,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Flags, by key */
+            /** @description Flags, in the requested order */
             200: {
                 headers: {
+                    /** @description Flags matching the filters, before paging */
+                    "X-Total-Count"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5527,6 +6047,106 @@ export interface operations {
             };
             /** @description PRECONDITION_REQUIRED */
             428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stale_flags: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Days without exposures, or of one variant only, that make a flag stale (1..=365,
+                 *     default 30).
+                 */
+                days?: number;
+            };
+            header?: never;
+            path: {
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Stale flags by flag and environment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StaleFlag"][];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
