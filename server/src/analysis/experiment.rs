@@ -215,6 +215,8 @@ pub struct ExperimentResults {
     pub srm_alarm: bool,
     /// Primary metric first, then guardrails.
     pub metrics: Vec<MetricResult>,
+    /// The p-values over time, oldest first (empty unless asked for with `timeline`).
+    pub timeline: Vec<super::timeline::TimelinePoint>,
 }
 
 /// `(metric key, unit) → [(time, value)]` of the metric events that matter.
@@ -351,6 +353,7 @@ pub fn analyse<'a>(
         srm,
         srm_alarm,
         metrics,
+        timeline: Vec::new(),
     })
 }
 

@@ -156,6 +156,9 @@ pub(crate) async fn recent_events(
 pub(crate) struct ResultsQuery {
     /// Environment key whose events are analysed.
     environment: String,
+    /// Also the p-values at this many instants (1..=24) evenly spaced over the received
+    /// events, as `timeline` (default 0: none; each point repeats the analysis).
+    timeline: Option<usize>,
 }
 
 /// Experiment results: units, sample-ratio mismatch, per-metric tests, CUPED, always-valid
@@ -177,10 +180,15 @@ pub(crate) async fn experiment_results(
         .await?;
     let events = Arc::clone(state.events());
     let environment = query.environment.clone();
-    let results =
-        tokio::task::spawn_blocking(move || events.results(&project, &environment, &config))
-            .await
-            .map_err(|e| ApiError::internal(format!("analysis task failed: {e}")))?;
+    let points = query.timeline.unwrap_or(0);
+    if points > crate::analysis::timeline::MAX_POINTS {
+        return Err(ApiError::bad_field("timeline", "must be 0..=24"));
+    }
+    let results = tokio::task::spawn_blocking(move || {
+        events.results(&project, &environment, &config, points)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("analysis task failed: {e}")))?;
     match results {
         Ok(r) => Ok(axum::Json(r).into_response()),
         Err(ResultsError::Stats(e)) => Err(ApiError::bad_field("experiment", e.to_string())),

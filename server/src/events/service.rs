@@ -199,8 +199,10 @@ impl EventService {
         self.tail.subscribe()
     }
 
-    /// Experiment results from every stored event of `project`'s `environment`. Reads the
-    /// whole log: call it from a blocking task.
+    /// Experiment results from every stored event of `project`'s `environment`, with the
+    /// p-values at `timeline_points` instants (0: none; see
+    /// [`crate::analysis::timeline::timeline`]). Reads the whole log: call it from a blocking
+    /// task.
     ///
     /// # Errors
     /// [`ResultsError`] when the log cannot be opened or read, or the configuration is invalid.
@@ -209,10 +211,20 @@ impl EventService {
         project: &str,
         environment: &str,
         config: &ExperimentConfig,
+        timeline_points: usize,
     ) -> Result<ExperimentResults, ResultsError> {
         let mut batches = Vec::new();
         self.log()?
             .scan(project, environment, |b| batches.push(b.clone()))?;
-        Ok(analyse(config, environment, &batches)?)
+        let mut results = analyse(config, environment, &batches)?;
+        if timeline_points > 0 {
+            results.timeline = crate::analysis::timeline::timeline(
+                config,
+                environment,
+                &batches,
+                timeline_points,
+            )?;
+        }
+        Ok(results)
     }
 }

@@ -273,6 +273,35 @@ async fn experiment_results_from_ingested_events() {
         discount["sequential_p_value"].as_f64().unwrap() >= discount["p_value"].as_f64().unwrap()
     );
     assert_eq!(r["metrics"][1]["key"], "revenue");
+    assert_eq!(
+        r["timeline"],
+        serde_json::json!([]),
+        "no timeline unless asked"
+    );
+    let (status, t, _) = call(
+        &app,
+        "GET",
+        &format!("{uri}&timeline=3"),
+        Some(&creds.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{t}");
+    let last = t["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["units"], 300);
+    assert_eq!(
+        last["comparisons"][0]["sequential_p_value"],
+        discount["sequential_p_value"]
+    );
+    let (status, _, _) = call(
+        &app,
+        "GET",
+        &format!("{uri}&timeline=25"),
+        Some(&creds.admin_token),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
     // A flag that is not an experiment, and an environment whose targeting has no rollout there.
     let (status, v, _) = call(

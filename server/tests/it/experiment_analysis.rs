@@ -201,3 +201,78 @@ fn configs_are_checked() {
         weight: 1,
     };
 }
+
+#[test]
+fn the_timeline_repeats_the_analysis_as_of_each_instant() {
+    // Ten batches an hour apart, 40 units each, the treatment converting twice as often.
+    let batches: Vec<StoredBatch> = (0..10u64)
+        .map(|h| {
+            let mut events = Vec::new();
+            for i in 0..40u64 {
+                let unit = format!("u{h}-{i}");
+                let (variant, converts) = if i % 2 == 0 {
+                    ("control", i % 10 == 0)
+                } else {
+                    ("treatment", i % 5 == 1)
+                };
+                let at = T0 + h * HOUR;
+                events.push(exposure(&unit, variant, at));
+                if converts {
+                    events.push(track(&unit, "purchase", None, at + 1));
+                }
+            }
+            StoredBatch {
+                batch_id: format!("batch-{h:04}"),
+                received_at: T0 + h * HOUR,
+                ..batch(events)
+            }
+        })
+        .collect();
+    let config = config();
+    let points =
+        burgee_server::analysis::timeline::timeline(&config, "production", &batches, 5).unwrap();
+    // Instants evenly spaced from the first to the last batch (9 hours).
+    let at: Vec<u64> = points.iter().map(|p| p.at).collect();
+    assert_eq!(
+        at,
+        (1..=5u64)
+            .map(|i| T0 + 9 * HOUR * i / 5)
+            .collect::<Vec<_>>()
+    );
+    // Units grow with the batches received by then (40 each).
+    let units: Vec<u64> = points.iter().map(|p| p.units).collect();
+    let expected: Vec<u64> = at
+        .iter()
+        .map(|t| 40 * batches.iter().filter(|b| b.received_at <= *t).count() as u64)
+        .collect();
+    assert_eq!(units, expected);
+    // The last point is the full analysis.
+    let full = analyse(&config, "production", &batches).unwrap();
+    let last = points.last().unwrap();
+    let purchase = &full.metrics[0].comparisons[0];
+    let at_end = last
+        .comparisons
+        .iter()
+        .find(|c| c.metric == "purchase" && c.variant == "treatment")
+        .unwrap();
+    assert_eq!(at_end.sequential_p_value, purchase.sequential_p_value);
+    assert_eq!(at_end.p_value, purchase.p_value);
+    // Each point is the analysis of its prefix.
+    let prefix: Vec<&StoredBatch> = batches.iter().filter(|b| b.received_at <= at[1]).collect();
+    let partial = analyse(&config, "production", prefix.iter().copied()).unwrap();
+    let second = points[1]
+        .comparisons
+        .iter()
+        .find(|c| c.metric == "purchase")
+        .unwrap();
+    assert_eq!(second.p_value, partial.metrics[0].comparisons[0].p_value);
+    // No batches, no points; at most MAX_POINTS.
+    assert!(
+        burgee_server::analysis::timeline::timeline(&config, "production", &[], 5)
+            .unwrap()
+            .is_empty()
+    );
+    let many =
+        burgee_server::analysis::timeline::timeline(&config, "production", &batches, 1000).unwrap();
+    assert!(many.len() <= burgee_server::analysis::timeline::MAX_POINTS);
+}

@@ -1138,6 +1138,8 @@ export interface components {
             srm?: components["schemas"]["ChiSquareTest"] | null;
             /** @description `srm.p_value < 0.001`: the split is broken; do not trust the metrics. */
             srm_alarm: boolean;
+            /** @description The p-values over time, oldest first (empty unless asked for with `timeline`). */
+            timeline: components["schemas"]["TimelinePoint"][];
             /**
              * Format: int64
              * @description Units exposed to more than one variant (left out of every metric).
@@ -1653,6 +1655,39 @@ export interface components {
             rules?: components["schemas"]["SnapshotRule"][];
             /** @description Individual targets, checked before rules. */
             targets?: components["schemas"]["SnapshotTarget"][];
+        };
+        /** @description One treatment's p-values for one metric at one instant. */
+        TimelineComparison: {
+            /** @description Metric key. */
+            metric: string;
+            /**
+             * Format: double
+             * @description Fixed-horizon p-value (shown for contrast; not valid under continuous monitoring).
+             */
+            p_value: number;
+            /**
+             * Format: double
+             * @description Always-valid p-value (mSPRT), when the data supports it.
+             */
+            sequential_p_value?: number | null;
+            /** @description Treatment variant (against the control). */
+            variant: string;
+        };
+        /** @description The analysis as of one instant. */
+        TimelinePoint: {
+            /**
+             * Format: int64
+             * @description Batches received up to this instant (ms since epoch, the server's `received_at`) are
+             *     included.
+             */
+            at: number;
+            /** @description Each metric's comparisons by then. */
+            comparisons: components["schemas"]["TimelineComparison"][];
+            /**
+             * Format: int64
+             * @description Units exposed by then, all variants.
+             */
+            units: number;
         };
         /** @description A token as listed (never the secret). */
         TokenInfo: {
@@ -5394,6 +5429,11 @@ export interface operations {
             query: {
                 /** @description Environment key whose events are analysed. */
                 environment: string;
+                /**
+                 * @description Also the p-values at this many instants (1..=24) evenly spaced over the received
+                 *     events, as `timeline` (default 0: none; each point repeats the analysis).
+                 */
+                timeline?: number;
             };
             header?: never;
             path: {
