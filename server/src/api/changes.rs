@@ -33,8 +33,10 @@ pub struct Change {
     pub seq: u64,
     /// When, ms since epoch.
     pub at: u64,
-    /// Who: the user's e-mail or the API token's id.
+    /// Who: the user's or API token's id, as in the audit log.
     pub actor: String,
+    /// Who, readably: the user's name (or e-mail), the token's name, else the id.
+    pub actor_name: String,
     /// What, e.g. `targeting.update`, `flag.create`, `environment.rollback`.
     pub action: String,
     /// Environment, for per-environment changes.
@@ -43,12 +45,17 @@ pub struct Change {
     pub resource: String,
 }
 
-impl From<AuditEntry> for Change {
-    fn from(e: AuditEntry) -> Change {
+impl Change {
+    async fn of(state: &AppState, e: AuditEntry) -> Change {
+        let actor_name = state
+            .actor_name(&e.actor)
+            .await
+            .unwrap_or_else(|_| e.actor.clone());
         Change {
             seq: e.seq,
             at: e.at,
             actor: e.actor,
+            actor_name,
             action: e.action,
             environment: e.environment,
             resource: e.resource,
@@ -149,7 +156,10 @@ async fn fetch(st: &mut ChangeStream) {
         ..AuditFilter::default()
     };
     if let Ok(entries) = st.state.audit_entries(&filter).await {
-        st.pending.extend(entries.into_iter().map(Change::from));
+        for e in entries {
+            let change = Change::of(&st.state, e).await;
+            st.pending.push_back(change);
+        }
     }
 }
 

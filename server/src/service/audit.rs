@@ -84,6 +84,30 @@ impl AppState {
         to_u64(max.unwrap_or(0))
     }
 
+    /// A readable name of an audit actor: a user's name (or e-mail), an API token's name, else
+    /// the id itself (system actors such as the re-signer, or deleted tokens).
+    ///
+    /// # Errors
+    /// [`StateError::Db`].
+    pub async fn actor_name(&self, actor: &str) -> Result<String, StateError> {
+        let user: Option<(String, String)> =
+            sqlx::query_as("SELECT name, email FROM users WHERE id = $1")
+                .bind(actor)
+                .fetch_optional(&self.inner.store.pool)
+                .await?;
+        if let Some((name, email)) = user {
+            return Ok(if name.is_empty() { email } else { name });
+        }
+        let token: Option<String> = sqlx::query_scalar("SELECT name FROM tokens WHERE id = $1")
+            .bind(actor)
+            .fetch_optional(&self.inner.store.pool)
+            .await?;
+        Ok(match token {
+            Some(name) if !name.is_empty() => format!("{name} (token)"),
+            _ => actor.to_owned(),
+        })
+    }
+
     /// Verifies the whole audit chain; returns the number of entries.
     ///
     /// # Errors

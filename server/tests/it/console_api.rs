@@ -400,6 +400,11 @@ async fn change_stream(f: &Fixture) {
     assert_eq!(change["resource"], "flag:watched");
     assert_eq!(change["environment"], "production");
     assert!(!change["actor"].as_str().unwrap().is_empty());
+    // The fixture's admin token is named; the stream says so.
+    assert!(
+        change["actor_name"].as_str().unwrap().ends_with("(token)"),
+        "{change}"
+    );
     assert!(change.get("before").is_none(), "no documents in the stream");
     // Last-Event-ID replays what came after it.
     let seq = change["seq"].as_u64().unwrap();
