@@ -48,6 +48,8 @@ mod session;
 mod tokens;
 mod versions;
 
+pub use changes::Change;
+
 /// The operations probes: never rate limited nor shed by the concurrency limit (health checks
 /// and scrapes must reach an overloaded server, or an orchestrator restarts it under load).
 pub const PROBE_PATHS: [&str; 4] = ["/health", "/live", "/ready", "/metrics"];

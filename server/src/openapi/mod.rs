@@ -40,7 +40,8 @@ pub const ROLE_EXTENSION: &str = "x-burgee-role";
                        verify the snapshots and evaluate flags locally; this API never \
                        evaluates for apps."
     ),
-    components(schemas(ErrorBody)),
+    // `Change` is the data of the change stream's events (an SSE body is not a JSON schema).
+    components(schemas(ErrorBody, crate::api::Change)),
     tags(
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "distribution", description = "Signed snapshots for SDKs (ETag/304, SSE)"),

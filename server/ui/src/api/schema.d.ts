@@ -850,16 +850,28 @@ export interface components {
              */
             seq: number;
         };
-        /** @description How one flag or segment differs between two versions. */
+        /** @description One change: an audit entry without its before/after documents. */
         Change: {
-            /** @description `added`, `removed` or `changed`. */
-            change: string;
-            /** @description For `changed`: the top-level fields that differ (e.g. `enabled`, `rules`, `default`). */
-            fields: string[];
-            /** @description Its key. */
-            key: string;
-            /** @description `flag` or `segment`. */
-            kind: string;
+            /** @description What, e.g. `targeting.update`, `flag.create`, `environment.rollback`. */
+            action: string;
+            /** @description Who: the user's or API token's id, as in the audit log. */
+            actor: string;
+            /** @description Who, readably: the user's name (or e-mail), the token's name, else the id. */
+            actor_name: string;
+            /**
+             * Format: int64
+             * @description When, ms since epoch.
+             */
+            at: number;
+            /** @description Environment, for per-environment changes. */
+            environment?: string | null;
+            /** @description The resource, e.g. `flag:checkout`. */
+            resource: string;
+            /**
+             * Format: int64
+             * @description Audit sequence number (also the event's `id`, for `Last-Event-ID`).
+             */
+            seq: number;
         };
         /** @description Result of a chi-square test. */
         ChiSquareTest: {
