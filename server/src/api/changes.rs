@@ -28,7 +28,7 @@ pub(crate) const POLL: Duration = Duration::from_millis(500);
 
 /// One change: an audit entry without its before/after documents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Change {
+pub struct ProjectChange {
     /// Audit sequence number (also the event's `id`, for `Last-Event-ID`).
     pub seq: u64,
     /// When, ms since epoch.
@@ -45,13 +45,13 @@ pub struct Change {
     pub resource: String,
 }
 
-impl Change {
-    async fn of(state: &AppState, e: AuditEntry) -> Change {
+impl ProjectChange {
+    async fn of(state: &AppState, e: AuditEntry) -> ProjectChange {
         let actor_name = state
             .actor_name(&e.actor)
             .await
             .unwrap_or_else(|_| e.actor.clone());
-        Change {
+        ProjectChange {
             seq: e.seq,
             at: e.at,
             actor: e.actor,
@@ -67,7 +67,7 @@ struct ChangeStream {
     state: AppState,
     project: String,
     sent: u64,
-    pending: std::collections::VecDeque<Change>,
+    pending: std::collections::VecDeque<ProjectChange>,
     poll: tokio::time::Interval,
     keep_alive: tokio::time::Interval,
     revalidate: tokio::time::Interval,
@@ -80,12 +80,12 @@ struct ChangeStream {
 
 /// Server-sent events of a project's changes, as they are audited.
 ///
-/// Each event is `id: <seq>`, `event: change`, `data: <Change JSON>`. Without
+/// Each event is `id: <seq>`, `event: change`, `data: <ProjectChange JSON>`. Without
 /// `Last-Event-ID` the stream starts with the next change; with it, with the first change
 /// after that sequence number (at most 100 are replayed). `: keep-alive` comments keep idle
 /// connections open; the stream ends within seconds of the session or token ending.
 #[utoipa::path(get, path = "/v1/projects/{project}/changes", tag = "projects",
-    responses((status = 200, description = "An SSE stream of `change` events (each a `Change`)",
+    responses((status = 200, description = "An SSE stream of `change` events (each a `ProjectChange`)",
         content_type = "text/event-stream", body = String)),
     extensions(("x-burgee-role" = json!("viewer"))),
 )]
@@ -138,7 +138,7 @@ pub(crate) async fn stream_changes(
         .into_response())
 }
 
-fn sse_event(change: &Change) -> Bytes {
+fn sse_event(change: &ProjectChange) -> Bytes {
     let data = serde_json::to_string(change).unwrap_or_default();
     Bytes::from(format!(
         "id: {}\nevent: change\ndata: {data}\n\n",
@@ -157,7 +157,7 @@ async fn fetch(st: &mut ChangeStream) {
     };
     if let Ok(entries) = st.state.audit_entries(&filter).await {
         for e in entries {
-            let change = Change::of(&st.state, e).await;
+            let change = ProjectChange::of(&st.state, e).await;
             st.pending.push_back(change);
         }
     }

@@ -16,7 +16,6 @@ use crate::service::{AppState, EnvironmentKeys, Explanation, StaleFlag};
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
     /// The evaluation context (`spec/SNAPSHOT.md` §2.3): `targetingKey` and attributes.
-    #[schema(value_type = Object)]
     pub context: Value,
     /// A pending (unsaved) targeting of the flag to evaluate instead of the published one.
     #[serde(default)]

@@ -48,7 +48,7 @@ mod session;
 mod tokens;
 mod versions;
 
-pub use changes::Change;
+pub use changes::ProjectChange;
 
 /// The operations probes: never rate limited nor shed by the concurrency limit (health checks
 /// and scrapes must reach an overloaded server, or an orchestrator restarts it under load).
@@ -121,6 +121,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(tokens::list_audit))
+        .routes(routes!(tokens::verify_audit))
         .routes(routes!(
             session::sign_in,
             session::get_session,

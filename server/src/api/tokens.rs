@@ -92,3 +92,44 @@ pub(crate) async fn list_audit(
     caller.require(filter.project.as_deref(), Role::Admin)?;
     json(&state.audit_entries(&filter).await?)
 }
+
+/// The result of [`verify_audit`].
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditVerification {
+    /// Whether every entry links to the one before it and the stored head matches.
+    pub intact: bool,
+    /// Entries verified (up to the break when there is one).
+    pub entries: u64,
+    /// The sequence number where the chain breaks, when it does.
+    pub broken_at: Option<u64>,
+    /// What is wrong at the break.
+    pub problem: Option<String>,
+}
+
+/// Verify the whole audit log's hash chain (as `burgee audit verify` does).
+#[utoipa::path(get, path = "/v1/audit/verify", tag = "access",
+    responses((status = 200, description = "The chain's status", body = AuditVerification)),
+    extensions(("x-burgee-role" = json!("admin (all projects)"))),
+)]
+pub(crate) async fn verify_audit(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    caller.require(None, Role::Admin)?;
+    let answer = match state.verify_audit().await {
+        Ok(entries) => AuditVerification {
+            intact: true,
+            entries,
+            broken_at: None,
+            problem: None,
+        },
+        Err(crate::error::StateError::AuditBroken(b)) => AuditVerification {
+            intact: false,
+            entries: b.seq.saturating_sub(1),
+            broken_at: Some(b.seq),
+            problem: Some(b.problem),
+        },
+        Err(e) => return Err(e.into()),
+    };
+    json(&answer)
+}

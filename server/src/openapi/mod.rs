@@ -40,8 +40,8 @@ pub const ROLE_EXTENSION: &str = "x-burgee-role";
                        verify the snapshots and evaluate flags locally; this API never \
                        evaluates for apps."
     ),
-    // `Change` is the data of the change stream's events (an SSE body is not a JSON schema).
-    components(schemas(ErrorBody, crate::api::Change)),
+    // `ProjectChange` is the data of the change stream's events (an SSE body is not a JSON schema).
+    components(schemas(ErrorBody, crate::api::ProjectChange)),
     tags(
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "distribution", description = "Signed snapshots for SDKs (ETag/304, SSE)"),

@@ -9,6 +9,7 @@ import { Home, Shell } from './components/Shell';
 import { FlagList } from './pages/FlagList';
 import './styles.css';
 import './editor.css';
+import './panels.css';
 import { applyTheme, followSystemTheme, storedTheme } from './theme';
 
 const FlagEditor = lazy(() => import('./pages/FlagEditor'));

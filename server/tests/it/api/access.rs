@@ -91,6 +91,13 @@ async fn audit_log_records_and_chain_detects_tampering(f: &Fixture) {
         Err(StateError::AuditBroken(b)) => assert_eq!(b.seq, e["seq"].as_u64().unwrap()),
         other => panic!("tampering not detected: {other:?}"),
     }
+    // The console asks the API, which says the same.
+    let status = get(f, "/v1/audit/verify").await.json();
+    assert_eq!(
+        (&status["intact"], &status["broken_at"]),
+        (&json!(false), &e["seq"])
+    );
+    assert!(status["problem"].as_str().is_some_and(|p| !p.is_empty()));
     // Restore it, then delete the last row: the chain head notices.
     sqlx::query("UPDATE audit_log SET after = $1 WHERE seq = $2")
         .bind(e["after"].as_str().unwrap())
@@ -99,6 +106,11 @@ async fn audit_log_records_and_chain_detects_tampering(f: &Fixture) {
         .await
         .unwrap();
     assert_eq!(f.state.verify_audit().await.unwrap(), n);
+    let status = get(f, "/v1/audit/verify").await.json();
+    assert_eq!(
+        (&status["intact"], &status["entries"], &status["broken_at"]),
+        (&json!(true), &json!(n), &Value::Null)
+    );
     sqlx::query("DELETE FROM audit_log WHERE seq = $1")
         .bind(i64::try_from(n).unwrap())
         .execute(pool)

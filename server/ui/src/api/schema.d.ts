@@ -121,6 +121,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Verify the whole audit log's hash chain (as `burgee audit verify` does).
+         * @description Authorization: admin (all projects).
+         */
+        get: operations["verify_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/client/snapshots/{env}": {
         parameters: {
             query?: never;
@@ -249,7 +269,7 @@ export interface paths {
         };
         /**
          * Server-sent events of a project's changes, as they are audited.
-         * @description Each event is `id: <seq>`, `event: change`, `data: <Change JSON>`. Without
+         * @description Each event is `id: <seq>`, `event: change`, `data: <ProjectChange JSON>`. Without
          *     `Last-Event-ID` the stream starts with the next change; with it, with the first change
          *     after that sequence number (at most 100 are replayed). `: keep-alive` comments keep idle
          *     connections open; the stream ends within seconds of the session or token ending.
@@ -850,28 +870,33 @@ export interface components {
              */
             seq: number;
         };
-        /** @description One change: an audit entry without its before/after documents. */
+        /** @description The result of [`verify_audit`]. */
+        AuditVerification: {
+            /**
+             * Format: int64
+             * @description The sequence number where the chain breaks, when it does.
+             */
+            broken_at?: number | null;
+            /**
+             * Format: int64
+             * @description Entries verified (up to the break when there is one).
+             */
+            entries: number;
+            /** @description Whether every entry links to the one before it and the stored head matches. */
+            intact: boolean;
+            /** @description What is wrong at the break. */
+            problem?: string | null;
+        };
+        /** @description How one flag or segment differs between two versions. */
         Change: {
-            /** @description What, e.g. `targeting.update`, `flag.create`, `environment.rollback`. */
-            action: string;
-            /** @description Who: the user's or API token's id, as in the audit log. */
-            actor: string;
-            /** @description Who, readably: the user's name (or e-mail), the token's name, else the id. */
-            actor_name: string;
-            /**
-             * Format: int64
-             * @description When, ms since epoch.
-             */
-            at: number;
-            /** @description Environment, for per-environment changes. */
-            environment?: string | null;
-            /** @description The resource, e.g. `flag:checkout`. */
-            resource: string;
-            /**
-             * Format: int64
-             * @description Audit sequence number (also the event's `id`, for `Last-Event-ID`).
-             */
-            seq: number;
+            /** @description `added`, `removed` or `changed`. */
+            change: string;
+            /** @description For `changed`: the top-level fields that differ (e.g. `enabled`, `rules`, `default`). */
+            fields: string[];
+            /** @description Its key. */
+            key: string;
+            /** @description `flag` or `segment`. */
+            kind: string;
         };
         /** @description Result of a chi-square test. */
         ChiSquareTest: {
@@ -1092,7 +1117,7 @@ export interface components {
         /** @description The body of [`evaluate_flag`]. */
         EvaluateRequest: {
             /** @description The evaluation context (`spec/SNAPSHOT.md` §2.3): `targetingKey` and attributes. */
-            context: Record<string, never>;
+            context: unknown;
             targeting?: components["schemas"]["Targeting"] | null;
         };
         /**
@@ -1382,6 +1407,29 @@ export interface components {
              * @description Last update, ms since epoch.
              */
             updated_at: number;
+        };
+        /** @description One change: an audit entry without its before/after documents. */
+        ProjectChange: {
+            /** @description What, e.g. `targeting.update`, `flag.create`, `environment.rollback`. */
+            action: string;
+            /** @description Who: the user's or API token's id, as in the audit log. */
+            actor: string;
+            /** @description Who, readably: the user's name (or e-mail), the token's name, else the id. */
+            actor_name: string;
+            /**
+             * Format: int64
+             * @description When, ms since epoch.
+             */
+            at: number;
+            /** @description Environment, for per-environment changes. */
+            environment?: string | null;
+            /** @description The resource, e.g. `flag:checkout`. */
+            resource: string;
+            /**
+             * Format: int64
+             * @description Audit sequence number (also the event's `id`, for `Last-Event-ID`).
+             */
+            seq: number;
         };
         /** @description Body of `POST /v1/projects`. */
         ProjectInput: {
@@ -2357,6 +2405,80 @@ export interface operations {
             };
         };
     };
+    verify_audit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chain's status */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_client_snapshot: {
         parameters: {
             query?: {
@@ -3228,7 +3350,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An SSE stream of `change` events (each a `Change`) */
+            /** @description An SSE stream of `change` events (each a `ProjectChange`) */
             200: {
                 headers: {
                     [name: string]: unknown;

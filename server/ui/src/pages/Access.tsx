@@ -1,11 +1,12 @@
-// Access (admins): console users (Users.tsx), and API tokens, SDK keys and client-side keys of
-// the project; a new secret is shown once; revocation asks first. (Each environment's public keys get a panel once the
-// server has an endpoint for them.)
+// Access: each environment's public keys (everyone), and for admins console users
+// (Users.tsx) and the API tokens, SDK keys and client-side keys of the project; a new secret is
+// shown once; revocation asks first.
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api, atLeast, ok, ROLES, type Role, type Schemas } from '../api/client';
 import { Confirm } from '../components/Confirm';
 import { ErrorNote } from '../components/ErrorNote';
+import { PublicKeys } from '../components/PublicKeys';
 import { useCurrent } from '../components/Shell';
 import { Users } from './Users';
 
@@ -31,6 +32,7 @@ export default function Access() {
       <section>
         <h1>Access</h1>
         <p className="note">Tokens and keys are managed by admins; your role is {role}.</p>
+        <PublicKeys project={project} environments={environments} />
       </section>
     );
   }
@@ -173,6 +175,7 @@ export default function Access() {
       >
         <p>It is refused from now on; this cannot be undone.</p>
       </Confirm>
+      <PublicKeys project={project} environments={environments} />
     </section>
   );
 }

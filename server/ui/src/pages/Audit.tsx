@@ -1,5 +1,6 @@
 // The audit log (admins): filters by actor, action, resource, environment and time range,
-// newest first, with the hash chain's links checked over the entries shown.
+// newest first, with the hash chain's links checked over the entries shown and the whole
+// chain verified by the server (`GET /v1/audit/verify`, admins of all projects).
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, atLeast, ok, type Schemas } from '../api/client';
@@ -49,6 +50,11 @@ export default function Audit() {
     enabled: atLeast(role, 'admin'),
     queryFn: async () => (await ok(api.GET('/v1/audit', { params: { query } }))).data,
   });
+  const chain = useQuery({
+    queryKey: ['audit', 'verify'],
+    enabled: atLeast(role, 'admin'),
+    queryFn: async () => (await ok(api.GET('/v1/audit/verify'))).data,
+  });
   if (!atLeast(role, 'admin')) {
     return (
       <section>
@@ -87,6 +93,22 @@ export default function Audit() {
           <span className="ok">hash chain links intact over these entries</span>
         ) : (
           <span className="error">chain broken at {broken.join(', ')}</span>
+        )}
+      </p>
+      <p className="count" data-testid="chain-status">
+        Whole log:{' '}
+        {chain.data ? (
+          chain.data.intact ? (
+            <span className="ok">{chain.data.entries} entries, hash chain verified</span>
+          ) : (
+            <span className="error">
+              chain broken at #{chain.data.broken_at}: {chain.data.problem}
+            </span>
+          )
+        ) : chain.error ? (
+          <span className="muted">verification needs an admin of all projects</span>
+        ) : (
+          <span aria-busy="true">verifying…</span>
         )}
       </p>
       <div className="table-wrap">
