@@ -7,7 +7,7 @@ import { atLeast, type Environment, type Role } from '../api/client';
 import { useEnvironments, useProjects } from '../api/queries';
 import { useAuth } from '../auth';
 import { SignIn } from '../pages/SignIn';
-import { applyTheme, resolvedTheme, storedTheme } from '../theme';
+import { applyTheme, useShownTheme } from '../theme';
 import { ErrorNote } from './ErrorNote';
 
 /** What a screen needs to know about where it is. */
@@ -105,20 +105,12 @@ function Switchers() {
   );
 }
 
+/** Switches between the light and dark theme; its name says what a press does. */
 function ThemeToggle() {
-  const dark = resolvedTheme(storedTheme()) === 'dark';
+  const dark = useShownTheme() === 'dark';
   return (
-    <button
-      type="button"
-      className="ghost"
-      aria-pressed={dark}
-      onClick={(e) => {
-        const next = resolvedTheme(storedTheme()) === 'dark' ? 'light' : 'dark';
-        applyTheme(next);
-        e.currentTarget.setAttribute('aria-pressed', String(next === 'dark'));
-      }}
-    >
-      Dark theme
+    <button type="button" className="ghost" onClick={() => applyTheme(dark ? 'light' : 'dark')}>
+      {dark ? 'Use light theme' : 'Use dark theme'}
     </button>
   );
 }
