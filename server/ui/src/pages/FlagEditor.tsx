@@ -63,6 +63,7 @@ function Editor() {
   const [targeting, setTargeting] = useState<Targeting | null>(null);
   const [definition, setDefinition] = useState<Definition | null>(null);
   const [badVariants, setBadVariants] = useState<string[]>([]);
+  const [offSchema, setOffSchema] = useState<string[]>([]);
   const [reviewing, setReviewing] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState('');
@@ -309,6 +310,8 @@ function Editor() {
           type={definition.type}
           value={definition.variants as Record<string, never>}
           disabled={!canDefine}
+          schema={definition.schema}
+          onSchemaInvalid={setOffSchema}
           onChange={(v, bad) => {
             setBadVariants(bad);
             setDefinition({ ...definition, variants: v as Record<string, never> });
@@ -337,10 +340,21 @@ function Editor() {
           <>
             {!rolloutsOk && <span className="error">A rollout does not total 100 %.</span>}
             {badVariants.length > 0 && <span className="error">Fix the variant values first.</span>}
+            {offSchema.length > 0 && (
+              <span className="error">
+                {offSchema.join(', ')} {offSchema.length === 1 ? 'does' : 'do'} not match the flag's JSON
+                Schema.
+              </span>
+            )}
             <button
               type="button"
               className="primary"
-              disabled={(!targetingChanged && !definitionChanged) || !rolloutsOk || badVariants.length > 0}
+              disabled={
+                (!targetingChanged && !definitionChanged) ||
+                !rolloutsOk ||
+                badVariants.length > 0 ||
+                offSchema.length > 0
+              }
               onClick={() => setReviewing(true)}
             >
               Review and save
