@@ -17,6 +17,8 @@ const Segments = lazy(() => import('./pages/Segments'));
 const History = lazy(() => import('./pages/History'));
 const Audit = lazy(() => import('./pages/Audit'));
 const Access = lazy(() => import('./pages/Access'));
+const Experiments = lazy(() => import('./pages/Experiments'));
+const Experiment = lazy(() => import('./pages/Experiment'));
 
 applyTheme(storedTheme());
 followSystemTheme();
@@ -35,6 +37,8 @@ const router = createBrowserRouter(
         { path: 'p/:project/e/:env/flags', element: <FlagList /> },
         { path: 'p/:project/e/:env/flags/new', element: <NewFlag /> },
         { path: 'p/:project/e/:env/flags/:key', element: <FlagEditor /> },
+        { path: 'p/:project/e/:env/experiments', element: <Experiments /> },
+        { path: 'p/:project/e/:env/experiments/:flag', element: <Experiment /> },
         { path: 'p/:project/e/:env/segments', element: <Segments /> },
         { path: 'p/:project/e/:env/history', element: <History /> },
         { path: 'p/:project/e/:env/audit', element: <Audit /> },

@@ -10,6 +10,7 @@ export const keys = {
   flag: (p: string, k: string) => ['flags', p, 'one', k] as const,
   segments: (p: string, e: string) => ['segments', p, e] as const,
   versions: (p: string, e: string) => ['versions', p, e] as const,
+  results: (p: string, flag: string, e: string) => ['experiment-results', p, flag, e] as const,
 };
 
 /** Projects the caller can see. */
@@ -118,4 +119,33 @@ export function useActorNames(enabled: boolean): (actor: string) => string {
     ...(users.data ?? []).map((u): [string, string] => [u.id, u.name || u.email]),
   ]);
   return (actor) => names.get(actor) ?? actor;
+}
+
+/**
+ * `GET .../experiments/{flag}/results` as the typed client returns it (intervals as arrays:
+ * `[low, high]`).
+ */
+export type ExperimentResults = NonNullable<ReturnType<typeof useExperimentResults>['data']>;
+
+/** One metric of [`ExperimentResults`]. */
+export type MetricResult = ExperimentResults['metrics'][number];
+
+/**
+ * A flag's experiment results in an environment, refreshed every 30 s while shown (the
+ * sequential p-values are safe to watch continuously).
+ */
+export function useExperimentResults(project: string, flag: string, env: string, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.results(project, flag, env),
+    enabled: enabled && !!env,
+    refetchInterval: 30_000,
+    queryFn: async () =>
+      (
+        await ok(
+          api.GET('/v1/projects/{project}/experiments/{flag}/results', {
+            params: { path: { project, flag }, query: { environment: env } },
+          }),
+        )
+      ).data,
+  });
 }

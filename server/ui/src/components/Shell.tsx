@@ -52,6 +52,7 @@ export function Home() {
 
 const SECTIONS = [
   ['flags', 'Flags'],
+  ['experiments', 'Experiments'],
   ['segments', 'Segments'],
   ['history', 'History'],
   ['audit', 'Audit log'],
@@ -63,7 +64,10 @@ function Switchers() {
   const projects = useProjects();
   const navigate = useNavigate();
   const location = useLocation();
-  const section = location.pathname.split('/')[5] ?? 'flags';
+  // Another environment keeps the section; on an experiment, the experiment too (its results
+  // are per environment).
+  const parts = location.pathname.split('/');
+  const section = parts[5] === 'experiments' ? parts.slice(5).join('/') : (parts[5] ?? 'flags');
   if (!project) return null;
   return (
     <div className="switchers">

@@ -7,7 +7,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { useParams } from 'react-router';
 import { ApiError, api, atLeast, type Flag, ifMatch, ok, type Targeting } from '../api/client';
 import { keys, useActorNames, useFlag, useFlags, useSegments } from '../api/queries';
-import { putTargeting, toTargeting } from '../api/writes';
+import { type Definition, definitionOf, putDefinition, putTargeting, toTargeting } from '../api/writes';
 import { Confirm } from '../components/Confirm';
 import { ErrorNote } from '../components/ErrorNote';
 import { useCurrent } from '../components/Shell';
@@ -18,25 +18,6 @@ import { PrereqEditor, TargetsEditor } from '../editor/TargetingParts';
 import { VariantsEditor } from '../editor/VariantsEditor';
 import { placeOf } from '../model/fields';
 import { isComplete } from '../model/rollout';
-
-/** The project-wide part of a flag, as `PUT /v1/projects/{p}/flags/{key}` takes it. */
-type Definition = Pick<
-  Flag,
-  'type' | 'variants' | 'description' | 'owner' | 'tags' | 'client_visible' | 'schema' | 'experiment'
->;
-
-function definitionOf(f: Flag): Definition {
-  return {
-    type: f.type,
-    variants: f.variants,
-    description: f.description ?? '',
-    owner: f.owner ?? '',
-    tags: f.tags ?? [],
-    client_visible: f.client_visible ?? false,
-    schema: f.schema,
-    experiment: f.experiment ?? null,
-  };
-}
 
 interface Opened {
   flag: Flag;
@@ -118,12 +99,7 @@ function Editor() {
     try {
       const versions: number[] = [];
       if (definitionChanged) {
-        const w = await ok(
-          api.PUT('/v1/projects/{project}/flags/{key}', {
-            params: { path: { project, key }, header: ifMatch(opened.flag.revision) },
-            body: definition as never,
-          }),
-        );
+        const w = await putDefinition(project, key, opened.flag.revision, definition);
         versions.push(...w.data.published.filter((p) => p.environment === env).map((p) => p.version));
       }
       if (targetingChanged) {
