@@ -83,6 +83,8 @@ export default function JsonEditor({ value, onChange, label, disabled, described
         lintGutter(),
         theme,
         highlight,
+        // Long lines wrap: no horizontal scrolling region (which keyboard users could not scroll).
+        EditorView.lineWrapping,
         EditorView.editable.of(!disabled),
         EditorView.contentAttributes.of({ 'aria-label': label }),
         EditorView.updateListener.of((u) => {

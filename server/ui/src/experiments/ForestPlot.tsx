@@ -102,7 +102,7 @@ export default function ForestPlot({ metric, confidence }: ForestPlotProps) {
           const [lo, hi] = [x(r.ci[0]), x(r.ci[1])];
           const excludesZero = r.ci[0] > 0 || r.ci[1] < 0;
           return (
-            <g key={r.label} className={`v${r.colour}${r.cuped ? ' cuped' : ''}`}>
+            <g key={r.label} className={`c${r.colour}${r.cuped ? ' cuped' : ''}`}>
               <text className="label" x={LABEL - 10} y={y + 4} textAnchor="end">
                 {r.label}
               </text>
