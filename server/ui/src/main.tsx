@@ -4,6 +4,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { lazy, StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
+import { prefetchFor } from './api/queries';
 import { AuthProvider } from './auth';
 import { Home, Shell } from './components/Shell';
 import { FlagList } from './pages/FlagList';
@@ -26,6 +27,8 @@ followSystemTheme();
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: false, refetchOnWindowFocus: true, staleTime: 2000 } },
 });
+
+prefetchFor(queryClient, new URL(window.location.href));
 
 const router = createBrowserRouter(
   [

@@ -28,9 +28,9 @@ interface Row {
   cuped: boolean;
 }
 
-const WIDTH = 640;
+const WIDTH = 760;
 const LABEL = 150; // left column: variant names
-const VALUES = 170; // right column: estimate and interval
+const VALUES = 250; // right column: estimate and interval
 const ROW = 30;
 const TOP = 10;
 const AXIS = 34;

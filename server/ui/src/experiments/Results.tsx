@@ -5,7 +5,7 @@
 // table and a forest plot (loaded on demand).
 import { lazy, Suspense } from 'react';
 import type { ExperimentResults, MetricResult } from '../api/queries';
-import { formatDifference, formatInterval, formatLift, formatMean, formatP } from '../model/experiment';
+import { formatDifference, formatInterval, formatLift, formatMean, formatP, pIs } from '../model/experiment';
 import { toPercent } from '../model/rollout';
 
 const ForestPlot = lazy(() => import('./ForestPlot'));
@@ -22,10 +22,10 @@ function Split({ results }: { results: Results }) {
       <h2 id="split-title">Split</h2>
       {results.srm_alarm && (
         <div className="alert danger" role="alert">
-          <strong>Sample ratio mismatch</strong> (χ² p = {formatP(srm?.p_value)}): units did not reach the
-          variants in the configured proportions. Something between assignment and exposure is broken (a
-          redirect that loses events, a bot filter, a variant that crashes). Do not trust the metrics below
-          until the cause is found.
+          <strong>Sample ratio mismatch</strong> (χ², {pIs(srm?.p_value)}): units did not reach the variants
+          in the configured proportions. Something between assignment and exposure is broken (a redirect that
+          loses events, a bot filter, a variant that crashes). Do not trust the metrics below until the cause
+          is found.
         </div>
       )}
       <p className="muted">
@@ -34,7 +34,7 @@ function Split({ results }: { results: Results }) {
         {srm
           ? results.srm_alarm
             ? ''
-            : `Sample ratio as configured (χ² p = ${formatP(srm.p_value)}).`
+            : `Sample ratio as configured (χ², ${pIs(srm.p_value)}).`
           : 'Sample ratio not checked yet (no units).'}
       </p>
       <div className="table-wrap">
@@ -145,8 +145,8 @@ function MetricSection({ metric, confidence }: { metric: Metric; confidence: num
       </div>
       {metric.overall && (
         <p className="muted">
-          All variants together: χ² = {metric.overall.chi_square.toFixed(2)} (df {metric.overall.df}), p ={' '}
-          {formatP(metric.overall.p_value)}.
+          All variants together: χ² = {metric.overall.chi_square.toFixed(2)} (df {metric.overall.df}),{' '}
+          {pIs(metric.overall.p_value)}.
         </p>
       )}
       {metric.note && <p className="note">{metric.note}</p>}

@@ -9,6 +9,7 @@ import {
   formatP,
   newSpec,
   niceScale,
+  pIs,
   place,
   specField,
   specProblems,
@@ -60,6 +61,8 @@ describe('formatting', () => {
     expect(formatP(0.04567)).toBe('0.0457');
     expect(formatP(0.00001)).toBe('<0.0001');
     expect(formatP(null)).toBe('–');
+    expect(pIs(0.00001)).toBe('p < 0.0001');
+    expect(pIs(0.5)).toBe('p = 0.5000');
   });
   it('writes lifts, differences and means with signs and units', () => {
     expect(formatLift(0.0123)).toBe('+1.23 %');

@@ -45,6 +45,12 @@ export function formatP(p: number | null | undefined): string {
   return p < 0.0001 ? '<0.0001' : p.toFixed(4);
 }
 
+/** `p = 0.0123` or `p < 0.0001`, for prose. */
+export function pIs(p: number | null | undefined): string {
+  const f = formatP(p);
+  return f.startsWith('<') ? `p < ${f.slice(1)}` : `p = ${f}`;
+}
+
 /** A share (0.0123) as a signed percentage (`+1.23 %`), `–` when absent. */
 export function formatLift(x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '–';

@@ -1,12 +1,13 @@
 // The flag list: server-side search and filters (text, tag, owner, type), an on/off filter and
 // sorting in the page, an on/off switch per environment (a PUT of the targeting with
 // If-Match; protected environments ask first), and a selection (checkboxes, select all shown)
-// to turn many flags on or off in the current environment at once.
+// to turn many flags on or off in the current environment at once. A long list renders its
+// first screen at once and the rest in the following frames.
 import { useQueryClient } from '@tanstack/react-query';
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { startTransition, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { ApiError, atLeast, type Environment, type Flag } from '../api/client';
-import { type FlagFilters, keys, useFlags } from '../api/queries';
+import { type FlagFilters, flagFilters, keys, useFlags } from '../api/queries';
 import { putTargeting, toTargeting } from '../api/writes';
 import { BulkBar } from '../components/BulkBar';
 import { Confirm } from '../components/Confirm';
@@ -29,6 +30,29 @@ function sortFlags(flags: Flag[], sort: Sort): Flag[] {
   return out;
 }
 
+/** Rows rendered at once: more than a tall screen holds. */
+const FIRST_ROWS = 60;
+/** Rows added per step after that. */
+const MORE_ROWS = 250;
+
+/**
+ * How many of `items` to render: the first screen at once, then the rest a step per frame in
+ * transitions (time-sliced: typing, clicks and scrolling are never blocked), until every row is
+ * in the document (so the whole table stays readable by assistive technology and find-in-page).
+ */
+function useProgressive<T>(items: readonly T[]): number {
+  const [state, setState] = useState({ items, limit: FIRST_ROWS });
+  const limit = state.items === items ? state.limit : FIRST_ROWS;
+  useEffect(() => {
+    if (limit >= items.length) return;
+    const frame = requestAnimationFrame(() =>
+      startTransition(() => setState({ items, limit: limit + MORE_ROWS })),
+    );
+    return () => cancelAnimationFrame(frame);
+  }, [items, limit]);
+  return limit;
+}
+
 interface Pending {
   flag: Flag;
   env: Environment;
@@ -39,12 +63,7 @@ interface Pending {
 export function FlagList() {
   const { project, env, environment, environments, role, canWrite } = useCurrent();
   const [params, setParams] = useSearchParams();
-  const filters: FlagFilters = {
-    q: params.get('q') ?? '',
-    tag: params.get('tag') ?? '',
-    owner: params.get('owner') ?? '',
-    type: params.get('type') ?? '',
-  };
+  const filters: FlagFilters = flagFilters(params);
   const state = params.get('state') ?? '';
   const sort = (params.get('sort') ?? 'key') as Sort;
   const flags = useFlags(project, filters);
@@ -133,6 +152,7 @@ export function FlagList() {
     [environments, role],
   );
   const shownKeys = useMemo(() => shown.map((f) => f.key), [shown]);
+  const rendered = useProgressive(shown);
   const all = selectionState(shownKeys, selected);
   const selectAll = useRef<HTMLInputElement>(null);
   useEffect(() => {
@@ -214,7 +234,7 @@ export function FlagList() {
         />
       )}
       <div className="table-wrap">
-        <table className="flags">
+        <table className="flags" aria-busy={rendered < shown.length}>
           <thead>
             <tr>
               <td className="select">
@@ -245,7 +265,7 @@ export function FlagList() {
             </tr>
           </thead>
           <tbody>
-            {shown.map((f) => (
+            {shown.slice(0, rendered).map((f) => (
               <FlagRow
                 key={f.key}
                 flag={f}
