@@ -249,6 +249,22 @@ describe('console features', () => {
         document.querySelector('input[step="0.01"][aria-describedby="spec-sequential_mde-hint"]')?.value ===
         '0.05',
     );
+
+    // Another flag becomes an experiment from the list.
+    await page.getByRole('link', { name: 'Experiments' }).click();
+    const setUp = page.getByRole('form', { name: 'Set up an experiment' });
+    await setUp.getByLabel('Set up an experiment on').selectOption('new-search-ui');
+    await setUp.getByRole('button', { name: 'Set up' }).click();
+    await page.getByText('new-search-ui is not an experiment yet.').waitFor();
+    const fresh = page.getByRole('region', { name: 'Definition (every environment)' });
+    await fresh.getByRole('group', { name: /Primary metric/ }).getByLabel('Metric key').fill('search_used');
+    await fresh.getByRole('button', { name: 'Review and save' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Save and publish' }).click();
+    await page.getByText(/Saved; published/).waitFor();
+    const made = await api('GET', `/v1/projects/${server.project}/flags/new-search-ui`);
+    assert.deepEqual(made.body.experiment.primary_metric, { key: 'search_used', kind: 'conversion' });
+    await page.getByRole('link', { name: 'Experiments' }).click();
+    await page.locator('tr[data-experiment="new-search-ui"]').waitFor();
   });
 
   it('turns selected flags on in a protected environment and reports a partial failure', async () => {
