@@ -55,7 +55,7 @@ function MetricFields(props: {
           disabled={props.disabled}
           aria-invalid={!!props.problem}
           aria-describedby={props.problem ? errorId : undefined}
-          onChange={(e) => props.onChange({ ...props.value, key: e.target.value.trim() })}
+          onChange={(e) => props.onChange({ ...props.value, key: e.target.value })}
         />
       </label>
       <label className="inline">

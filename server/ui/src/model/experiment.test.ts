@@ -127,6 +127,11 @@ describe('specProblems', () => {
       'sequential_mde',
     ]);
     expect(specProblems(newSpec(), [])['primary_metric.key']).toMatch(/Name the metric/);
+    const padded = { ...newSpec(), primary_metric: { key: 'buy ', kind: 'conversion' as const } };
+    expect(specProblems(padded, [])['primary_metric.key']).toMatch(/no space at either end/);
+    const long = { ...newSpec(), primary_metric: { key: 'k'.repeat(257), kind: 'sum' as const } };
+    expect(specProblems(long, [])['primary_metric.key']).toMatch(/1–256/);
+    expect(specProblems({ ...long, primary_metric: { key: 'a b', kind: 'sum' } }, [])).toEqual({});
   });
 });
 

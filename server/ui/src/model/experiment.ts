@@ -132,10 +132,11 @@ export function place(scale: Scale, x: number, width: number): number {
 /** Field → what is wrong with it, for the fields of a definition that are not acceptable. */
 export type SpecProblems = Partial<Record<string, string>>;
 
-const METRIC_KEY = /^\S.{0,255}$/s;
+const METRIC_KEY = /^\S(?:.{0,254}\S)?$/s;
 
 /**
- * What is wrong with `spec` before it is sent: metric keys (1–256 characters, the `key` of
+ * What is wrong with `spec` before it is sent: metric keys (1–256 characters without a space at
+ * either end, the `key` of
  * `track` events, each metric once), a confidence in (0, 1), a positive effect size, a
  * whole, non-negative de-duplication window, and an experiment rule that exists in `rules`
  * (the rule ids of some environment). Field names are the API's (`primary_metric.key`,
@@ -149,7 +150,9 @@ export function specProblems(spec: ExperimentSpec, rules: readonly string[]): Sp
     ...(spec.guardrail_metrics ?? []).map((m, i): [string, MetricSpec] => [`guardrail_metrics[${i}]`, m]),
   ];
   for (const [field, m] of metrics) {
-    if (!METRIC_KEY.test(m.key)) out[`${field}.key`] = 'Name the metric: the key of its track events.';
+    if (m.key === '') out[`${field}.key`] = 'Name the metric: the key of its track events.';
+    else if (!METRIC_KEY.test(m.key))
+      out[`${field}.key`] = 'A metric key has 1–256 characters, no space at either end.';
     else if (seen.has(m.key)) out[`${field}.key`] = `${m.key} is already a metric of this experiment.`;
     seen.add(m.key);
   }
