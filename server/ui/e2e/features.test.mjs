@@ -257,7 +257,10 @@ describe('console features', () => {
     await setUp.getByRole('button', { name: 'Set up' }).click();
     await page.getByText('new-search-ui is not an experiment yet.').waitFor();
     const fresh = page.getByRole('region', { name: 'Definition (every environment)' });
-    await fresh.getByRole('group', { name: /Primary metric/ }).getByLabel('Metric key').fill('search_used');
+    await fresh
+      .getByRole('group', { name: /Primary metric/ })
+      .getByLabel('Metric key')
+      .fill('search_used');
     await fresh.getByRole('button', { name: 'Review and save' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Save and publish' }).click();
     await page.getByText(/Saved; published/).waitFor();

@@ -77,7 +77,6 @@ export function BulkBar(props: BulkBarProps) {
   return (
     <>
       {selected.size > 0 && (
-        // biome-ignore lint/a11y/useSemanticElements: a toolbar of buttons, not a form field group
         <div className="bulk" role="toolbar" aria-label="Selected flags">
           <span>
             <strong>{selected.size}</strong> selected

@@ -5,7 +5,7 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 import { useParams } from 'react-router';
-import { ApiError, api, atLeast, type Flag, ifMatch, ok, type Targeting } from '../api/client';
+import { ApiError, api, atLeast, type Flag, type Targeting } from '../api/client';
 import { keys, useActorNames, useFlag, useFlags, useSegments } from '../api/queries';
 import { type Definition, definitionOf, putDefinition, putTargeting, toTargeting } from '../api/writes';
 import { Confirm } from '../components/Confirm';
