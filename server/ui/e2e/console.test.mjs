@@ -434,6 +434,12 @@ describe('console', () => {
     const screens = [
       ['flags', `/ui/p/${server.project}/e/development/flags`, 'Flags'],
       ['editor', `/ui/p/${server.project}/e/development/flags/checkout-redesign`, 'checkout-redesign'],
+      ['experiments', `/ui/p/${server.project}/e/development/experiments`, 'Experiments'],
+      [
+        'experiment',
+        `/ui/p/${server.project}/e/staging/experiments/checkout-redesign`,
+        'Experiment checkout-redesign',
+      ],
       ['segments', `/ui/p/${server.project}/e/development/segments`, 'Segments in development'],
       ['history', `/ui/p/${server.project}/e/development/history`, 'History of development'],
       ['audit', `/ui/p/${server.project}/e/development/audit`, 'Audit log'],

@@ -167,6 +167,8 @@ export async function shot(page, name) {
 
 /** Sets the console's theme with its own toggle (no reload). */
 export async function setTheme(page, dark) {
-  const toggle = page.getByRole('button', { name: 'Dark theme' });
-  if ((await toggle.getAttribute('aria-pressed')) !== String(dark)) await toggle.click();
+  // The toggle is named for what a press does: "Use dark theme" while light, and back.
+  const toggle = page.getByRole('button', { name: dark ? 'Use dark theme' : 'Use light theme' });
+  if ((await toggle.count()) > 0) await toggle.click();
+  await page.getByRole('button', { name: dark ? 'Use light theme' : 'Use dark theme' }).waitFor();
 }

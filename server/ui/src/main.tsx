@@ -4,6 +4,7 @@ import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
 import { lazy, StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createBrowserRouter, Navigate, RouterProvider } from 'react-router';
+import { prefetchFor } from './api/queries';
 import { AuthProvider } from './auth';
 import { Home, Shell } from './components/Shell';
 import { FlagList } from './pages/FlagList';
@@ -18,6 +19,8 @@ const Segments = lazy(() => import('./pages/Segments'));
 const History = lazy(() => import('./pages/History'));
 const Audit = lazy(() => import('./pages/Audit'));
 const Access = lazy(() => import('./pages/Access'));
+const Experiments = lazy(() => import('./pages/Experiments'));
+const Experiment = lazy(() => import('./pages/Experiment'));
 
 applyTheme(storedTheme());
 followSystemTheme();
@@ -25,6 +28,8 @@ followSystemTheme();
 const queryClient = new QueryClient({
   defaultOptions: { queries: { retry: false, refetchOnWindowFocus: true, staleTime: 2000 } },
 });
+
+prefetchFor(queryClient, new URL(window.location.href));
 
 const router = createBrowserRouter(
   [
@@ -36,6 +41,8 @@ const router = createBrowserRouter(
         { path: 'p/:project/e/:env/flags', element: <FlagList /> },
         { path: 'p/:project/e/:env/flags/new', element: <NewFlag /> },
         { path: 'p/:project/e/:env/flags/:key', element: <FlagEditor /> },
+        { path: 'p/:project/e/:env/experiments', element: <Experiments /> },
+        { path: 'p/:project/e/:env/experiments/:flag', element: <Experiment /> },
         { path: 'p/:project/e/:env/segments', element: <Segments /> },
         { path: 'p/:project/e/:env/history', element: <History /> },
         { path: 'p/:project/e/:env/audit', element: <Audit /> },

@@ -1,5 +1,5 @@
 // Reads of the API as react-query hooks, one per resource, and the keys writes invalidate.
-import { keepPreviousData, useQuery } from '@tanstack/react-query';
+import { keepPreviousData, type QueryClient, queryOptions, useQuery } from '@tanstack/react-query';
 import { api, ok } from './client';
 
 /** Query keys, so writes can invalidate exactly what they change. */
@@ -10,28 +10,31 @@ export const keys = {
   flag: (p: string, k: string) => ['flags', p, 'one', k] as const,
   segments: (p: string, e: string) => ['segments', p, e] as const,
   versions: (p: string, e: string) => ['versions', p, e] as const,
+  results: (p: string, flag: string, e: string) => ['experiment-results', p, flag, e] as const,
 };
+
+const projectsQuery = queryOptions({
+  queryKey: keys.projects,
+  queryFn: async () => (await ok(api.GET('/v1/projects'))).data,
+});
 
 /** Projects the caller can see. */
 export function useProjects() {
-  return useQuery({
-    queryKey: keys.projects,
-    queryFn: async () => (await ok(api.GET('/v1/projects'))).data,
+  return useQuery(projectsQuery);
+}
+
+function environmentsQuery(project: string) {
+  return queryOptions({
+    queryKey: keys.environments(project),
+    enabled: !!project,
+    queryFn: async () =>
+      (await ok(api.GET('/v1/projects/{project}/environments', { params: { path: { project } } }))).data,
   });
 }
 
 /** A project's environments. */
 export function useEnvironments(project: string | undefined) {
-  return useQuery({
-    queryKey: keys.environments(project ?? ''),
-    enabled: !!project,
-    queryFn: async () =>
-      (
-        await ok(
-          api.GET('/v1/projects/{project}/environments', { params: { path: { project: project ?? '' } } }),
-        )
-      ).data,
-  });
+  return useQuery(environmentsQuery(project ?? ''));
 }
 
 /** Server-side filters of the flag list. */
@@ -46,15 +49,42 @@ export interface FlagFilters {
   type?: string;
 }
 
-/** A project's flags, filtered by the server. */
-export function useFlags(project: string, filters: FlagFilters) {
+function flagsQuery(project: string, filters: FlagFilters) {
   const query = Object.fromEntries(Object.entries(filters).filter(([, v]) => v)) as FlagFilters;
-  return useQuery({
+  return queryOptions({
     queryKey: [...keys.flags(project), query],
-    placeholderData: keepPreviousData,
     queryFn: async () =>
       (await ok(api.GET('/v1/projects/{project}/flags', { params: { path: { project }, query } }))).data,
   });
+}
+
+/** A project's flags, filtered by the server. */
+export function useFlags(project: string, filters: FlagFilters) {
+  return useQuery({ ...flagsQuery(project, filters), placeholderData: keepPreviousData });
+}
+
+/** The filters of the flag list in its URL's query (`?q=…&tag=…`). */
+export function flagFilters(params: URLSearchParams): FlagFilters {
+  return {
+    q: params.get('q') ?? '',
+    tag: params.get('tag') ?? '',
+    owner: params.get('owner') ?? '',
+    type: params.get('type') ?? '',
+  };
+}
+
+/**
+ * Starts the reads the first screen of `url` needs (projects, the project's environments and,
+ * on the flag list, its flags) while the session is still being checked, so the list does not
+ * wait for two round trips in a row. Signed out, they fail quietly and run again after sign-in.
+ */
+export function prefetchFor(client: QueryClient, url: URL): void {
+  const m = /^\/ui\/p\/([^/]+)\/e\/[^/]+\/([^/]+)\/?$/.exec(url.pathname);
+  void client.prefetchQuery(projectsQuery);
+  if (!m?.[1]) return;
+  const project = decodeURIComponent(m[1]);
+  void client.prefetchQuery(environmentsQuery(project));
+  if (m[2] === 'flags') void client.prefetchQuery(flagsQuery(project, flagFilters(url.searchParams)));
 }
 
 /** One flag with its targeting per environment, and the ETag of its definition. */
@@ -118,4 +148,33 @@ export function useActorNames(enabled: boolean): (actor: string) => string {
     ...(users.data ?? []).map((u): [string, string] => [u.id, u.name || u.email]),
   ]);
   return (actor) => names.get(actor) ?? actor;
+}
+
+/**
+ * `GET .../experiments/{flag}/results` as the typed client returns it (intervals as arrays:
+ * `[low, high]`).
+ */
+export type ExperimentResults = NonNullable<ReturnType<typeof useExperimentResults>['data']>;
+
+/** One metric of [`ExperimentResults`]. */
+export type MetricResult = ExperimentResults['metrics'][number];
+
+/**
+ * A flag's experiment results in an environment, refreshed every 30 s while shown (the
+ * sequential p-values are safe to watch continuously).
+ */
+export function useExperimentResults(project: string, flag: string, env: string, enabled: boolean) {
+  return useQuery({
+    queryKey: keys.results(project, flag, env),
+    enabled: enabled && !!env,
+    refetchInterval: 30_000,
+    queryFn: async () =>
+      (
+        await ok(
+          api.GET('/v1/projects/{project}/experiments/{flag}/results', {
+            params: { path: { project, flag }, query: { environment: env } },
+          }),
+        )
+      ).data,
+  });
 }

@@ -7,7 +7,7 @@ import { atLeast, type Environment, type Role } from '../api/client';
 import { useEnvironments, useProjects } from '../api/queries';
 import { useAuth } from '../auth';
 import { SignIn } from '../pages/SignIn';
-import { applyTheme, resolvedTheme, storedTheme } from '../theme';
+import { applyTheme, useShownTheme } from '../theme';
 import { ErrorNote } from './ErrorNote';
 
 /** What a screen needs to know about where it is. */
@@ -52,6 +52,7 @@ export function Home() {
 
 const SECTIONS = [
   ['flags', 'Flags'],
+  ['experiments', 'Experiments'],
   ['segments', 'Segments'],
   ['history', 'History'],
   ['audit', 'Audit log'],
@@ -63,7 +64,10 @@ function Switchers() {
   const projects = useProjects();
   const navigate = useNavigate();
   const location = useLocation();
-  const section = location.pathname.split('/')[5] ?? 'flags';
+  // Another environment keeps the section; on an experiment, the experiment too (its results
+  // are per environment).
+  const parts = location.pathname.split('/');
+  const section = parts[5] === 'experiments' ? parts.slice(5).join('/') : (parts[5] ?? 'flags');
   if (!project) return null;
   return (
     <div className="switchers">
@@ -105,20 +109,12 @@ function Switchers() {
   );
 }
 
+/** Switches between the light and dark theme; its name says what a press does. */
 function ThemeToggle() {
-  const dark = resolvedTheme(storedTheme()) === 'dark';
+  const dark = useShownTheme() === 'dark';
   return (
-    <button
-      type="button"
-      className="ghost"
-      aria-pressed={dark}
-      onClick={(e) => {
-        const next = resolvedTheme(storedTheme()) === 'dark' ? 'light' : 'dark';
-        applyTheme(next);
-        e.currentTarget.setAttribute('aria-pressed', String(next === 'dark'));
-      }}
-    >
-      Dark theme
+    <button type="button" className="ghost" onClick={() => applyTheme(dark ? 'light' : 'dark')}>
+      {dark ? 'Use light theme' : 'Use dark theme'}
     </button>
   );
 }

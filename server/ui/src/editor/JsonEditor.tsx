@@ -22,6 +22,8 @@ export interface JsonEditorProps {
   label: string;
   /** Read-only. */
   disabled?: boolean;
+  /** Id of an element describing the text's problems (`aria-describedby`, and `aria-invalid`). */
+  describedBy?: string | undefined;
 }
 
 const theme = EditorView.theme({
@@ -48,10 +50,21 @@ const highlight = syntaxHighlighting(
 );
 
 /** Edits JSON text. */
-export default function JsonEditor({ value, onChange, label, disabled }: JsonEditorProps) {
+export default function JsonEditor({ value, onChange, label, disabled, describedBy }: JsonEditorProps) {
   const host = useRef<HTMLDivElement>(null);
   const changed = useRef(onChange);
   changed.current = onChange;
+  const content = useRef<HTMLElement | null>(null);
+  // The description lives outside the shadow root, so the id cannot reach the editable element
+  // there; its text is copied into an aria-description instead.
+  useEffect(() => {
+    const el = content.current;
+    if (!el) return;
+    const text = describedBy ? (document.getElementById(describedBy)?.textContent ?? '') : '';
+    el.setAttribute('aria-invalid', String(!!describedBy));
+    if (text) el.setAttribute('aria-description', text);
+    else el.removeAttribute('aria-description');
+  });
   // biome-ignore lint/correctness/useExhaustiveDependencies: the editor owns its text after the first render
   useEffect(() => {
     const el = host.current;
@@ -70,6 +83,8 @@ export default function JsonEditor({ value, onChange, label, disabled }: JsonEdi
         lintGutter(),
         theme,
         highlight,
+        // Long lines wrap: no horizontal scrolling region (which keyboard users could not scroll).
+        EditorView.lineWrapping,
         EditorView.editable.of(!disabled),
         EditorView.contentAttributes.of({ 'aria-label': label }),
         EditorView.updateListener.of((u) => {
@@ -77,7 +92,11 @@ export default function JsonEditor({ value, onChange, label, disabled }: JsonEdi
         }),
       ],
     });
-    return () => view.destroy();
+    content.current = view.contentDOM;
+    return () => {
+      content.current = null;
+      view.destroy();
+    };
   }, [disabled, label]);
   return <div className="json-editor" ref={host} />;
 }

@@ -1,6 +1,9 @@
-// A flag's variants, typed by the flag's value type; object values in a JSON editor.
-import { lazy, Suspense, useState } from 'react';
+// A flag's variants, typed by the flag's value type; object values in a JSON editor, checked
+// against the flag's JSON Schema (when it has one) as they are typed, each problem shown at its
+// variant with its JSON path.
+import { lazy, Suspense, useEffect, useMemo, useState } from 'react';
 import type { Json, ValueType, Variants } from '../api/client';
+import type { SchemaCheck, SchemaProblem } from '../model/schema';
 
 const JsonEditor = lazy(() => import('./JsonEditor'));
 
@@ -14,6 +17,10 @@ export interface VariantsEditorProps {
   onChange(v: Variants, invalid: string[]): void;
   /** Read-only. */
   disabled?: boolean;
+  /** The flag's JSON Schema (object flags), which every value must satisfy. */
+  schema?: unknown;
+  /** Called with the variants whose value breaks the schema, whenever that set changes. */
+  onSchemaInvalid?(names: string[]): void;
 }
 
 /** The default value of a new variant of `type`. */
@@ -26,6 +33,8 @@ function ValueInput(props: {
   name: string;
   value: Json;
   disabled?: boolean;
+  /** Id of the element listing the value's problems, when it has some. */
+  problemsId?: string;
   onChange(v: Json, ok: boolean): void;
 }) {
   const label = `Value of ${props.name}`;
@@ -58,6 +67,7 @@ function ValueInput(props: {
         <JsonEditor
           label={label}
           disabled={props.disabled}
+          describedBy={props.problemsId}
           value={JSON.stringify(props.value, null, 2)}
           onChange={(text) => {
             try {
@@ -89,10 +99,60 @@ function ValueInput(props: {
   );
 }
 
+/**
+ * The check of `schema` (loaded with the validator on first use; `undefined` while loading or
+ * without a schema).
+ */
+function useSchemaCheck(type: ValueType, schema: unknown): SchemaCheck | undefined {
+  const [check, setCheck] = useState<{ schema: unknown; check: SchemaCheck }>();
+  const wanted = type === 'object' && schema !== undefined && schema !== null;
+  useEffect(() => {
+    if (!wanted) return;
+    let live = true;
+    void import('../model/schema').then((m) => {
+      if (live) setCheck({ schema, check: m.compileSchema(schema) });
+    });
+    return () => {
+      live = false;
+    };
+  }, [wanted, schema]);
+  return wanted && check?.schema === schema ? check.check : undefined;
+}
+
+/** The problems of each value that breaks the schema (values that do not parse are not checked). */
+function useSchemaProblems(
+  value: Variants,
+  invalid: string[],
+  check: SchemaCheck | undefined,
+): Map<string, SchemaProblem[]> {
+  return useMemo(() => {
+    const out = new Map<string, SchemaProblem[]>();
+    if (!check) return out;
+    for (const [name, v] of Object.entries(value)) {
+      if (invalid.includes(name)) continue;
+      const problems = check(v);
+      if (problems.length > 0) out.set(name, problems);
+    }
+    return out;
+  }, [value, invalid, check]);
+}
+
 /** Edits variant names and values. */
-export function VariantsEditor({ type, value, onChange, disabled }: VariantsEditorProps) {
+export function VariantsEditor({
+  type,
+  value,
+  onChange,
+  disabled,
+  schema,
+  onSchemaInvalid,
+}: VariantsEditorProps) {
   const [invalid, setInvalid] = useState<string[]>([]);
   const entries = Object.entries(value);
+  const problems = useSchemaProblems(value, invalid, useSchemaCheck(type, schema));
+  const failing = [...problems.keys()].join('\n');
+  useEffect(() => {
+    onSchemaInvalid?.(failing ? failing.split('\n') : []);
+  }, [failing, onSchemaInvalid]);
   const emit = (next: [string, Json][], bad: string[]) => {
     setInvalid(bad);
     onChange(Object.fromEntries(next), bad);
@@ -100,8 +160,12 @@ export function VariantsEditor({ type, value, onChange, disabled }: VariantsEdit
   return (
     <div className="variants">
       {entries.map(([name, v], i) => (
-        // biome-ignore lint/suspicious/noArrayIndexKey: a variant being renamed keeps its row
-        <div className="variant" key={`${i}-${type}`} data-invalid={invalid.includes(name) || undefined}>
+        <div
+          className="variant"
+          // biome-ignore lint/suspicious/noArrayIndexKey: a variant being renamed keeps its row
+          key={`${i}-${type}`}
+          data-invalid={invalid.includes(name) || problems.has(name) || undefined}
+        >
           <input
             aria-label={`Name of variant ${i + 1}`}
             className="variant-name"
@@ -124,6 +188,7 @@ export function VariantsEditor({ type, value, onChange, disabled }: VariantsEdit
             name={name}
             value={v}
             disabled={disabled}
+            problemsId={problems.has(name) ? `schema-problems-${i}` : undefined}
             onChange={(nv, ok) =>
               emit(
                 entries.map(([k, x]) => (k === name ? [k, nv] : [k, x])),
@@ -135,6 +200,18 @@ export function VariantsEditor({ type, value, onChange, disabled }: VariantsEdit
             <span className="error" role="alert">
               Not a valid {type === 'object' ? 'JSON object' : type}
             </span>
+          )}
+          {problems.has(name) && (
+            <div className="schema-problems error" id={`schema-problems-${i}`} role="alert">
+              <strong>{name} does not match the flag's JSON Schema:</strong>
+              <ul>
+                {problems.get(name)?.map((p) => (
+                  <li key={`${p.path} ${p.message}`}>
+                    <code>{p.path}</code> {p.message}
+                  </li>
+                ))}
+              </ul>
+            </div>
           )}
           {!disabled && entries.length > 1 && (
             <button

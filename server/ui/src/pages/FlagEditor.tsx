@@ -5,37 +5,19 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
 import { useParams } from 'react-router';
-import { ApiError, api, atLeast, type Flag, ifMatch, ok, type Targeting } from '../api/client';
+import { ApiError, api, atLeast, type Flag, type Targeting } from '../api/client';
 import { keys, useActorNames, useFlag, useFlags, useSegments } from '../api/queries';
-import { putTargeting, toTargeting } from '../api/writes';
+import { type Definition, definitionOf, putDefinition, putTargeting, toTargeting } from '../api/writes';
 import { Confirm } from '../components/Confirm';
 import { ErrorNote } from '../components/ErrorNote';
 import { useCurrent } from '../components/Shell';
 import { DiffView } from '../editor/DiffView';
+import { RulesEditor } from '../editor/RulesEditor';
 import { ServeEditor } from '../editor/ServeEditor';
-import { PrereqEditor, RulesEditor, TargetsEditor } from '../editor/TargetingParts';
+import { PrereqEditor, TargetsEditor } from '../editor/TargetingParts';
 import { VariantsEditor } from '../editor/VariantsEditor';
 import { placeOf } from '../model/fields';
 import { isComplete } from '../model/rollout';
-
-/** The project-wide part of a flag, as `PUT /v1/projects/{p}/flags/{key}` takes it. */
-type Definition = Pick<
-  Flag,
-  'type' | 'variants' | 'description' | 'owner' | 'tags' | 'client_visible' | 'schema' | 'experiment'
->;
-
-function definitionOf(f: Flag): Definition {
-  return {
-    type: f.type,
-    variants: f.variants,
-    description: f.description ?? '',
-    owner: f.owner ?? '',
-    tags: f.tags ?? [],
-    client_visible: f.client_visible ?? false,
-    schema: f.schema,
-    experiment: f.experiment ?? null,
-  };
-}
 
 interface Opened {
   flag: Flag;
@@ -62,6 +44,7 @@ function Editor() {
   const [targeting, setTargeting] = useState<Targeting | null>(null);
   const [definition, setDefinition] = useState<Definition | null>(null);
   const [badVariants, setBadVariants] = useState<string[]>([]);
+  const [offSchema, setOffSchema] = useState<string[]>([]);
   const [reviewing, setReviewing] = useState(false);
   const [error, setError] = useState<unknown>(null);
   const [saved, setSaved] = useState('');
@@ -116,12 +99,7 @@ function Editor() {
     try {
       const versions: number[] = [];
       if (definitionChanged) {
-        const w = await ok(
-          api.PUT('/v1/projects/{project}/flags/{key}', {
-            params: { path: { project, key }, header: ifMatch(opened.flag.revision) },
-            body: definition as never,
-          }),
-        );
+        const w = await putDefinition(project, key, opened.flag.revision, definition);
         versions.push(...w.data.published.filter((p) => p.environment === env).map((p) => p.version));
       }
       if (targetingChanged) {
@@ -308,6 +286,8 @@ function Editor() {
           type={definition.type}
           value={definition.variants as Record<string, never>}
           disabled={!canDefine}
+          schema={definition.schema}
+          onSchemaInvalid={setOffSchema}
           onChange={(v, bad) => {
             setBadVariants(bad);
             setDefinition({ ...definition, variants: v as Record<string, never> });
@@ -336,10 +316,21 @@ function Editor() {
           <>
             {!rolloutsOk && <span className="error">A rollout does not total 100 %.</span>}
             {badVariants.length > 0 && <span className="error">Fix the variant values first.</span>}
+            {offSchema.length > 0 && (
+              <span className="error">
+                {offSchema.join(', ')} {offSchema.length === 1 ? 'does' : 'do'} not match the flag's JSON
+                Schema.
+              </span>
+            )}
             <button
               type="button"
               className="primary"
-              disabled={(!targetingChanged && !definitionChanged) || !rolloutsOk || badVariants.length > 0}
+              disabled={
+                (!targetingChanged && !definitionChanged) ||
+                !rolloutsOk ||
+                badVariants.length > 0 ||
+                offSchema.length > 0
+              }
               onClick={() => setReviewing(true)}
             >
               Review and save

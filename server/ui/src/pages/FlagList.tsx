@@ -1,15 +1,20 @@
 // The flag list: server-side search and filters (text, tag, owner, type), an on/off filter and
-// sorting in the page, and an on/off switch per environment (a PUT of the targeting with
-// If-Match; protected environments ask first).
+// sorting in the page, an on/off switch per environment (a PUT of the targeting with
+// If-Match; protected environments ask first), and a selection (checkboxes, select all shown)
+// to turn many flags on or off in the current environment at once. A long list renders its
+// first screen at once and the rest in the following frames.
 import { useQueryClient } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
+import { startTransition, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { ApiError, atLeast, type Environment, type Flag } from '../api/client';
-import { type FlagFilters, keys, useFlags } from '../api/queries';
+import { type FlagFilters, flagFilters, keys, useFlags } from '../api/queries';
 import { putTargeting, toTargeting } from '../api/writes';
+import { BulkBar } from '../components/BulkBar';
 import { Confirm } from '../components/Confirm';
 import { ErrorNote } from '../components/ErrorNote';
+import { FlagRow } from '../components/FlagRow';
 import { useCurrent } from '../components/Shell';
+import { selectionState, selectShown } from '../model/bulk';
 
 type Sort = 'key' | 'updated' | 'type';
 
@@ -17,12 +22,39 @@ function lastUpdate(f: Flag): number {
   return Math.max(f.created_at, ...Object.values(f.environments ?? {}).map((t) => t.updated_at));
 }
 
+// One collator for every comparison: `localeCompare` builds one per call, which is slow for a
+// thousand flags.
+const { compare } = new Intl.Collator();
+
 function sortFlags(flags: Flag[], sort: Sort): Flag[] {
   const out = [...flags];
-  if (sort === 'key') out.sort((a, b) => a.key.localeCompare(b.key));
-  if (sort === 'type') out.sort((a, b) => a.type.localeCompare(b.type) || a.key.localeCompare(b.key));
-  if (sort === 'updated') out.sort((a, b) => lastUpdate(b) - lastUpdate(a) || a.key.localeCompare(b.key));
+  if (sort === 'key') out.sort((a, b) => compare(a.key, b.key));
+  if (sort === 'type') out.sort((a, b) => compare(a.type, b.type) || compare(a.key, b.key));
+  if (sort === 'updated') out.sort((a, b) => lastUpdate(b) - lastUpdate(a) || compare(a.key, b.key));
   return out;
+}
+
+/** Rows rendered at once: more than a tall screen holds. */
+const FIRST_ROWS = 60;
+/** Rows added per step after that. */
+const MORE_ROWS = 250;
+
+/**
+ * How many of `items` to render: the first screen at once, then the rest a step per frame in
+ * transitions (time-sliced: typing, clicks and scrolling are never blocked), until every row is
+ * in the document (so the whole table stays readable by assistive technology and find-in-page).
+ */
+function useProgressive<T>(items: readonly T[]): number {
+  const [state, setState] = useState({ items, limit: FIRST_ROWS });
+  const limit = state.items === items ? state.limit : FIRST_ROWS;
+  useEffect(() => {
+    if (limit >= items.length) return;
+    const frame = requestAnimationFrame(() =>
+      startTransition(() => setState({ items, limit: limit + MORE_ROWS })),
+    );
+    return () => cancelAnimationFrame(frame);
+  }, [items, limit]);
+  return limit;
 }
 
 interface Pending {
@@ -33,14 +65,9 @@ interface Pending {
 
 /** The flags of the current project. */
 export function FlagList() {
-  const { project, env, environments, role } = useCurrent();
+  const { project, env, environment, environments, role, canWrite } = useCurrent();
   const [params, setParams] = useSearchParams();
-  const filters: FlagFilters = {
-    q: params.get('q') ?? '',
-    tag: params.get('tag') ?? '',
-    owner: params.get('owner') ?? '',
-    type: params.get('type') ?? '',
-  };
+  const filters: FlagFilters = flagFilters(params);
   const state = params.get('state') ?? '';
   const sort = (params.get('sort') ?? 'key') as Sort;
   const flags = useFlags(project, filters);
@@ -48,6 +75,7 @@ export function FlagList() {
   const [pending, setPending] = useState<Pending | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState('');
+  const [selected, setSelected] = useState<Set<string>>(() => new Set());
 
   const set = (name: string, value: string) => {
     const next = new URLSearchParams(params);
@@ -112,6 +140,28 @@ export function FlagList() {
     if (environment.protected) setPending(p);
     else void toggle(p);
   }
+  // Stable callbacks, so that rows are not re-rendered for a change elsewhere in the list.
+  const latest = useRef(request);
+  latest.current = request;
+  const onToggle = useCallback((f: Flag, e: Environment, on: boolean) => latest.current(f, e, on), []);
+  const onSelect = useCallback(
+    (key: string, on: boolean) => setSelected((s) => selectShown(s, [key], on)),
+    [],
+  );
+  const allowed = useMemo(
+    () =>
+      Object.fromEntries(
+        environments.map((e) => [e.key, atLeast(role, e.protected ? 'publisher' : 'editor')]),
+      ),
+    [environments, role],
+  );
+  const shownKeys = useMemo(() => shown.map((f) => f.key), [shown]);
+  const rendered = useProgressive(shown);
+  const all = selectionState(shownKeys, selected);
+  const selectAll = useRef<HTMLInputElement>(null);
+  useEffect(() => {
+    if (selectAll.current) selectAll.current.indeterminate = all === 'some';
+  }, [all]);
 
   return (
     <section aria-labelledby="flags-title">
@@ -176,10 +226,31 @@ export function FlagList() {
       <p className="count" aria-live="polite">
         {flags.isPending ? 'Loading…' : `${shown.length} of ${flags.data?.length ?? 0} flags`}
       </p>
+      {environment && (
+        <BulkBar
+          project={project}
+          environment={environment}
+          flags={flags.data ?? []}
+          selected={selected}
+          canWrite={canWrite}
+          onSelect={setSelected}
+          onDone={() => queryClient.invalidateQueries({ queryKey: keys.flags(project) })}
+        />
+      )}
       <div className="table-wrap">
-        <table className="flags">
+        <table className="flags" aria-busy={rendered < shown.length}>
           <thead>
             <tr>
+              <td className="select">
+                <input
+                  type="checkbox"
+                  ref={selectAll}
+                  aria-label={`Select all ${shown.length} shown flags`}
+                  checked={all === 'all'}
+                  disabled={shown.length === 0}
+                  onChange={(e) => setSelected((s) => selectShown(s, shownKeys, e.target.checked))}
+                />
+              </td>
               <th scope="col">Flag</th>
               <th scope="col">Type</th>
               <th scope="col" className="wide">
@@ -198,43 +269,19 @@ export function FlagList() {
             </tr>
           </thead>
           <tbody>
-            {shown.map((f) => (
-              <tr key={f.key} data-flag={f.key}>
-                <th scope="row">
-                  <Link to={`/p/${project}/e/${env}/flags/${encodeURIComponent(f.key)}`}>{f.key}</Link>
-                  {f.description && <small className="desc">{f.description}</small>}
-                </th>
-                <td>{f.type}</td>
-                <td className="wide">
-                  {(f.tags ?? []).map((t) => (
-                    <span className="tag" key={t}>
-                      {t}
-                    </span>
-                  ))}
-                  {f.owner && <small className="owner">{f.owner}</small>}
-                </td>
-                {environments.map((e) => {
-                  const t = f.environments?.[e.key];
-                  const on = t?.enabled ?? false;
-                  const allowed = atLeast(role, e.protected ? 'publisher' : 'editor');
-                  return (
-                    <td key={e.key} className={e.key === env ? 'current' : 'other-env'}>
-                      <button
-                        type="button"
-                        role="switch"
-                        aria-checked={on}
-                        aria-label={`${f.key} in ${e.key}`}
-                        className="switch"
-                        disabled={!allowed || !t || busy === `${f.key}/${e.key}`}
-                        title={allowed ? undefined : `Your role cannot change ${e.key}`}
-                        onClick={() => request(f, e, !on)}
-                      >
-                        <span>{on ? 'On' : 'Off'}</span>
-                      </button>
-                    </td>
-                  );
-                })}
-              </tr>
+            {shown.slice(0, rendered).map((f) => (
+              <FlagRow
+                key={f.key}
+                flag={f}
+                project={project}
+                env={env}
+                environments={environments}
+                allowed={allowed}
+                selected={selected.has(f.key)}
+                busyEnv={busy.startsWith(`${f.key}/`) ? busy.slice(f.key.length + 1) : undefined}
+                onSelect={onSelect}
+                onToggle={onToggle}
+              />
             ))}
           </tbody>
         </table>
