@@ -23,8 +23,8 @@ impl BodyName for Targeting {
     const NAME: &'static str = "Targeting";
 }
 
-/// A project's flags with their targeting per environment, filtered by tag, owner, type, text
-/// and on/off state in an environment; sorted; paged with `offset`/`limit` (`X-Total-Count`
+/// A project's flags with their targeting per environment, filtered by tag, owner, type, text,
+/// on/off state and staleness in an environment; sorted; paged with `offset`/`limit` (`X-Total-Count`
 /// gives the number of matching flags).
 #[utoipa::path(get, path = "/v1/projects/{project}/flags", tag = "flags", params(FlagFilter),
     responses((status = 200, description = "Flags, in the requested order", body = Vec<Flag>,
@@ -38,11 +38,14 @@ pub(crate) async fn list_flags(
     Query(filter): Query<FlagFilter>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Viewer)?;
-    if filter.state.is_some() && filter.environment.is_none() {
+    if (filter.state.is_some() || filter.stale_days.is_some()) && filter.environment.is_none() {
         return Err(ApiError::bad_field(
             "environment",
-            "the state filter needs an environment",
+            "the state and stale filters need an environment",
         ));
+    }
+    if filter.stale_days.is_some_and(|d| !(1..=365).contains(&d)) {
+        return Err(ApiError::bad_field("stale_days", "must be 1..=365"));
     }
     if filter.limit.is_some_and(|l| !(1..=1000).contains(&l)) {
         return Err(ApiError::bad_field("limit", "must be 1..=1000"));

@@ -26,8 +26,11 @@ pub struct FlagFilter {
     pub value_type: Option<String>,
     /// Only flags whose key or description contains this text (case-insensitive).
     pub q: Option<String>,
-    /// With `state`: the environment whose on/off state filters.
+    /// With `state` or `stale_days`: the environment they apply to.
     pub environment: Option<String>,
+    /// Only flags stale in `environment` over this many days (1..=365; see
+    /// [`AppState::stale_flags`]; reads the event log).
+    pub stale_days: Option<u64>,
     /// Only flags `on` (enabled) or `off` in `environment`.
     #[param(inline)]
     pub state: Option<FlagState>,
@@ -104,6 +107,18 @@ impl AppState {
         if let Some(env) = &filter.environment {
             require_env(&mut conn, project, env).await?;
         }
+        let stale: Option<std::collections::BTreeSet<String>> =
+            match (&filter.environment, filter.stale_days) {
+                (Some(env), Some(days)) => Some(
+                    Box::pin(self.stale_flags(project, days))
+                        .await?
+                        .into_iter()
+                        .filter(|s| s.environment == *env)
+                        .map(|s| s.flag)
+                        .collect(),
+                ),
+                _ => None,
+            };
         let q = filter.q.as_ref().map(|q| q.to_lowercase());
         let mut flags: Vec<Flag> = rows
             .into_iter()
@@ -129,6 +144,7 @@ impl AppState {
                     .is_some_and(|t| t.targeting.enabled == (state == FlagState::On)),
                 _ => true,
             })
+            .filter(|f| stale.as_ref().is_none_or(|keys| keys.contains(&f.key)))
             .collect();
         match filter.sort.unwrap_or(FlagSort::Key) {
             FlagSort::Key => {}

@@ -352,6 +352,27 @@ async fn stale_flags(f: &Fixture) {
             want("silent", "staging", "no_exposures"),
         ]
     );
+    // The same as a filter of the flag list, per environment.
+    let listed = call(
+        f,
+        "GET",
+        &format!("{P}/flags?environment=production&stale_days=7"),
+        &f.admin,
+        None,
+    )
+    .await
+    .expect(StatusCode::OK)
+    .json();
+    let keys: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["constant", "silent"]);
+    call(f, "GET", &format!("{P}/flags?stale_days=7"), &f.admin, None)
+        .await
+        .expect(StatusCode::BAD_REQUEST);
     let constant = &r[1];
     assert_eq!(
         (&constant["variant"], &constant["exposures"]),

@@ -586,8 +586,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * A project's flags with their targeting per environment, filtered by tag, owner, type, text
-         *     and on/off state in an environment; sorted; paged with `offset`/`limit` (`X-Total-Count`
+         * A project's flags with their targeting per environment, filtered by tag, owner, type, text,
+         *     on/off state and staleness in an environment; sorted; paged with `offset`/`limit` (`X-Total-Count`
          *     gives the number of matching flags).
          * @description Authorization: viewer.
          */
@@ -5664,7 +5664,7 @@ export interface operations {
     list_flags: {
         parameters: {
             query?: {
-                /** @description With `state`: the environment whose on/off state filters. */
+                /** @description With `state` or `stale_days`: the environment they apply to. */
                 environment?: string;
                 /**
                  * @description At most this many flags (paging; 1..=1000, default all). The answer's `X-Total-Count`
@@ -5683,6 +5683,11 @@ export interface operations {
                  *     environment's targeting).
                  */
                 sort?: "key" | "-key" | "updated" | "-updated";
+                /**
+                 * @description Only flags stale in `environment` over this many days (1..=365; see
+                 *     [`AppState::stale_flags`]; reads the event log).
+                 */
+                stale_days?: number;
                 /** @description Only flags `on` (enabled) or `off` in `environment`. */
                 state?: "on" | "off";
                 /** @description Only flags carrying this tag. */
