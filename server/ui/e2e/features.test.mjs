@@ -178,6 +178,11 @@ describe('console features', () => {
     await plot.waitFor();
     assert.equal(await plot.locator('rect.point').count(), 2);
     assert.match(await plot.locator('desc').textContent(), /discount-10: \+\d/);
+    // The sequential p-value over time (events arrived in several batches), one line per treatment.
+    const over = purchase.getByRole('img', { name: 'purchase: sequential p-value over time' });
+    await over.waitFor();
+    assert.equal(await over.locator('polyline').count(), 2);
+    assert.match(await over.locator('desc').textContent(), /discount-10: (< )?\d/);
     // Revenue is a sum with spending before exposure: CUPED rows and plot rows.
     const revenue = page.getByRole('region', { name: /^revenue/ });
     assert.equal(await revenue.locator('tr.cuped').count(), 2);
@@ -280,7 +285,10 @@ describe('console features', () => {
       });
       assert.equal(r.status, 201, JSON.stringify(r.body));
     }
-    await go(page, `/ui/p/${server.project}/e/production/flags?tag=bulk-e2e`);
+    // Without the live change stream (which would reload the list before the bulk write and so
+    // avoid the conflict this test is about): 204 tells EventSource not to reconnect.
+    await page.route('**/changes', (route) => route.fulfill({ status: 204 }));
+    await page.goto(`${server.url}/ui/p/${server.project}/e/production/flags?tag=bulk-e2e`);
     await page.locator('tr[data-flag="bulk-e2e-3"]').waitFor();
     // Select one from the keyboard, then all shown with the header checkbox.
     await page.getByLabel('Select bulk-e2e-1').focus();
@@ -327,6 +335,7 @@ describe('console features', () => {
     await toolbar.getByRole('button', { name: 'Turn on in production' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Turn on' }).click();
     await page.getByRole('status').filter({ hasText: 'Turned on 1 of 1 flags in production' }).waitFor();
+    await page.unroute('**/changes');
   });
 
   it('reorders rules by keyboard and by drag and drop', async () => {

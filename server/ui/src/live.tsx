@@ -74,14 +74,16 @@ export function LiveNotices({ project }: { project: string }) {
   const now = Date.now();
   return (
     <section className="live" aria-label="Live changes">
-      <ul role="status" aria-live="polite">
-        {changes.map((c) => (
-          <li key={c.seq} data-testid="live-change">
-            <strong>{c.actor_name}</strong> {verb(c.action)} <code>{c.resource}</code>
-            {c.environment ? ` in ${c.environment}` : ''} · {ago(c.at, now)}
-          </li>
-        ))}
-      </ul>
+      <div role="status" aria-live="polite">
+        <ul>
+          {changes.map((c) => (
+            <li key={c.seq} data-testid="live-change">
+              <strong>{c.actor_name}</strong> {verb(c.action)} <code>{c.resource}</code>
+              {c.environment ? ` in ${c.environment}` : ''} · {ago(c.at, now)}
+            </li>
+          ))}
+        </ul>
+      </div>
     </section>
   );
 }

@@ -1,6 +1,6 @@
 // Reads of the API as react-query hooks, one per resource, and the keys writes invalidate.
 import { keepPreviousData, type QueryClient, queryOptions, useQuery } from '@tanstack/react-query';
-import { api, ok } from './client';
+import { ApiError, api, type Flag, ok } from './client';
 
 /** Query keys, so writes can invalidate exactly what they change. */
 export const keys = {
@@ -63,28 +63,94 @@ export function useFlags(project: string, filters: FlagFilters) {
   return useQuery({ ...flagsQuery(project, filters), placeholderData: keepPreviousData });
 }
 
-/** The filters of the flag list in its URL's query (`?q=…&tag=…`). */
-export function flagFilters(params: URLSearchParams): FlagFilters {
-  return {
+/** Orders the server can sort the flag list by. */
+export type FlagSort = 'key' | '-key' | 'updated' | '-updated';
+
+/** One page of the flag list: filters, order and window, all applied by the server. */
+export interface FlagPageQuery extends FlagFilters {
+  /** The environment `state` and `stale_days` apply to. */
+  environment?: string;
+  /** Only flags on or off in `environment`. */
+  state?: 'on' | 'off';
+  /** Only flags stale in `environment` over this many days. */
+  stale_days?: number;
+  /** Order. */
+  sort?: FlagSort;
+  /** Flags skipped (paging). */
+  offset?: number;
+  /** Flags per page (1..=1000). */
+  limit?: number;
+}
+
+/** A page of flags and how many match the filters in all. */
+export interface FlagPage {
+  /** The page. */
+  flags: Flag[];
+  /** Flags matching the filters (the `X-Total-Count` header). */
+  total: number;
+}
+
+/** Flags per page of the list, unless the URL says otherwise. */
+export const PAGE_SIZE = 100;
+
+/** The flag list's page query from its URL (`?q=&tag=&owner=&type=&state=&stale=&sort=&page=&size=`). */
+export function flagPageQuery(params: URLSearchParams, env: string): FlagPageQuery {
+  const state = params.get('state');
+  const stale = Number(params.get('stale') ?? 0);
+  const size = Number(params.get('size') ?? PAGE_SIZE) || PAGE_SIZE;
+  const page = Math.max(0, Number(params.get('page') ?? 0) || 0);
+  const sort = params.get('sort');
+  const q: FlagPageQuery = {
     q: params.get('q') ?? '',
     tag: params.get('tag') ?? '',
     owner: params.get('owner') ?? '',
     type: params.get('type') ?? '',
+    sort: sort === '-key' || sort === 'updated' || sort === '-updated' ? sort : 'key',
+    offset: page * size,
+    limit: Math.min(Math.max(size, 1), 1000),
   };
+  if (state === 'on' || state === 'off') q.state = state;
+  if (stale > 0) q.stale_days = stale;
+  if (q.state || q.stale_days) q.environment = env;
+  return q;
+}
+
+function flagPage(project: string, query: FlagPageQuery) {
+  const clean = Object.fromEntries(
+    Object.entries(query).filter(([, v]) => v !== '' && v !== undefined),
+  ) as FlagPageQuery;
+  return queryOptions({
+    queryKey: [...keys.flags(project), 'page', clean],
+    queryFn: async (): Promise<FlagPage> => {
+      const { data, error, response } = await api.GET('/v1/projects/{project}/flags', {
+        params: { path: { project }, query: clean },
+      });
+      if (!response.ok || data === undefined) throw new ApiError(response.status, error);
+      return { flags: data, total: Number(response.headers.get('X-Total-Count') ?? data.length) };
+    },
+  });
+}
+
+/** One page of a project's flags, filtered, sorted and paged by the server. */
+export function useFlagPage(project: string, query: FlagPageQuery) {
+  return useQuery({ ...flagPage(project, query), placeholderData: keepPreviousData });
 }
 
 /**
  * Starts the reads the first screen of `url` needs (projects, the project's environments and,
- * on the flag list, its flags) while the session is still being checked, so the list does not
- * wait for two round trips in a row. Signed out, they fail quietly and run again after sign-in.
+ * on the flag list, its first page) while the session is still being checked, so the list does
+ * not wait for two round trips in a row. Signed out, they fail quietly and run again after
+ * sign-in.
  */
 export function prefetchFor(client: QueryClient, url: URL): void {
-  const m = /^\/ui\/p\/([^/]+)\/e\/[^/]+\/([^/]+)\/?$/.exec(url.pathname);
+  const m = /^\/ui\/p\/([^/]+)\/e\/([^/]+)\/([^/]+)\/?$/.exec(url.pathname);
   void client.prefetchQuery(projectsQuery);
-  if (!m?.[1]) return;
+  if (!m?.[1] || !m[2]) return;
   const project = decodeURIComponent(m[1]);
   void client.prefetchQuery(environmentsQuery(project));
-  if (m[2] === 'flags') void client.prefetchQuery(flagsQuery(project, flagFilters(url.searchParams)));
+  if (m[3] === 'flags') {
+    void client.prefetchQuery(flagPage(project, flagPageQuery(url.searchParams, decodeURIComponent(m[2]))));
+  }
 }
 
 /** One flag with its targeting per environment, and the ETag of its definition. */
@@ -159,9 +225,13 @@ export type ExperimentResults = NonNullable<ReturnType<typeof useExperimentResul
 /** One metric of [`ExperimentResults`]. */
 export type MetricResult = ExperimentResults['metrics'][number];
 
+/** Instants of the results' timeline (the sequential p-value over time). */
+export const TIMELINE_POINTS = 12;
+
 /**
- * A flag's experiment results in an environment, refreshed every 30 s while shown (the
- * sequential p-values are safe to watch continuously).
+ * A flag's experiment results in an environment, with the p-values at [`TIMELINE_POINTS`]
+ * instants, refreshed every 30 s while shown (the sequential p-values are safe to watch
+ * continuously).
  */
 export function useExperimentResults(project: string, flag: string, env: string, enabled: boolean) {
   return useQuery({
@@ -172,7 +242,7 @@ export function useExperimentResults(project: string, flag: string, env: string,
       (
         await ok(
           api.GET('/v1/projects/{project}/experiments/{flag}/results', {
-            params: { path: { project, flag }, query: { environment: env } },
+            params: { path: { project, flag }, query: { environment: env, timeline: TIMELINE_POINTS } },
           }),
         )
       ).data,

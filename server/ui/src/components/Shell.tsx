@@ -1,11 +1,12 @@
 // The frame of every screen: the header (project and environment switchers, navigation,
-// theme, user) and the sign-in screen when signed out. `useCurrent` gives screens the
+// theme, user), live notices of the project's changes, and the sign-in screen when signed out. `useCurrent` gives screens the
 // project, environment and role from the URL.
 import { Suspense } from 'react';
 import { Navigate, NavLink, Outlet, useLocation, useNavigate, useParams } from 'react-router';
 import { atLeast, type Environment, type Role } from '../api/client';
 import { useEnvironments, useProjects } from '../api/queries';
 import { useAuth } from '../auth';
+import { LiveNotices } from '../live';
 import { SignIn } from '../pages/SignIn';
 import { applyTheme, useShownTheme } from '../theme';
 import { ErrorNote } from './ErrorNote';
@@ -138,6 +139,7 @@ function Nav() {
 /** The layout route: header, navigation and the screen (or sign-in). */
 export function Shell() {
   const { user, signOut } = useAuth();
+  const { project } = useParams();
   if (user === undefined) return <p aria-busy="true">Loading…</p>;
   if (user === null) return <SignIn />;
   return (
@@ -170,6 +172,7 @@ export function Shell() {
       </header>
       <Nav />
       <main id="main">
+        {project && <LiveNotices project={project} />}
         <Suspense fallback={<p aria-busy="true">Loading…</p>}>
           <Outlet />
         </Suspense>

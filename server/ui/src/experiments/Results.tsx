@@ -9,6 +9,7 @@ import { formatDifference, formatInterval, formatLift, formatMean, formatP, pIs 
 import { toPercent } from '../model/rollout';
 
 const ForestPlot = lazy(() => import('./ForestPlot'));
+const PValueChart = lazy(() => import('./PValueChart'));
 
 type Results = ExperimentResults;
 type Metric = MetricResult;
@@ -69,7 +70,15 @@ function Split({ results }: { results: Results }) {
 }
 
 /** One metric: per variant its value, per treatment the comparison, and the forest plot. */
-function MetricSection({ metric, confidence }: { metric: Metric; confidence: number }) {
+function MetricSection({
+  metric,
+  confidence,
+  timeline,
+}: {
+  metric: Metric;
+  confidence: number;
+  timeline: Results['timeline'];
+}) {
   const id = `metric-${metric.key}`;
   const control = metric.variants[0]?.variant;
   return (
@@ -152,6 +161,7 @@ function MetricSection({ metric, confidence }: { metric: Metric; confidence: num
       {metric.note && <p className="note">{metric.note}</p>}
       <Suspense fallback={<p aria-busy="true">Loading chart…</p>}>
         <ForestPlot metric={metric} confidence={confidence} />
+        <PValueChart metric={metric} timeline={timeline} confidence={confidence} />
       </Suspense>
     </section>
   );
@@ -164,7 +174,7 @@ export function ResultsView({ results, confidence }: { results: Results; confide
       <Split results={results} />
       <h2 className="metrics-title">Metrics</h2>
       {results.metrics.map((m) => (
-        <MetricSection key={m.key} metric={m} confidence={confidence} />
+        <MetricSection key={m.key} metric={m} confidence={confidence} timeline={results.timeline} />
       ))}
     </>
   );

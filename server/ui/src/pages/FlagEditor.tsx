@@ -1,6 +1,6 @@
 // The flag editor: one environment's targeting (on/off, individual targets, prerequisites,
 // rules, default, off variant) and the project-wide definition (variants, description, owner,
-// tags, client visibility). Saving shows a diff against what was opened first; a 412 says the
+// tags, client visibility), and "Try it" (TryIt.tsx). Saving shows a diff against what was opened first; a 412 says the
 // flag changed since it was opened (reload); a 422 is shown at the field the server names.
 import { useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useState } from 'react';
@@ -15,6 +15,7 @@ import { DiffView } from '../editor/DiffView';
 import { RulesEditor } from '../editor/RulesEditor';
 import { ServeEditor } from '../editor/ServeEditor';
 import { PrereqEditor, TargetsEditor } from '../editor/TargetingParts';
+import { TryIt } from '../editor/TryIt';
 import { VariantsEditor } from '../editor/VariantsEditor';
 import { placeOf } from '../model/fields';
 import { isComplete } from '../model/rollout';
@@ -232,6 +233,8 @@ function Editor() {
           />
         </section>
       )}
+
+      <TryIt project={project} env={env} flagKey={key} pending={targetingChanged ? targeting : null} />
 
       <section aria-labelledby="d-title" className="panel">
         <h2 id="d-title">Definition (every environment)</h2>

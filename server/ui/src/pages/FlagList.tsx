@@ -1,13 +1,13 @@
-// The flag list: server-side search and filters (text, tag, owner, type), an on/off filter and
-// sorting in the page, an on/off switch per environment (a PUT of the targeting with
-// If-Match; protected environments ask first), and a selection (checkboxes, select all shown)
-// to turn many flags on or off in the current environment at once. A long list renders its
-// first screen at once and the rest in the following frames.
+// The flag list: search, filters (text, tag, owner, type, on/off and stale in this
+// environment), sorting and paging, all done by the server; an on/off switch per environment
+// (a PUT of the targeting with If-Match; protected environments ask first), and a selection
+// (checkboxes, select all shown) to turn many flags on or off in the current environment at
+// once. A long page renders its first screen at once and the rest in the following frames.
 import { useQueryClient } from '@tanstack/react-query';
 import { startTransition, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link, useSearchParams } from 'react-router';
 import { ApiError, atLeast, type Environment, type Flag } from '../api/client';
-import { type FlagFilters, flagFilters, keys, useFlags } from '../api/queries';
+import { flagPageQuery, keys, PAGE_SIZE, useFlagPage } from '../api/queries';
 import { putTargeting, toTargeting } from '../api/writes';
 import { BulkBar } from '../components/BulkBar';
 import { Confirm } from '../components/Confirm';
@@ -15,24 +15,6 @@ import { ErrorNote } from '../components/ErrorNote';
 import { FlagRow } from '../components/FlagRow';
 import { useCurrent } from '../components/Shell';
 import { selectionState, selectShown } from '../model/bulk';
-
-type Sort = 'key' | 'updated' | 'type';
-
-function lastUpdate(f: Flag): number {
-  return Math.max(f.created_at, ...Object.values(f.environments ?? {}).map((t) => t.updated_at));
-}
-
-// One collator for every comparison: `localeCompare` builds one per call, which is slow for a
-// thousand flags.
-const { compare } = new Intl.Collator();
-
-function sortFlags(flags: Flag[], sort: Sort): Flag[] {
-  const out = [...flags];
-  if (sort === 'key') out.sort((a, b) => compare(a.key, b.key));
-  if (sort === 'type') out.sort((a, b) => compare(a.type, b.type) || compare(a.key, b.key));
-  if (sort === 'updated') out.sort((a, b) => lastUpdate(b) - lastUpdate(a) || compare(a.key, b.key));
-  return out;
-}
 
 /** Rows rendered at once: more than a tall screen holds. */
 const FIRST_ROWS = 60;
@@ -67,10 +49,12 @@ interface Pending {
 export function FlagList() {
   const { project, env, environment, environments, role, canWrite } = useCurrent();
   const [params, setParams] = useSearchParams();
-  const filters: FlagFilters = flagFilters(params);
-  const state = params.get('state') ?? '';
-  const sort = (params.get('sort') ?? 'key') as Sort;
-  const flags = useFlags(project, filters);
+  const query = flagPageQuery(params, env);
+  const size = query.limit ?? PAGE_SIZE;
+  const page = Math.floor((query.offset ?? 0) / size);
+  const flags = useFlagPage(project, query);
+  const total = flags.data?.total ?? 0;
+  const loaded = flags.data?.flags;
   const queryClient = useQueryClient();
   const [pending, setPending] = useState<Pending | null>(null);
   const [error, setError] = useState<unknown>(null);
@@ -81,32 +65,22 @@ export function FlagList() {
     const next = new URLSearchParams(params);
     if (value) next.set(name, value);
     else next.delete(name);
+    // A new filter or order starts again at the first page.
+    if (name !== 'page') next.delete('page');
     setParams(next, { replace: true });
   };
 
   const shown = useMemo(() => {
     // The server filters by text too; filtering what is loaded as well makes typing answer at
     // once while the server's answer is on its way.
-    const text = (filters.q ?? '').toLowerCase();
-    const list = (flags.data ?? []).filter((f) => {
-      if (
-        text &&
-        !f.key.toLowerCase().includes(text) &&
-        !(f.description ?? '').toLowerCase().includes(text)
-      ) {
-        return false;
-      }
-      if (!state) return true;
-      const on = f.environments?.[env]?.enabled ?? false;
-      return state === 'on' ? on : !on;
-    });
-    return sortFlags(list, sort);
-  }, [flags.data, state, sort, env, filters.q]);
+    const text = (query.q ?? '').toLowerCase();
+    return (loaded ?? []).filter(
+      (f) =>
+        !text || f.key.toLowerCase().includes(text) || (f.description ?? '').toLowerCase().includes(text),
+    );
+  }, [loaded, query.q]);
 
-  const tags = useMemo(
-    () => [...new Set((flags.data ?? []).flatMap((f) => f.tags ?? []))].sort(),
-    [flags.data],
-  );
+  const tags = useMemo(() => [...new Set((loaded ?? []).flatMap((f) => f.tags ?? []))].sort(), [loaded]);
   const anyProtected = environments.some((e) => e.protected);
   const canCreate = atLeast(role, anyProtected ? 'publisher' : 'editor');
 
@@ -178,27 +152,27 @@ export function FlagList() {
           <span className="label">Search</span>
           <input
             type="search"
-            defaultValue={filters.q}
+            defaultValue={query.q}
             placeholder="Key or description"
             onChange={(e) => set('q', e.target.value)}
           />
         </label>
         <label>
           <span className="label">Tag</span>
-          <select value={filters.tag} onChange={(e) => set('tag', e.target.value)}>
-            <option value="">Any</option>
+          <input list="flag-tags" defaultValue={query.tag} onChange={(e) => set('tag', e.target.value)} />
+          <datalist id="flag-tags">
             {tags.map((t) => (
-              <option key={t}>{t}</option>
+              <option key={t} value={t} />
             ))}
-          </select>
+          </datalist>
         </label>
         <label>
           <span className="label">Owner</span>
-          <input defaultValue={filters.owner} onChange={(e) => set('owner', e.target.value)} />
+          <input defaultValue={query.owner} onChange={(e) => set('owner', e.target.value)} />
         </label>
         <label>
           <span className="label">Type</span>
-          <select value={filters.type} onChange={(e) => set('type', e.target.value)}>
+          <select value={query.type} onChange={(e) => set('type', e.target.value)}>
             <option value="">Any</option>
             {['boolean', 'string', 'integer', 'float', 'object'].map((t) => (
               <option key={t}>{t}</option>
@@ -207,30 +181,74 @@ export function FlagList() {
         </label>
         <label>
           <span className="label">In {env}</span>
-          <select value={state} onChange={(e) => set('state', e.target.value)}>
+          <select value={query.state ?? ''} onChange={(e) => set('state', e.target.value)}>
             <option value="">On or off</option>
             <option value="on">On</option>
             <option value="off">Off</option>
           </select>
         </label>
         <label>
+          <span className="label">Stale in {env}</span>
+          <select
+            value={String(query.stale_days ?? '')}
+            onChange={(e) => set('stale', e.target.value)}
+            title="No exposures, or only one variant served, for this long"
+          >
+            <option value="">Any</option>
+            <option value="7">Stale for 7 days</option>
+            <option value="30">Stale for 30 days</option>
+            <option value="90">Stale for 90 days</option>
+          </select>
+        </label>
+        <label>
           <span className="label">Sort by</span>
-          <select value={sort} onChange={(e) => set('sort', e.target.value)}>
-            <option value="key">Key</option>
-            <option value="updated">Last change</option>
-            <option value="type">Type</option>
+          <select value={query.sort} onChange={(e) => set('sort', e.target.value)}>
+            <option value="key">Key, A–Z</option>
+            <option value="-key">Key, Z–A</option>
+            <option value="-updated">Last change, newest first</option>
+            <option value="updated">Last change, oldest first</option>
           </select>
         </label>
       </search>
       <ErrorNote error={flags.error ?? error} />
-      <p className="count" aria-live="polite">
-        {flags.isPending ? 'Loading…' : `${shown.length} of ${flags.data?.length ?? 0} flags`}
-      </p>
+      <nav className="pager" aria-label="Pages of flags">
+        <p className="count" aria-live="polite">
+          {flags.isPending
+            ? 'Loading…'
+            : total === 0
+              ? 'No flags match'
+              : `${(query.offset ?? 0) + 1}–${(query.offset ?? 0) + (loaded?.length ?? 0)} of ${total} flags`}
+        </p>
+        <button
+          type="button"
+          className="small"
+          disabled={page === 0}
+          onClick={() => set('page', String(page - 1))}
+        >
+          Previous page
+        </button>
+        <button
+          type="button"
+          className="small"
+          disabled={(query.offset ?? 0) + size >= total}
+          onClick={() => set('page', String(page + 1))}
+        >
+          Next page
+        </button>
+        <label>
+          <span className="label">Per page</span>
+          <select value={String(size)} onChange={(e) => set('size', e.target.value)}>
+            {[50, 100, 500, 1000].map((n) => (
+              <option key={n}>{n}</option>
+            ))}
+          </select>
+        </label>
+      </nav>
       {environment && (
         <BulkBar
           project={project}
           environment={environment}
-          flags={flags.data ?? []}
+          flags={loaded ?? []}
           selected={selected}
           canWrite={canWrite}
           onSelect={setSelected}
