@@ -40,6 +40,7 @@ mod events;
 mod extract;
 mod flags;
 mod limits;
+mod oidc;
 mod projects;
 mod segments;
 mod session;
@@ -123,6 +124,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
             session::sign_out
         ))
         .routes(routes!(session::sign_out_everywhere))
+        .routes(routes!(oidc::sso_info))
+        .routes(routes!(oidc::start))
+        .routes(routes!(oidc::callback))
         .routes(routes!(session::list_users, session::create_user))
         .routes(routes!(session::disable_user))
         .routes(routes!(events::recent_events))
