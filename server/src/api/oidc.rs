@@ -164,13 +164,19 @@ pub(crate) async fn callback(
     let jar = jar.add(flow_cookie(String::new(), &headers, 0));
     let refused = |code: ApiCode, why: &str| {
         tracing::warn!(code = code.as_str(), reason = why, "single sign-on refused");
-        redirect(StatusCode::SEE_OTHER, &format!("/ui/?sso_error={}", code.as_str()))
+        redirect(
+            StatusCode::SEE_OTHER,
+            &format!("/ui/?sso_error={}", code.as_str()),
+        )
     };
     if let Some(error) = &q.error {
         let why = format!("{error}: {}", q.error_description.as_deref().unwrap_or(""));
         return Ok((jar, refused(ApiCode::Unauthorized, &why)?).into_response());
     }
-    if q.iss.as_ref().is_some_and(|iss| *iss != oidc.settings().issuer) {
+    if q.iss
+        .as_ref()
+        .is_some_and(|iss| *iss != oidc.settings().issuer)
+    {
         let why = "the answer names another issuer";
         return Ok((jar, refused(ApiCode::Unauthorized, why)?).into_response());
     }

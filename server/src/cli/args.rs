@@ -313,7 +313,11 @@ impl OidcArgs {
         let mut s = crate::oidc::OidcSettings::new(issuer, client_id);
         s.client_secret = self.oidc_client_secret.clone().map(crate::oidc::Secret);
         s.public_url.clone_from(&self.public_url);
-        s.scopes = self.oidc_scopes.split_whitespace().map(str::to_owned).collect();
+        s.scopes = self
+            .oidc_scopes
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
         if !s.scopes.iter().any(|x| x == "openid") {
             s.scopes.insert(0, "openid".to_owned());
         }

@@ -141,7 +141,11 @@ impl FromStr for RoleRule {
         let subject = match kind {
             "group" => Subject::Group(name.to_owned()),
             "domain" => Subject::Domain(name.to_ascii_lowercase()),
-            _ => return Err(format!("{text:?}: {kind:?} is neither group nor domain; {form}")),
+            _ => {
+                return Err(format!(
+                    "{text:?}: {kind:?} is neither group nor domain; {form}"
+                ));
+            }
         };
         Ok(RoleRule {
             subject,
@@ -176,7 +180,8 @@ pub fn grant(rules: &[RoleRule], email: &str, groups: &[String]) -> Option<Grant
             Subject::Domain(d) => *d == domain,
         };
         let better = best.is_none_or(|b| {
-            rule.role > b.role || (rule.role == b.role && b.project.is_some() && rule.project.is_none())
+            rule.role > b.role
+                || (rule.role == b.role && b.project.is_some() && rule.project.is_none())
         });
         if matches && better {
             best = Some(rule);
@@ -245,18 +250,31 @@ mod tests {
         let g = |email, names: &[&str]| grant(&r, email, &groups(names));
         assert_eq!(
             g("a@example.com", &["platform", "web"]),
-            Some(Grant { role: Role::Admin, project: None })
+            Some(Grant {
+                role: Role::Admin,
+                project: None
+            })
         );
         assert_eq!(
             g("e@example.com", &["web"]),
-            Some(Grant { role: Role::Editor, project: Some("webshop".into()) })
+            Some(Grant {
+                role: Role::Editor,
+                project: Some("webshop".into())
+            })
         );
         assert_eq!(
             g("v@EXAMPLE.com", &[]),
-            Some(Grant { role: Role::Viewer, project: None })
+            Some(Grant {
+                role: Role::Viewer,
+                project: None
+            })
         );
         assert_eq!(g("v@sub.example.com", &[]), None, "no subdomains");
-        assert_eq!(g("x@elsewhere.test", &["Platform"]), None, "groups are case-sensitive");
+        assert_eq!(
+            g("x@elsewhere.test", &["Platform"]),
+            None,
+            "groups are case-sensitive"
+        );
     }
 
     #[test]
@@ -264,11 +282,17 @@ mod tests {
         let r = rules(&["group:a=editor@webshop", "group:b=editor"]);
         assert_eq!(
             grant(&r, "x@y.z", &groups(&["a", "b"])),
-            Some(Grant { role: Role::Editor, project: None })
+            Some(Grant {
+                role: Role::Editor,
+                project: None
+            })
         );
         let r = rules(&["group:a=editor@one", "group:b=editor@two"]);
         assert_eq!(
-            grant(&r, "x@y.z", &groups(&["a", "b"])).unwrap().project.as_deref(),
+            grant(&r, "x@y.z", &groups(&["a", "b"]))
+                .unwrap()
+                .project
+                .as_deref(),
             Some("one")
         );
     }

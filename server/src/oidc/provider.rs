@@ -76,8 +76,12 @@ struct OtherClaims(serde_json::Map<String, serde_json::Value>);
 
 impl AdditionalClaims for OtherClaims {}
 
-type GroupsIdToken =
-    IdToken<OtherClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
+type GroupsIdToken = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
 
 /// An HTTP failure talking to the issuer.
 #[derive(Debug, thiserror::Error)]
@@ -169,7 +173,9 @@ impl Oidc {
         let http = |req| send(self.agent.clone(), req);
         let m = CoreProviderMetadata::discover_async(self.issuer.clone(), &http)
             .await
-            .map_err(|e| OidcError::Unavailable(format!("discovery of {}: {e}", self.issuer.as_str())))?;
+            .map_err(|e| {
+                OidcError::Unavailable(format!("discovery of {}: {e}", self.issuer.as_str()))
+            })?;
         *cached = Some((Instant::now(), m.clone()));
         Ok(m)
     }
@@ -275,7 +281,11 @@ impl Oidc {
             .ok_or_else(|| {
                 OidcError::Refused("the ID token has no e-mail (request the email scope)".into())
             })?;
-        let groups = match claims.additional_claims().0.get(&self.settings.groups_claim) {
+        let groups = match claims
+            .additional_claims()
+            .0
+            .get(&self.settings.groups_claim)
+        {
             Some(serde_json::Value::Array(items)) => items
                 .iter()
                 .filter_map(|v| v.as_str().map(str::to_owned))
@@ -298,9 +308,7 @@ impl Oidc {
 /// One HTTP request to the issuer on the blocking pool.
 async fn send(agent: ureq::Agent, request: HttpRequest) -> Result<HttpResponse, HttpError> {
     tokio::task::spawn_blocking(move || {
-        let response = agent
-            .run(request)
-            .map_err(|e| HttpError(e.to_string()))?;
+        let response = agent.run(request).map_err(|e| HttpError(e.to_string()))?;
         let (parts, mut body) = response.into_parts();
         let bytes = body
             .with_config()

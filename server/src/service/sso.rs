@@ -7,8 +7,8 @@ use crate::auth::token_hash;
 use crate::error::StateError;
 use crate::model::User;
 use crate::oidc::{FLOW_TTL_MS, Grant, Identity};
-use crate::service::users::{NewSession, USER_COLUMNS};
 use crate::service::AppState;
+use crate::service::users::{NewSession, USER_COLUMNS};
 use crate::store::rows::{require_project, to_json};
 use crate::store::to_i64;
 
@@ -94,8 +94,10 @@ impl AppState {
             .execute(pool)
             .await?;
         let live = expires_at > to_i64(self.now())?;
-        Ok((taken.rows_affected() == 1 && live && browser_hash == token_hash(browser))
-            .then_some(PendingFlow { verifier, nonce }))
+        Ok(
+            (taken.rows_affected() == 1 && live && browser_hash == token_hash(browser))
+                .then_some(PendingFlow { verifier, nonce }),
+        )
     }
 
     /// Signs in the person of a verified `identity` with the role the rules gave it: creates
@@ -124,12 +126,18 @@ impl AppState {
         }
         let id = match &existing {
             Some(u) => u.id.clone(),
-            None => format!("usr_{}", hex::encode(crate::keys::random_bytes::<8>().map_err(StateError::from)?)),
+            None => format!(
+                "usr_{}",
+                hex::encode(crate::keys::random_bytes::<8>().map_err(StateError::from)?)
+            ),
         };
-        let name = identity.name.clone().unwrap_or_else(|| identity.email.clone());
-        let unchanged = existing.as_ref().is_some_and(|u| {
-            u.name == name && u.role == grant.role && u.project == grant.project
-        });
+        let name = identity
+            .name
+            .clone()
+            .unwrap_or_else(|| identity.email.clone());
+        let unchanged = existing
+            .as_ref()
+            .is_some_and(|u| u.name == name && u.role == grant.role && u.project == grant.project);
         if !unchanged {
             self.write(&id, async |tx| {
                 if let Some(project) = &grant.project
@@ -144,17 +152,21 @@ impl AppState {
                     role: grant.role,
                     project: grant.project.clone(),
                     created_at: existing.as_ref().map_or(tx.now, |u| u.created_at),
-                    created_by: existing.as_ref().map_or_else(|| id.clone(), |u| u.created_by.clone()),
+                    created_by: existing
+                        .as_ref()
+                        .map_or_else(|| id.clone(), |u| u.created_by.clone()),
                     disabled_at: None,
                 };
                 if existing.is_some() {
-                    sqlx::query("UPDATE users SET name = $1, role = $2, project = $3 WHERE id = $4")
-                        .bind(&after.name)
-                        .bind(after.role.as_str())
-                        .bind(&after.project)
-                        .bind(&id)
-                        .execute(tx.conn())
-                        .await?;
+                    sqlx::query(
+                        "UPDATE users SET name = $1, role = $2, project = $3 WHERE id = $4",
+                    )
+                    .bind(&after.name)
+                    .bind(after.role.as_str())
+                    .bind(&after.project)
+                    .bind(&id)
+                    .execute(tx.conn())
+                    .await?;
                 } else {
                     sqlx::query(
                         "INSERT INTO users (id, email, name, password_hash, role, project, \
@@ -171,7 +183,11 @@ impl AppState {
                     .await?;
                 }
                 let before = existing.as_ref().map(to_json).transpose()?;
-                let action = if existing.is_some() { "user.update" } else { "user.create" };
+                let action = if existing.is_some() {
+                    "user.update"
+                } else {
+                    "user.create"
+                };
                 tx.audit(
                     action,
                     (after.project.as_deref(), None),

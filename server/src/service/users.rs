@@ -74,7 +74,8 @@ impl FromRow<'_, AnyRow> for User {
 }
 
 /// The columns [`User`] is read from.
-pub(crate) const USER_COLUMNS: &str = "id, email, name, role, project, created_at, created_by, disabled_at";
+pub(crate) const USER_COLUMNS: &str =
+    "id, email, name, role, project, created_at, created_by, disabled_at";
 
 fn field(name: &str, message: impl Into<String>) -> StateError {
     StateError::Field {

@@ -152,11 +152,22 @@ impl Browser {
             .insert(name.to_owned(), value.to_owned());
     }
 
-    fn send(&mut self, method: &str, url: &str, headers: &[(&str, &str)], body: Option<String>) -> Answer {
+    fn send(
+        &mut self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Answer {
         let cookies = self
             .jar
             .get(&origin(url))
-            .map(|c| c.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; "))
+            .map(|c| {
+                c.iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
             .unwrap_or_default();
         let mut req = ureq::http::Request::builder().method(method).uri(url);
         if !cookies.is_empty() {
@@ -225,7 +236,12 @@ fn sign_in_with(
     let start = b.get(&format!("{server}/v1/session/oidc/start"));
     assert_eq!(start.status, 302, "{start:?}");
     let auth = start.location.unwrap();
-    for param in ["code_challenge_method=S256", "nonce=", "state=", "scope=openid"] {
+    for param in [
+        "code_challenge_method=S256",
+        "nonce=",
+        "state=",
+        "scope=openid",
+    ] {
         assert!(auth.contains(param), "{param} missing: {auth}");
     }
     let mut url = tamper_auth(auth);
@@ -259,9 +275,20 @@ fn session(b: &mut Browser, server: &str) -> Value {
 fn admin(server: &ServerProcess, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let mut b = Browser::new();
     let token = format!("Bearer {}", server.admin_token());
-    let headers = [("Authorization", token.as_str()), ("Content-Type", "application/json")];
-    let a = b.send(method, &format!("{}{path}", server.url()), &headers, body.map(|b| b.to_string()));
-    (a.status, serde_json::from_str(&a.body).unwrap_or(Value::Null))
+    let headers = [
+        ("Authorization", token.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let a = b.send(
+        method,
+        &format!("{}{path}", server.url()),
+        &headers,
+        body.map(|b| b.to_string()),
+    );
+    (
+        a.status,
+        serde_json::from_str(&a.body).unwrap_or(Value::Null),
+    )
 }
 
 fn users(server: &ServerProcess) -> Vec<String> {
@@ -293,37 +320,69 @@ fn mapped_groups_and_domains_sign_in_with_their_roles() {
     assert_eq!(status, 201);
 
     let mut anonymous = Browser::new();
-    let info: Value = serde_json::from_str(&anonymous.get(&format!("{base}/v1/session/oidc")).body).unwrap();
-    assert_eq!(info, json!({"enabled": true, "name": "Test IdP", "start_url": "/v1/session/oidc/start"}));
+    let info: Value =
+        serde_json::from_str(&anonymous.get(&format!("{base}/v1/session/oidc")).body).unwrap();
+    assert_eq!(
+        info,
+        json!({"enabled": true, "name": "Test IdP", "start_url": "/v1/session/oidc/start"})
+    );
 
     // A publisher (group release) writes in the protected production environment.
     let mut pat = Browser::new();
     let done = sign_in(&mut pat, &base, "pat");
-    assert_eq!((done.status, done.location.as_deref()), (303, Some(format!("{base}/ui/").as_str())));
-    assert!(pat.cookie(&base, "burgee_oidc").is_none(), "the flow cookie is cleared");
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some(format!("{base}/ui/").as_str()))
+    );
+    assert!(
+        pat.cookie(&base, "burgee_oidc").is_none(),
+        "the flow cookie is cleared"
+    );
     let me = session(&mut pat, &base);
-    assert_eq!((me["email"].as_str(), me["role"].as_str()), (Some("pat@example.com"), Some("publisher")));
+    assert_eq!(
+        (me["email"].as_str(), me["role"].as_str()),
+        (Some("pat@example.com"), Some("publisher"))
+    );
     assert_eq!(me["name"], "Pat Publisher");
     assert_eq!(me["project"], Value::Null);
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
-    let put = pat.api("PUT", &format!("{base}{PRODUCTION}/targeting"), &csrf, Some(enable()));
+    let put = pat.api(
+        "PUT",
+        &format!("{base}{PRODUCTION}/targeting"),
+        &csrf,
+        Some(enable()),
+    );
     assert_eq!(put.status, 200, "{put:?}");
 
     // A viewer (domain example.org) reads but cannot write there.
     let mut vic = Browser::new();
     assert_eq!(sign_in(&mut vic, &base, "vic").status, 303);
     let me = session(&mut vic, &base);
-    assert_eq!((me["email"].as_str(), me["role"].as_str()), (Some("vic@example.org"), Some("viewer")));
+    assert_eq!(
+        (me["email"].as_str(), me["role"].as_str()),
+        (Some("vic@example.org"), Some("viewer"))
+    );
     let csrf = me["csrf_token"].as_str().unwrap().to_owned();
-    assert_eq!(vic.get(&format!("{base}{PRODUCTION}/targeting")).status, 200);
-    let put = vic.api("PUT", &format!("{base}{PRODUCTION}/targeting"), &csrf, Some(enable()));
+    assert_eq!(
+        vic.get(&format!("{base}{PRODUCTION}/targeting")).status,
+        200
+    );
+    let put = vic.api(
+        "PUT",
+        &format!("{base}{PRODUCTION}/targeting"),
+        &csrf,
+        Some(enable()),
+    );
     assert_eq!(put.status, 403, "{put:?}");
 
     // Group web: editor in project default only. Group platform: admin everywhere.
     let mut eddie = Browser::new();
     assert_eq!(sign_in(&mut eddie, &base, "eddie").status, 303);
     let me = session(&mut eddie, &base);
-    assert_eq!((me["role"].as_str(), me["project"].as_str()), (Some("editor"), Some("default")));
+    assert_eq!(
+        (me["role"].as_str(), me["project"].as_str()),
+        (Some("editor"), Some("default"))
+    );
     let mut alice = Browser::new();
     assert_eq!(sign_in(&mut alice, &base, "alice").status, 303);
     assert_eq!(session(&mut alice, &base)["role"], "admin");
@@ -346,7 +405,11 @@ fn mapped_groups_and_domains_sign_in_with_their_roles() {
     assert_eq!(sign_in(&mut again, &base, "pat").status, 303);
     assert_eq!(session(&mut again, &base)["id"], pat_id.as_str());
     let emails = users(&server);
-    assert_eq!(emails.iter().filter(|e| *e == "pat@example.com").count(), 1, "{emails:?}");
+    assert_eq!(
+        emails.iter().filter(|e| *e == "pat@example.com").count(),
+        1,
+        "{emails:?}"
+    );
 }
 
 #[test]
@@ -358,7 +421,10 @@ fn refusals_create_no_user_and_bad_states_are_400() {
     let base = server.url().to_owned();
     let refused = |a: &Answer, code: &str| {
         assert_eq!(a.status, 303, "{a:?}");
-        assert_eq!(a.location.as_deref(), Some(format!("{base}/ui/?sso_error={code}").as_str()));
+        assert_eq!(
+            a.location.as_deref(),
+            Some(format!("{base}/ui/?sso_error={code}").as_str())
+        );
     };
 
     // Nobody's groups or domain match a rule: refused, no user, no session.
@@ -378,10 +444,15 @@ fn refusals_create_no_user_and_bad_states_are_400() {
     let mut b = Browser::new();
     let other_nonce = |auth: String| {
         let (before, after) = auth.split_once("nonce=").unwrap();
-        let rest = after.split_once('&').map_or(String::new(), |(_, r)| format!("&{r}"));
+        let rest = after
+            .split_once('&')
+            .map_or(String::new(), |(_, r)| format!("&{r}"));
         format!("{before}nonce=someone-elses-nonce{rest}")
     };
-    refused(&sign_in_with(&mut b, &base, "alice", other_nonce, |u| u), "UNAUTHORIZED");
+    refused(
+        &sign_in_with(&mut b, &base, "alice", other_nonce, |u| u),
+        "UNAUTHORIZED",
+    );
     assert!(!users(&server).iter().any(|e| e == "alice@example.com"));
 
     // A tampered state is 400; so is the real one replayed after use, and one without the
@@ -392,7 +463,10 @@ fn refusals_create_no_user_and_bad_states_are_400() {
     assert_eq!(a.status, 400, "{a:?}");
     let body: Value = serde_json::from_str(&a.body).unwrap();
     assert_eq!(body["code"], "BAD_REQUEST");
-    assert!(body["message"].as_str().unwrap().contains("start again"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("start again"),
+        "{body}"
+    );
 
     let mut b = Browser::new();
     let seen = std::cell::RefCell::new(String::new());
@@ -400,7 +474,10 @@ fn refusals_create_no_user_and_bad_states_are_400() {
         seen.replace(u.clone());
         u
     };
-    assert_eq!(sign_in_with(&mut b, &base, "alice", |u| u, keep).status, 303);
+    assert_eq!(
+        sign_in_with(&mut b, &base, "alice", |u| u, keep).status,
+        303
+    );
     let flow = b.cookie(&base, "burgee_oidc");
     assert!(flow.is_none());
     b.set_cookie(&base, "burgee_oidc", "replayed");
@@ -409,8 +486,19 @@ fn refusals_create_no_user_and_bad_states_are_400() {
     let mut stranger = Browser::new();
     let mut victim = Browser::new();
     let start = victim.get(&format!("{base}/v1/session/oidc/start"));
-    let state = start.location.unwrap().split("state=").nth(1).unwrap().split('&').next().unwrap().to_owned();
-    let forged = stranger.get(&format!("{base}/v1/session/oidc/callback?code=x&state={state}"));
+    let state = start
+        .location
+        .unwrap()
+        .split("state=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_owned();
+    let forged = stranger.get(&format!(
+        "{base}/v1/session/oidc/callback?code=x&state={state}"
+    ));
     assert_eq!(forged.status, 400, "another browser's state is refused");
 }
 
@@ -419,8 +507,12 @@ fn without_an_issuer_sso_is_off() {
     let dir = tempfile::tempdir().unwrap();
     let server = Serve::new(env!("CARGO_BIN_EXE_burgee"), dir.path()).start();
     let mut b = Browser::new();
-    let info: Value = serde_json::from_str(&b.get(&format!("{}/v1/session/oidc", server.url())).body).unwrap();
-    assert_eq!(info, json!({"enabled": false, "name": null, "start_url": null}));
+    let info: Value =
+        serde_json::from_str(&b.get(&format!("{}/v1/session/oidc", server.url())).body).unwrap();
+    assert_eq!(
+        info,
+        json!({"enabled": false, "name": null, "start_url": null})
+    );
     let a = b.get(&format!("{}/v1/session/oidc/start", server.url()));
     assert_eq!(a.status, 404, "{a:?}");
 }

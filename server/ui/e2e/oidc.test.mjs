@@ -41,7 +41,9 @@ async function startBurgee(issuer) {
   const exited = new Promise((resolve) => child.once('exit', resolve));
   for (let i = 0; !fs.existsSync(ready); i++) {
     if (child.exitCode !== null || i > 600) {
-      throw new Error(`burgee serve did not get ready:\n${fs.readFileSync(path.join(dir, 'server.log'), 'utf8')}`);
+      throw new Error(
+        `burgee serve did not get ready:\n${fs.readFileSync(path.join(dir, 'server.log'), 'utf8')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
   }
