@@ -1,6 +1,7 @@
 //! The relying party: discovery (cached), the authorization request and the verified result
 //! of a callback. HTTP to the issuer goes through `ureq` on the blocking pool, with redirects
-//! off (as the `oauth2` crate advises against SSRF) and a 10 s timeout.
+//! off (as the `oauth2` crate advises against SSRF), a new connection per request and a 10 s
+//! timeout.
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -114,6 +115,9 @@ impl Oidc {
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
                 .max_redirects(0)
+                // No pooled connections: a provider closes idle ones (Node after 5 s), and a
+                // POST on a closed one fails instead of being retried.
+                .max_idle_connections(0)
                 .timeout_global(Some(HTTP_TIMEOUT))
                 .build()
                 .new_agent(),
@@ -174,7 +178,11 @@ impl Oidc {
         let m = CoreProviderMetadata::discover_async(self.issuer.clone(), &http)
             .await
             .map_err(|e| {
-                OidcError::Unavailable(format!("discovery of {}: {e}", self.issuer.as_str()))
+                OidcError::Unavailable(format!(
+                    "discovery of {}: {}",
+                    self.issuer.as_str(),
+                    chain(&e)
+                ))
             })?;
         *cached = Some((Instant::now(), m.clone()));
         Ok(m)
@@ -258,7 +266,7 @@ impl Oidc {
             .set_pkce_verifier(PkceCodeVerifier::new(verifier))
             .request_async(&http)
             .await
-            .map_err(|e| OidcError::Refused(format!("code exchange: {e}")))?;
+            .map_err(|e| OidcError::Refused(format!("code exchange: {}", chain(&e))))?;
         let id_token = response
             .id_token()
             .ok_or_else(|| OidcError::Refused("the token response has no ID token".into()))?;
@@ -303,6 +311,18 @@ impl Oidc {
             groups,
         })
     }
+}
+
+/// `e` and its sources, joined with `: `.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// One HTTP request to the issuer on the blocking pool.
