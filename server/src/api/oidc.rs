@@ -124,11 +124,8 @@ pub(crate) struct CallbackQuery {
     error_description: Option<String>,
 }
 
-/// Finishes a sign-in: the code is exchanged, the ID token verified, the console user
-/// created or updated with the role the mapping gives, and a session cookie set (as
-/// `POST /v1/session` does); 303 to `/ui/`. A refusal after the state check is a 303 to
-/// `/ui/?sso_error=<CODE>`: `UNAUTHORIZED` (the provider refused or its answer did not verify),
-/// `FORBIDDEN` (no role mapping matches, or the user is disabled), `UNAVAILABLE`, `INTERNAL`.
+/// The provider's redirect: verifies its answer, creates or updates the user with the mapped
+/// role and sets the session cookie; 303 to `/ui/` (to `/ui/?sso_error=CODE` when refused).
 #[utoipa::path(get, path = "/v1/session/oidc/callback", tag = "access", params(CallbackQuery),
     responses(
         (status = 303, description = "Signed in (to /ui/, with the session cookie) or refused (to /ui/?sso_error=CODE)",
