@@ -25,7 +25,7 @@ pub enum Command {
     /// Create an Ed25519 key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (base64).
     Keygen(KeygenArgs),
     /// Run the server: authoring API, signing and snapshot distribution.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Fetch (or read) a snapshot, verify it like an SDK and evaluate one flag.
     Eval(EvalArgs),
     /// Verify a snapshot envelope file.

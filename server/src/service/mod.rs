@@ -161,7 +161,11 @@ impl AppState {
                     config.limits.max_streams,
                     config.limits.max_streams_per_key,
                 ),
-                oidc: config.oidc.clone().map(crate::oidc::Oidc::new).transpose()?,
+                oidc: config
+                    .oidc
+                    .clone()
+                    .map(crate::oidc::Oidc::new)
+                    .transpose()?,
             }),
         };
         let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
