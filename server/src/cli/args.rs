@@ -273,8 +273,8 @@ pub struct ServeArgs {
 /// Single sign-on of `burgee serve` ([`crate::oidc::OidcSettings`], which documents each).
 #[derive(Debug, Clone, Args)]
 pub struct OidcArgs {
-    /// OpenID provider (issuer URL, e.g. https://login.example.com/realms/main): adds
-    /// "Sign in with <name>" to the console (authorization code flow with PKCE).
+    /// OpenID provider (issuer URL, e.g. `https://login.example.com/realms/main`): adds
+    /// "Sign in with NAME" to the console (authorization code flow with PKCE).
     #[arg(long, env = "BURGEE_OIDC_ISSUER", requires = "oidc_client_id")]
     pub oidc_issuer: Option<String>,
     /// Client id registered with the provider.
@@ -283,7 +283,7 @@ pub struct OidcArgs {
     /// Client secret (prefer the environment variable); omit for a public client.
     #[arg(long, env = "BURGEE_OIDC_CLIENT_SECRET", hide_env_values = true)]
     pub oidc_client_secret: Option<String>,
-    /// The server's public base URL (the redirect URI is <URL>/v1/session/oidc/callback);
+    /// The server's public base URL (the redirect URI is `URL/v1/session/oidc/callback`);
     /// default http:// + the listen address.
     #[arg(long, env = "BURGEE_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -297,7 +297,7 @@ pub struct OidcArgs {
     #[arg(long, env = "BURGEE_OIDC_GROUPS_CLAIM", default_value = crate::oidc::DEFAULT_GROUPS_CLAIM)]
     pub oidc_groups_claim: String,
     /// Role mapping, repeatable (comma-separated in the variable):
-    /// group:NAME=ROLE[@PROJECT] or domain:DOMAIN=ROLE[@PROJECT]. The highest matching role
+    /// `group:NAME=ROLE[@PROJECT]` or `domain:DOMAIN=ROLE[@PROJECT]`. The highest matching role
     /// wins; a person matching none cannot sign in.
     #[arg(long = "oidc-role", env = "BURGEE_OIDC_ROLES", value_delimiter = ',')]
     pub oidc_roles: Vec<crate::oidc::RoleRule>,

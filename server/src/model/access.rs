@@ -93,7 +93,7 @@ pub struct SessionUser {
 pub struct SsoInfo {
     /// `true` when `burgee serve` has an OpenID provider (`--oidc-issuer`).
     pub enabled: bool,
-    /// The provider's name for the button ("Sign in with <name>"); `None` when not enabled.
+    /// The provider's name for the button ("Sign in with NAME"); `None` when not enabled.
     pub name: Option<String>,
     /// Where the console sends the browser to sign in (`/v1/session/oidc/start`); `None`
     /// when not enabled.

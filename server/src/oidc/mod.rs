@@ -64,7 +64,7 @@ pub struct OidcSettings {
     pub groups_claim: String,
     /// The role-mapping rules, in the order given.
     pub rules: Vec<RoleRule>,
-    /// The name on the console's button ("Sign in with <name>").
+    /// The name on the console's button ("Sign in with NAME").
     pub display_name: String,
 }
 

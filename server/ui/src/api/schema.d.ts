@@ -1520,7 +1520,7 @@ export interface components {
         SsoInfo: {
             /** @description `true` when `burgee serve` has an OpenID provider (`--oidc-issuer`). */
             enabled: boolean;
-            /** @description The provider's name for the button ("Sign in with <name>"); `None` when not enabled. */
+            /** @description The provider's name for the button ("Sign in with NAME"); `None` when not enabled. */
             name?: string | null;
             /**
              * @description Where the console sends the browser to sign in (`/v1/session/oidc/start`); `None`
