@@ -307,10 +307,27 @@ fn enable() -> Value {
 
 #[test]
 fn mapped_groups_and_domains_sign_in_with_their_roles() {
-    if !provider_installed() {
-        return;
+    if provider_installed() {
+        roles(&[]);
     }
-    let (_dir, server, _provider) = start(&[]);
+}
+
+#[test]
+fn mapped_groups_and_domains_sign_in_with_their_roles_on_postgres() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if provider_installed()
+        && let Some(url) = runtime.block_on(burgee_test_support::postgres_url())
+    {
+        roles(&["--database-url", &url]);
+    }
+}
+
+/// Sign-ins of every mapped kind on a server started with `extra` arguments.
+fn roles(extra: &[&str]) {
+    let (_dir, server, _provider) = start(extra);
     let base = server.url().to_owned();
     let (status, _) = admin(
         &server,
