@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Timeouts, connection, concurrency, rate and stream limits of the HTTP server.
     pub limits: HttpLimits,
+    /// Console sign-in with an OpenID provider; `None` = local users and tokens only.
+    pub oidc: Option<crate::oidc::OidcSettings>,
 }
 
 /// The HTTP server's limits. Each has a `burgee serve` flag; the defaults are the `DEFAULT`
@@ -84,7 +86,8 @@ pub const DEFAULT_SSE_KEEP_ALIVE: Duration = Duration::from_secs(15);
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
 impl ServerConfig {
-    /// SQLite in `data_dir`, no demo, the given TTL, default keep-alive and body limit.
+    /// SQLite in `data_dir`, no demo, the given TTL, default keep-alive and body limit, no
+    /// single sign-on.
     pub fn new(data_dir: &Path, snapshot_ttl_ms: u64) -> ServerConfig {
         ServerConfig {
             data_dir: data_dir.to_path_buf(),
@@ -94,6 +97,7 @@ impl ServerConfig {
             sse_keep_alive: DEFAULT_SSE_KEEP_ALIVE,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             limits: HttpLimits::DEFAULT,
+            oidc: None,
         }
     }
 }

@@ -61,6 +61,7 @@ pub mod http;
 pub mod keys;
 pub mod metrics;
 pub mod model;
+pub mod oidc;
 pub mod openapi;
 pub mod publish;
 pub mod ready;

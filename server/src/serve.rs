@@ -133,6 +133,9 @@ pub async fn run(
             source,
         })?;
     let addr = listener.local_addr().map_err(ServeError::Serve)?;
+    if let Some(oidc) = state.oidc() {
+        oidc.bound(addr);
+    }
     let started = Started {
         addr,
         credentials: credentials.as_ref(),

@@ -42,6 +42,7 @@ mod events;
 mod extract;
 mod flags;
 mod limits;
+mod oidc;
 mod projects;
 mod segments;
 mod session;
@@ -128,6 +129,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
             session::sign_out
         ))
         .routes(routes!(session::sign_out_everywhere))
+        .routes(routes!(oidc::sso_info))
+        .routes(routes!(oidc::start))
+        .routes(routes!(oidc::callback))
         .routes(routes!(session::list_users, session::create_user))
         .routes(routes!(session::disable_user))
         .routes(routes!(events::recent_events))

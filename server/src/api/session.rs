@@ -26,7 +26,11 @@ impl BodyName for UserInput {
 }
 
 /// The session cookie carrying `secret` (an empty value with Max-Age 0 signs out).
-fn session_cookie(secret: String, headers: &HeaderMap, max_age_ms: u64) -> Cookie<'static> {
+pub(crate) fn session_cookie(
+    secret: String,
+    headers: &HeaderMap,
+    max_age_ms: u64,
+) -> Cookie<'static> {
     let https = headers
         .get("x-forwarded-proto")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));

@@ -25,7 +25,7 @@ pub enum Command {
     /// Create an Ed25519 key pair: NAME.key (PKCS#8 PEM, mode 0600) and NAME.pub (base64).
     Keygen(KeygenArgs),
     /// Run the server: authoring API, signing and snapshot distribution.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Fetch (or read) a snapshot, verify it like an SDK and evaluate one flag.
     Eval(EvalArgs),
     /// Verify a snapshot envelope file.
@@ -265,6 +265,74 @@ pub struct ServeArgs {
     /// (`burgee_server::ready::ReadyFile`), for scripts and test harnesses.
     #[arg(long, env = "BURGEE_READY_FILE")]
     pub ready_file: Option<PathBuf>,
+    /// Console sign-in with an OpenID provider.
+    #[command(flatten)]
+    pub oidc: OidcArgs,
+}
+
+/// Single sign-on of `burgee serve` ([`crate::oidc::OidcSettings`], which documents each).
+#[derive(Debug, Clone, Args)]
+pub struct OidcArgs {
+    /// OpenID provider (issuer URL, e.g. `https://login.example.com/realms/main`): adds
+    /// "Sign in with NAME" to the console (authorization code flow with PKCE).
+    #[arg(long, env = "BURGEE_OIDC_ISSUER", requires = "oidc_client_id")]
+    pub oidc_issuer: Option<String>,
+    /// Client id registered with the provider.
+    #[arg(long, env = "BURGEE_OIDC_CLIENT_ID", requires = "oidc_issuer")]
+    pub oidc_client_id: Option<String>,
+    /// Client secret (prefer the environment variable); omit for a public client.
+    #[arg(long, env = "BURGEE_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// The server's public base URL (the redirect URI is `URL/v1/session/oidc/callback`);
+    /// default http:// + the listen address.
+    #[arg(long, env = "BURGEE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Scopes requested, space-separated.
+    #[arg(long, env = "BURGEE_OIDC_SCOPES", default_value = crate::oidc::DEFAULT_SCOPES)]
+    pub oidc_scopes: String,
+    /// An extra scope that makes the provider send the groups (e.g. `groups`).
+    #[arg(long, env = "BURGEE_OIDC_GROUPS_SCOPE")]
+    pub oidc_groups_scope: Option<String>,
+    /// The ID token claim holding the groups.
+    #[arg(long, env = "BURGEE_OIDC_GROUPS_CLAIM", default_value = crate::oidc::DEFAULT_GROUPS_CLAIM)]
+    pub oidc_groups_claim: String,
+    /// Role mapping, repeatable (comma-separated in the variable):
+    /// `group:NAME=ROLE[@PROJECT]` or `domain:DOMAIN=ROLE[@PROJECT]`. The highest matching role
+    /// wins; a person matching none cannot sign in.
+    #[arg(long = "oidc-role", env = "BURGEE_OIDC_ROLES", value_delimiter = ',')]
+    pub oidc_roles: Vec<crate::oidc::RoleRule>,
+    /// The provider's name on the console's button (default: the issuer's host).
+    #[arg(long, env = "BURGEE_OIDC_DISPLAY_NAME")]
+    pub oidc_display_name: Option<String>,
+}
+
+impl OidcArgs {
+    /// The settings, when an issuer is given.
+    pub fn settings(&self) -> Option<crate::oidc::OidcSettings> {
+        let (issuer, client_id) = (self.oidc_issuer.as_ref()?, self.oidc_client_id.as_ref()?);
+        let mut s = crate::oidc::OidcSettings::new(issuer, client_id);
+        s.client_secret = self.oidc_client_secret.clone().map(crate::oidc::Secret);
+        s.public_url.clone_from(&self.public_url);
+        s.scopes = self
+            .oidc_scopes
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        if !s.scopes.iter().any(|x| x == "openid") {
+            s.scopes.insert(0, "openid".to_owned());
+        }
+        if let Some(extra) = &self.oidc_groups_scope
+            && !s.scopes.contains(extra)
+        {
+            s.scopes.push(extra.clone());
+        }
+        s.groups_claim.clone_from(&self.oidc_groups_claim);
+        s.rules.clone_from(&self.oidc_roles);
+        if let Some(name) = &self.oidc_display_name {
+            s.display_name.clone_from(name);
+        }
+        Some(s)
+    }
 }
 
 /// The HTTP limits of `burgee serve` ([`crate::config::HttpLimits`], which documents each).

@@ -175,6 +175,7 @@ pub(crate) async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         sse_keep_alive: Duration::from_millis(args.sse_keep_alive_ms),
         max_body_bytes: args.max_body_bytes,
         limits: (&args.limits).into(),
+        oidc: args.oidc.settings(),
     };
     let mut opts = ServeOptions::new(config, args.listen);
     opts.resign_check = Duration::from_secs(args.resign_check_secs);

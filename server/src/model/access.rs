@@ -87,3 +87,15 @@ pub struct SessionUser {
     /// When the session ends, ms since epoch.
     pub expires_at: u64,
 }
+
+/// `GET /v1/session/oidc`: whether the console offers single sign-on, and with whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SsoInfo {
+    /// `true` when `burgee serve` has an OpenID provider (`--oidc-issuer`).
+    pub enabled: bool,
+    /// The provider's name for the button ("Sign in with NAME"); `None` when not enabled.
+    pub name: Option<String>,
+    /// Where the console sends the browser to sign in (`/v1/session/oidc/start`); `None`
+    /// when not enabled.
+    pub start_url: Option<String>,
+}

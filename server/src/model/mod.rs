@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 mod access;
-pub use access::{CreatedUser, SessionUser, SignIn, User, UserInput};
+pub use access::{CreatedUser, SessionUser, SignIn, SsoInfo, User, UserInput};
 
 use burgee_core::model::{
     FlagDef, OrderedMap, PrerequisiteDef, RuleDef, SegmentDef, ServeDef, TargetDef, ValueType,

@@ -47,6 +47,7 @@ mod flags;
 mod projects;
 mod resign;
 mod segments;
+mod sso;
 mod tokens;
 mod users;
 mod versions;
@@ -56,6 +57,7 @@ pub use audit::AuditFilter;
 pub use bootstrap::{Credentials, FIRST_USER_EMAIL};
 pub use console::{EnvironmentKeys, Explanation, PublicKey, StaleFlag, StaleReason};
 pub use flags::FlagFilter;
+pub use sso::{PendingFlow, SsoRefusal};
 pub use users::{ActiveSession, MIN_PASSWORD_CHARS, NewSession, SESSION_PREFIX, SESSION_TTL_MS};
 
 /// Shared server state; cheap to clone (one `Arc`).
@@ -83,6 +85,7 @@ pub(crate) struct Inner {
     pub(crate) events: Arc<EventService>,
     pub(crate) rate: Option<Arc<crate::api::CallerRateLimiter>>,
     pub(crate) streams: Arc<crate::distribution::StreamCaps>,
+    pub(crate) oidc: Option<crate::oidc::Oidc>,
 }
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -160,6 +163,11 @@ impl AppState {
                     config.limits.max_streams,
                     config.limits.max_streams_per_key,
                 ),
+                oidc: config
+                    .oidc
+                    .clone()
+                    .map(crate::oidc::Oidc::new)
+                    .transpose()?,
             }),
         };
         let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
@@ -222,6 +230,11 @@ impl AppState {
     /// Largest accepted request body, bytes.
     pub fn max_body_bytes(&self) -> usize {
         self.inner.max_body_bytes
+    }
+
+    /// Single sign-on with an OpenID provider, when configured (`--oidc-issuer`).
+    pub fn oidc(&self) -> Option<&crate::oidc::Oidc> {
+        self.inner.oidc.as_ref()
     }
 
     /// The keys directory (`DATA_DIR/keys`).

@@ -73,7 +73,9 @@ impl FromRow<'_, AnyRow> for User {
     }
 }
 
-const USER_COLUMNS: &str = "id, email, name, role, project, created_at, created_by, disabled_at";
+/// The columns [`User`] is read from.
+pub(crate) const USER_COLUMNS: &str =
+    "id, email, name, role, project, created_at, created_by, disabled_at";
 
 fn field(name: &str, message: impl Into<String>) -> StateError {
     StateError::Field {
@@ -343,7 +345,8 @@ impl AppState {
         }
     }
 
-    async fn insert_session(
+    /// Starts a session for a user (`user_id`) or an exchanged token (`token_hash`).
+    pub(crate) async fn insert_session(
         &self,
         user_id: Option<&str>,
         token_hash: Option<&str>,

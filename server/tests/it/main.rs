@@ -35,6 +35,7 @@ mod events_process;
 mod experiment_analysis;
 mod fuzz_regressions;
 mod http_limits;
+mod oidc;
 mod openapi;
 mod publish_limits;
 mod replicas;
