@@ -55,7 +55,23 @@ export default function PValueChart({ metric, timeline, confidence }: PValueChar
   const titleId = `pvalues-${metric.key}-title`;
   const descId = `pvalues-${metric.key}-desc`;
   const fmt = (p: number) => (p < 0.0001 ? '< 0.0001' : p.toFixed(4));
-  const time = (at: number) => new Date(at).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' });
+  // Seconds matter when the data arrived within the hour.
+  const time = (at: number) =>
+    new Date(at).toLocaleString([], {
+      dateStyle: 'short',
+      timeStyle: end - start < 3_600_000 ? 'medium' : 'short',
+    });
+  // End labels, top to bottom, pushed apart so that they never overlap (nor leave the chart).
+  const labels = series
+    .flatMap((s) => {
+      const last = s.points[s.points.length - 1];
+      return last ? [{ variant: s.variant, colour: s.colour, p: last.p, y: y(last.p) + 4 }] : [];
+    })
+    .sort((a, b) => a.y - b.y);
+  labels.forEach((l, i) => {
+    const above = labels[i - 1];
+    l.y = Math.max(l.y, above ? above.y + 14 : TOP + 10);
+  });
   return (
     <figure className="forest pvalues">
       <svg
@@ -85,7 +101,7 @@ export default function PValueChart({ metric, timeline, confidence }: PValueChar
         ))}
         <g className="zero">
           <line x1={LEFT} x2={LEFT + plotW} y1={y(alpha)} y2={y(alpha)} />
-          <text x={LEFT + plotW + 6} y={y(alpha) + 4}>{`p = ${Number(alpha.toFixed(4))}`}</text>
+          <text x={LEFT + 4} y={y(alpha) - 4}>{`p = ${Number(alpha.toFixed(4))}`}</text>
         </g>
         <text className="axis-label" x={LEFT} y={HEIGHT - 4}>
           {time(start)}
@@ -93,23 +109,22 @@ export default function PValueChart({ metric, timeline, confidence }: PValueChar
         <text className="axis-label" x={LEFT + plotW} y={HEIGHT - 4} textAnchor="end">
           {time(end)}
         </text>
-        {series.map((s) => {
-          const last = s.points[s.points.length - 1];
-          return (
-            <g key={s.variant} className={`c${s.colour}`}>
-              <polyline
-                className="ci"
-                fill="none"
-                points={s.points.map((pt) => `${x(pt.at)},${y(pt.p)}`).join(' ')}
-              />
-              {last && (
-                <text className="value" x={LEFT + plotW + 6} y={y(last.p) - 6}>
-                  {`${s.variant} ${fmt(last.p)}`}
-                </text>
-              )}
-            </g>
-          );
-        })}
+        {series.map((s) => (
+          <g key={s.variant} className={`c${s.colour}`}>
+            <polyline
+              className="ci"
+              fill="none"
+              points={s.points.map((pt) => `${x(pt.at)},${y(pt.p)}`).join(' ')}
+            />
+          </g>
+        ))}
+        {labels.map((l) => (
+          <g key={l.variant} className={`c${l.colour}`}>
+            <text className="value" x={LEFT + plotW + 6} y={l.y}>
+              {`${l.variant} ${fmt(l.p)}`}
+            </text>
+          </g>
+        ))}
       </svg>
       <figcaption className="muted">
         Sequential p-value of each variant against the control as the data arrived (log scale); below the
