@@ -396,7 +396,13 @@ async fn every_route_enforces_roles(f: &Fixture) {
             None,
             viewer,
         ),
-        ("get", "/v1/audit/verify", "/v1/audit/verify".into(), None, None),
+        (
+            "get",
+            "/v1/audit/verify",
+            "/v1/audit/verify".into(),
+            None,
+            None,
+        ),
         (
             "post",
             "/v1/projects",
