@@ -3,7 +3,8 @@
 //   reload, announced with who changed what;
 // - "Try it" evaluates a demo rollout for a context, published and with an unsaved edit, and
 //   shows what the server's evaluation endpoint answers (value, variant, reason, rule, bucket);
-// - the access screen lists each environment's public key exactly as the first start printed.
+// - the access screen lists each environment's public key exactly as the first start printed;
+// - an admin adds, protects and deletes an environment and creates a project.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { go, launchBrowser, seriousViolations, shot, signIn, startServer } from './harness.mjs';
@@ -126,6 +127,36 @@ describe('live console', () => {
     await panel.scrollIntoViewIfNeeded();
     await shot(page, 'public-keys');
     assert.deepEqual(await seriousViolations(page), []);
+  });
+
+  it('adds, protects and deletes an environment, and creates a project', async () => {
+    await go(page, '/ui/p/webshop/e/production/projects');
+    await page.getByRole('heading', { name: 'Projects and environments' }).waitFor();
+    const envForm = page.getByRole('form', { name: 'Create an environment' });
+    await envForm.getByLabel('Key').fill('qa');
+    await envForm.getByLabel('Name').fill('QA');
+    await envForm.getByRole('button', { name: 'Create environment' }).click();
+    await page.getByRole('status').filter({ hasText: 'Created environment qa' }).waitFor();
+    const protect = page.getByRole('switch', { name: 'qa protected' });
+    assert.equal(await protect.getAttribute('aria-checked'), 'false');
+    await protect.click();
+    await page.getByRole('switch', { name: 'qa protected', checked: true }).waitFor();
+    const qa = await api('GET', '/v1/projects/webshop/environments/qa');
+    assert.equal(qa.body.protected, true);
+    await shot(page, 'projects');
+    assert.deepEqual(await seriousViolations(page), []);
+    await page.getByRole('row').filter({ hasText: 'qa' }).getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('status').filter({ hasText: 'Deleted environment qa' }).waitFor();
+    assert.equal((await api('GET', '/v1/projects/webshop/environments/qa')).status, 404);
+
+    const projectForm = page.getByRole('form', { name: 'Create a project' });
+    await projectForm.getByLabel('Project key').fill('mobile-app');
+    await projectForm.getByLabel('Project name').fill('Mobile app');
+    await projectForm.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('link', { name: 'Mobile app' }).click();
+    await page.waitForURL(/\/ui\/p\/mobile-app\/e\/development\/flags/);
+    await page.getByRole('heading', { name: 'Flags' }).waitFor();
     assert.deepEqual(errors, []);
   });
 });

@@ -19,6 +19,7 @@ const Segments = lazy(() => import('./pages/Segments'));
 const History = lazy(() => import('./pages/History'));
 const Audit = lazy(() => import('./pages/Audit'));
 const Access = lazy(() => import('./pages/Access'));
+const Projects = lazy(() => import('./pages/Projects'));
 const Experiments = lazy(() => import('./pages/Experiments'));
 const Experiment = lazy(() => import('./pages/Experiment'));
 
@@ -47,6 +48,8 @@ const router = createBrowserRouter(
         { path: 'p/:project/e/:env/history', element: <History /> },
         { path: 'p/:project/e/:env/audit', element: <Audit /> },
         { path: 'p/:project/e/:env/access', element: <Access /> },
+        { path: 'p/:project/e/:env/projects', element: <Projects /> },
+        { path: 'p/:project', element: <Home /> },
         { path: '*', element: <Navigate to="/" replace /> },
       ],
     },

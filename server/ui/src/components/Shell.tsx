@@ -39,10 +39,12 @@ export function useCurrent(): Current {
   return { project, env, environment, environments, role, canWrite };
 }
 
-/** `/`: the last project and environment used, or the first ones. */
+/** `/` (the first project) and `/p/:project`: that project's first environment's flags. */
 export function Home() {
   const projects = useProjects();
-  const first = projects.data?.[0]?.key;
+  // `/p/:project` opens that project; `/` the first one.
+  const wanted = useParams().project;
+  const first = wanted ?? projects.data?.[0]?.key;
   const envs = useEnvironments(first);
   if (projects.error) return <ErrorNote error={projects.error} />;
   if (projects.data && projects.data.length === 0) return <p>No projects yet.</p>;
@@ -58,6 +60,7 @@ const SECTIONS = [
   ['history', 'History'],
   ['audit', 'Audit log'],
   ['access', 'Access'],
+  ['projects', 'Projects'],
 ] as const;
 
 function Switchers() {
