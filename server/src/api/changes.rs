@@ -185,10 +185,7 @@ fn changes(st: ChangeStream) -> impl Stream<Item = Result<Bytes, Infallible>> {
                     return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st));
                 }
                 _ = st.revalidate.tick() => {
-                    let admitted = match &st.credential {
-                        Some(c) => c.still_valid(&st.state).await,
-                        None => true,
-                    };
+                    let admitted = Credential::admits(st.credential.as_ref(), &st.state).await;
                     let gone = matches!(
                         st.state.project(&st.project).await,
                         Err(crate::error::StateError::NotFound(_))

@@ -248,9 +248,18 @@ impl Credential {
         }
     }
 
+    /// Whether an open stream may go on: its credential still admits the caller, or it was
+    /// opened without one (a public route).
+    pub(crate) async fn admits(credential: Option<&Credential>, state: &AppState) -> bool {
+        match credential {
+            Some(c) => c.still_valid(state).await,
+            None => true,
+        }
+    }
+
     /// Whether the credential still admits the caller (a lookup error keeps the stream: the
     /// database may be briefly away, and the stream only carries signed public data).
-    pub(crate) async fn still_valid(&self, state: &AppState) -> bool {
+    async fn still_valid(&self, state: &AppState) -> bool {
         match self {
             Credential::Token(hash) => !matches!(state.principal_by_hash(hash).await, Ok(None)),
             Credential::Session(secret) => !matches!(state.session(secret).await, Ok(None)),
@@ -430,10 +439,7 @@ pub(crate) fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infall
                     return Some((Ok(Bytes::from_static(b": keep-alive\n\n")), st));
                 }
                 _ = st.revalidate.tick() => {
-                    let admitted = match &st.credential {
-                        Some(c) => c.still_valid(&st.state).await,
-                        None => true,
-                    };
+                    let admitted = Credential::admits(st.credential.as_ref(), &st.state).await;
                     let env_gone = matches!(
                         st.state.environment(&st.project, &st.env).await,
                         Err(crate::error::StateError::NotFound(_))
