@@ -126,6 +126,7 @@ pub const fn openfeature_error_code(code: ErrorCode) -> &'static str {
         | ErrorCode::ProjectMismatch
         | ErrorCode::EnvironmentMismatch
         | ErrorCode::AudienceMismatch
+        | ErrorCode::ServiceMismatch
         | ErrorCode::SnapshotRollback
         | ErrorCode::SnapshotExpired
         | ErrorCode::SnapshotInvalid

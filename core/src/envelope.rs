@@ -129,8 +129,9 @@ pub struct VerifiedPayload {
     pub keyid: String,
 }
 
-/// Steps 1–4 of the verification order (`spec/SNAPSHOT.md` §5.3): size limit, envelope parse,
-/// a trusted key's signature over PAE, payload type.
+/// Steps 1–4 of the verification order (`spec/SNAPSHOT.md` §5.3), shared by every signed
+/// document kind: size limit, envelope parse, a trusted key's signature over PAE, payload type
+/// (`payload_type`: [`SNAPSHOT_PAYLOAD_TYPE`] or [`crate::CONFIG_PAYLOAD_TYPE`]).
 ///
 /// Signatures by untrusted keys are skipped; the first signature naming a trusted key (or with
 /// an empty keyid, tried against each trusted key) decides, so verification costs at most one
@@ -144,6 +145,7 @@ pub fn verify_envelope(
     bytes: &[u8],
     trusted: &[TrustedKey],
     max_bytes: usize,
+    payload_type: &'static str,
 ) -> Result<VerifiedPayload, LoadError> {
     if bytes.len() > max_bytes {
         return Err(LoadError::TooLarge {
@@ -179,9 +181,9 @@ pub fn verify_envelope(
                 .and_then(|raw| Signature::from_slice(&raw).ok())
                 .is_some_and(|sig| key.key.verify(&signed, &sig).is_ok());
             if ok {
-                if env.payload_type != SNAPSHOT_PAYLOAD_TYPE {
+                if env.payload_type != payload_type {
                     return Err(LoadError::PayloadType {
-                        expected: SNAPSHOT_PAYLOAD_TYPE,
+                        expected: payload_type,
                         found: env.payload_type,
                     });
                 }

@@ -28,6 +28,8 @@ pub enum ErrorCode {
     /// The snapshot is for another audience (`server` / `client`, `spec/SNAPSHOT.md` §9) than
     /// the SDK reads: a client snapshot offered to a server SDK, or the reverse.
     AudienceMismatch,
+    /// A config document of another service than the SDK's.
+    ServiceMismatch,
     /// The snapshot's version is lower than the one held (or equal with another digest).
     SnapshotRollback,
     /// The snapshot's `expires_at` is at or before `now`.
@@ -49,7 +51,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code, in documentation order (for exhaustive binding tests).
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 17] = [
         ErrorCode::ParseError,
         ErrorCode::SnapshotTooLarge,
         ErrorCode::SignatureInvalid,
@@ -58,6 +60,7 @@ impl ErrorCode {
         ErrorCode::ProjectMismatch,
         ErrorCode::EnvironmentMismatch,
         ErrorCode::AudienceMismatch,
+        ErrorCode::ServiceMismatch,
         ErrorCode::SnapshotRollback,
         ErrorCode::SnapshotExpired,
         ErrorCode::SnapshotInvalid,
@@ -79,6 +82,7 @@ impl ErrorCode {
             ErrorCode::ProjectMismatch => "PROJECT_MISMATCH",
             ErrorCode::EnvironmentMismatch => "ENVIRONMENT_MISMATCH",
             ErrorCode::AudienceMismatch => "AUDIENCE_MISMATCH",
+            ErrorCode::ServiceMismatch => "SERVICE_MISMATCH",
             ErrorCode::SnapshotRollback => "SNAPSHOT_ROLLBACK",
             ErrorCode::SnapshotExpired => "SNAPSHOT_EXPIRED",
             ErrorCode::SnapshotInvalid => "SNAPSHOT_INVALID",
@@ -170,6 +174,14 @@ pub enum LoadError {
         /// The snapshot's `audience`.
         found: Audience,
     },
+    /// `SERVICE_MISMATCH`: a config document of another service.
+    #[error("config document is for service \"{found}\", expected \"{expected}\"")]
+    Service {
+        /// The service the SDK reads.
+        expected: String,
+        /// The document's `service`.
+        found: String,
+    },
     /// `SNAPSHOT_ROLLBACK`.
     #[error("snapshot version {found} is older than the held version {held}")]
     Rollback {
@@ -228,6 +240,7 @@ impl LoadError {
             LoadError::Project { .. } => ErrorCode::ProjectMismatch,
             LoadError::Environment { .. } => ErrorCode::EnvironmentMismatch,
             LoadError::Audience { .. } => ErrorCode::AudienceMismatch,
+            LoadError::Service { .. } => ErrorCode::ServiceMismatch,
             LoadError::Rollback { .. }
             | LoadError::BelowMinimum { .. }
             | LoadError::Equivocation { .. } => ErrorCode::SnapshotRollback,

@@ -40,6 +40,7 @@ extern crate alloc;
 mod bucket;
 pub mod client;
 mod compile;
+pub mod config;
 mod context;
 mod date;
 pub mod engine;
@@ -53,6 +54,10 @@ mod value;
 
 pub use bucket::{BUCKETS, bucket};
 pub use compile::{Snapshot, SnapshotInfo, parse_document};
+pub use config::{
+    CONFIG_PAYLOAD_TYPE, ConfigDocument, ConfigDocumentDef, ConfigEntryDef, ConfigFormat,
+    ConfigInfo, ConfigOverrideDef, ConfigValue,
+};
 pub use context::{AttributeValue, Context, TARGETING_KEY};
 #[cfg(feature = "sign")]
 pub use envelope::sign_envelope;
@@ -152,55 +157,21 @@ impl Snapshot {
     /// `AUDIENCE_MISMATCH`, `SNAPSHOT_ROLLBACK` (below the held version or `min_version`, or
     /// equivocation), `SNAPSHOT_EXPIRED`, `SNAPSHOT_INVALID`.
     pub fn load(envelope: &[u8], opts: &LoadOptions<'_>) -> Result<Snapshot, LoadError> {
-        let verified = verify_envelope(envelope, opts.trusted_keys, opts.max_envelope_bytes)?;
+        let verified = verify_envelope(
+            envelope,
+            opts.trusted_keys,
+            opts.max_envelope_bytes,
+            SNAPSHOT_PAYLOAD_TYPE,
+        )?;
         let def = parse_document(&verified.payload)?;
-        if let Some(project) = opts.project
-            && def.project != project
-        {
-            return Err(LoadError::Project {
-                expected: project.into(),
-                found: def.project,
-            });
-        }
-        if def.environment != opts.environment {
-            return Err(LoadError::Environment {
-                expected: opts.environment.into(),
-                found: def.environment,
-            });
-        }
+        check_scope(&def.project, &def.environment, opts)?;
         if def.audience != opts.audience {
             return Err(LoadError::Audience {
                 expected: opts.audience,
                 found: def.audience,
             });
         }
-        if def.version < opts.min_version {
-            return Err(LoadError::BelowMinimum {
-                minimum: opts.min_version,
-                found: def.version,
-            });
-        }
-        if let Some(held) = opts.held {
-            if def.version < held.version {
-                return Err(LoadError::Rollback {
-                    held: held.version,
-                    found: def.version,
-                });
-            }
-            if def.version == held.version && verified.digest != held.digest {
-                return Err(LoadError::Equivocation {
-                    version: def.version,
-                    held_digest: held.digest.into(),
-                    found_digest: verified.digest,
-                });
-            }
-        }
-        if opts.now >= def.expires_at {
-            return Err(LoadError::Expired {
-                expires_at: def.expires_at,
-                now: opts.now,
-            });
-        }
+        check_freshness(def.version, def.expires_at, &verified.digest, opts)?;
         let mut snapshot = Snapshot::compile(&def, Some(verified.digest))?;
         snapshot.info.keyid = Some(verified.keyid);
         Ok(snapshot)
@@ -214,6 +185,69 @@ impl Snapshot {
             digest,
         })
     }
+}
+
+/// The scope checks every signed document kind shares (`spec/SNAPSHOT.md` §5.3 steps 6–7):
+/// the project (when [`LoadOptions::project`] is set) and the environment.
+pub(crate) fn check_scope(
+    project: &str,
+    environment: &str,
+    opts: &LoadOptions<'_>,
+) -> Result<(), LoadError> {
+    if let Some(expected) = opts.project
+        && project != expected
+    {
+        return Err(LoadError::Project {
+            expected: expected.into(),
+            found: project.into(),
+        });
+    }
+    if environment != opts.environment {
+        return Err(LoadError::Environment {
+            expected: opts.environment.into(),
+            found: environment.into(),
+        });
+    }
+    Ok(())
+}
+
+/// The freshness checks every signed document kind shares (`spec/SNAPSHOT.md` §5.3 steps
+/// 9–10): not below [`LoadOptions::min_version`], not below the held version, not the held
+/// version with another digest (equivocation), not expired at [`LoadOptions::now`].
+pub(crate) fn check_freshness(
+    version: u64,
+    expires_at: u64,
+    digest: &str,
+    opts: &LoadOptions<'_>,
+) -> Result<(), LoadError> {
+    if version < opts.min_version {
+        return Err(LoadError::BelowMinimum {
+            minimum: opts.min_version,
+            found: version,
+        });
+    }
+    if let Some(held) = opts.held {
+        if version < held.version {
+            return Err(LoadError::Rollback {
+                held: held.version,
+                found: version,
+            });
+        }
+        if version == held.version && digest != held.digest {
+            return Err(LoadError::Equivocation {
+                version,
+                held_digest: held.digest.into(),
+                found_digest: digest.into(),
+            });
+        }
+    }
+    if opts.now >= expires_at {
+        return Err(LoadError::Expired {
+            expires_at,
+            now: opts.now,
+        });
+    }
+    Ok(())
 }
 
 /// Index conversion for slices bounded by the snapshot size limit.

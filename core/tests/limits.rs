@@ -237,10 +237,10 @@ fn envelopes_with_too_many_signatures_are_refused_before_any_check() {
     let mut many = env.clone();
     many.signatures = vec![env.signatures[0].clone(); MAX_SIGNATURES];
     let bytes = serde_json::to_vec(&many).unwrap();
-    assert!(verify_envelope(&bytes, &trusted, usize::MAX).is_ok());
+    assert!(verify_envelope(&bytes, &trusted, usize::MAX, SNAPSHOT_PAYLOAD_TYPE).is_ok());
     many.signatures.push(env.signatures[0].clone());
     let bytes = serde_json::to_vec(&many).unwrap();
-    let e = verify_envelope(&bytes, &trusted, usize::MAX).unwrap_err();
+    let e = verify_envelope(&bytes, &trusted, usize::MAX, SNAPSHOT_PAYLOAD_TYPE).unwrap_err();
     assert_eq!(e.code(), ErrorCode::ParseError);
     assert!(e.to_string().contains("9 signatures, at most 8"), "{e}");
 }
@@ -258,6 +258,6 @@ fn the_first_signature_by_a_trusted_key_decides() {
     let mut env = good.clone();
     env.signatures = vec![bad, good.signatures[0].clone()];
     let bytes = serde_json::to_vec(&env).unwrap();
-    let e = verify_envelope(&bytes, &trusted, usize::MAX).unwrap_err();
+    let e = verify_envelope(&bytes, &trusted, usize::MAX, SNAPSHOT_PAYLOAD_TYPE).unwrap_err();
     assert_eq!(e.code(), ErrorCode::SignatureInvalid);
 }

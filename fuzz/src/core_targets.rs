@@ -74,7 +74,12 @@ pub fn envelope(data: &[u8]) -> Result<(), String> {
     };
     if mode % 2 == 0 {
         let keys = fixture_keys();
-        let verified = verify_envelope(rest, keys, DEFAULT_MAX_ENVELOPE_BYTES);
+        let verified = verify_envelope(
+            rest,
+            keys,
+            DEFAULT_MAX_ENVELOPE_BYTES,
+            SNAPSHOT_PAYLOAD_TYPE,
+        );
         let mut outcome = Ok(());
         let server = LoadOptions::new(keys, "production", NOW);
         for (i, opts) in [server, server.for_audience(burgee_core::Audience::Client)]
@@ -108,7 +113,8 @@ pub fn envelope(data: &[u8]) -> Result<(), String> {
             .and_then(|a| burgee_core::Audience::parse(&a))
             .unwrap_or_default();
         let opts = LoadOptions::new(trusted, &environment, NOW).for_audience(audience);
-        let verified = verify_envelope(&bytes, trusted, usize::MAX).map_err(|e| refused(&e));
+        let verified = verify_envelope(&bytes, trusted, usize::MAX, SNAPSHOT_PAYLOAD_TYPE)
+            .map_err(|e| refused(&e));
         assert!(
             verified.is_ok(),
             "a freshly signed envelope does not verify: {verified:?}"

@@ -43,6 +43,8 @@ pub enum Principal {
         environment: String,
         /// A client-side key (`bgc_`, kind `client`): reads only the client snapshot.
         client: bool,
+        /// The service the key is scoped to (config documents of that service only).
+        service: Option<String>,
     },
 }
 

@@ -15,6 +15,8 @@ pub struct StoredSnapshot {
     pub project: String,
     /// Environment key.
     pub environment: String,
+    /// The service of a config document; `None` for a flag snapshot.
+    pub service: Option<String>,
     /// Snapshot version.
     pub version: u64,
     /// `sha256:<hex>` of the payload.
@@ -34,13 +36,19 @@ pub struct StoredSnapshot {
 
 impl StoredSnapshot {
     /// This snapshot as one server-sent event:
-    /// `id: <version>\nevent: snapshot\ndata: <envelope>\n\n` (the envelope is one line of
+    /// `id: <version>\nevent: snapshot\ndata: <envelope>\n\n` (`event: config` for a config
+    /// document) (the envelope is one line of
     /// compact JSON). Rendered on first use; clones share the bytes.
     pub fn sse_event(&self) -> axum::body::Bytes {
         self.sse_event
             .get_or_init(|| {
+                let event = if self.service.is_some() {
+                    "config"
+                } else {
+                    "snapshot"
+                };
                 axum::body::Bytes::from(format!(
-                    "id: {}\nevent: snapshot\ndata: {}\n\n",
+                    "id: {}\nevent: {event}\ndata: {}\n\n",
                     self.version, self.envelope
                 ))
             })

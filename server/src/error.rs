@@ -86,6 +86,17 @@ pub enum StateError {
     /// The audit chain does not verify.
     #[error(transparent)]
     AuditBroken(ChainBroken),
+    /// A refusal with its own API code (e.g. `CONFIG_INVALID` naming a line and column,
+    /// `SERVICE_NOT_FOUND`), and the input field at fault when there is one.
+    #[error("{message}")]
+    Refused {
+        /// The API code (and so the status) of the refusal.
+        code: ApiCode,
+        /// The field at fault (a JSON path or pointer), if any.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
     /// Stored data is unreadable, or a counter overflowed.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -120,6 +131,14 @@ pub enum ApiCode {
     /// JSON Schema, or a signed envelope (server or client) over the SDKs' default size limit
     /// ([`burgee_core::DEFAULT_MAX_ENVELOPE_BYTES`], 8 MiB).
     SnapshotInvalid,
+    /// 422: a configuration value does not parse in its format (the message names line and
+    /// column), breaks its JSON Schema (`field` is the JSON pointer), or an override is
+    /// invalid.
+    ConfigInvalid,
+    /// 404: the project has no such service.
+    ServiceNotFound,
+    /// 404: the service has no such configuration entry (or revision).
+    ConfigNotFound,
     /// 429: the event store is behind, or the caller is over its rate limit or stream cap;
     /// retry after `Retry-After` seconds.
     Overloaded,
@@ -136,7 +155,7 @@ pub enum ApiCode {
 
 impl ApiCode {
     /// Every code, in documentation order.
-    pub const ALL: [ApiCode; 16] = [
+    pub const ALL: [ApiCode; 19] = [
         ApiCode::Unauthorized,
         ApiCode::Forbidden,
         ApiCode::NotFound,
@@ -149,6 +168,9 @@ impl ApiCode {
         ApiCode::RequestTimeout,
         ApiCode::BadRequest,
         ApiCode::SnapshotInvalid,
+        ApiCode::ConfigInvalid,
+        ApiCode::ServiceNotFound,
+        ApiCode::ConfigNotFound,
         ApiCode::Overloaded,
         ApiCode::Unavailable,
         ApiCode::StorageFull,
@@ -171,6 +193,9 @@ impl ApiCode {
             ApiCode::RequestTimeout => "REQUEST_TIMEOUT",
             ApiCode::BadRequest => "BAD_REQUEST",
             ApiCode::SnapshotInvalid => "SNAPSHOT_INVALID",
+            ApiCode::ConfigInvalid => "CONFIG_INVALID",
+            ApiCode::ServiceNotFound => "SERVICE_NOT_FOUND",
+            ApiCode::ConfigNotFound => "CONFIG_NOT_FOUND",
             ApiCode::Overloaded => "OVERLOADED",
             ApiCode::Unavailable => "UNAVAILABLE",
             ApiCode::StorageFull => "STORAGE_FULL",
@@ -193,7 +218,8 @@ impl ApiCode {
             ApiCode::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiCode::BadRequest => StatusCode::BAD_REQUEST,
-            ApiCode::SnapshotInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiCode::SnapshotInvalid | ApiCode::ConfigInvalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiCode::ServiceNotFound | ApiCode::ConfigNotFound => StatusCode::NOT_FOUND,
             ApiCode::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             ApiCode::Unavailable | ApiCode::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -292,6 +318,14 @@ impl From<StateError> for ApiError {
             StateError::NotFound(m) => ApiError::new(ApiCode::NotFound, m),
             StateError::Conflict(m) => ApiError::new(ApiCode::Conflict, m),
             StateError::Stale(m) => ApiError::new(ApiCode::PreconditionFailed, m),
+            StateError::Refused {
+                code,
+                field,
+                message,
+            } => ApiError {
+                field,
+                ..ApiError::new(code, message)
+            },
             StateError::Field { field, message } => ApiError {
                 field: Some(field.clone()),
                 ..ApiError::new(ApiCode::SnapshotInvalid, format!("{field}: {message}"))

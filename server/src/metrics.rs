@@ -16,6 +16,10 @@
 //!   skipped since it was opened (`spec/EVENTS.md` §4; each is also logged with its offset).
 //! - `burgee_event_log_write_failures_total`: counter of event log writes or fsyncs that failed
 //!   (a full disk above all); each was rolled back and its batches answered 503.
+//! - `burgee_notifications_delivered_total`: counter of change events acknowledged by a sink
+//!   (NATS, Kafka, a webhook; an event counts once per sink).
+//! - `burgee_notification_failures_total`: counter of failed deliveries to a sink (each is
+//!   retried with backoff).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,6 +39,11 @@ impl Counter {
     /// Adds one.
     pub fn inc(&self) {
         self.0.fetch_add(1, Ordering::Relaxed);
+    }
+    /// Adds `n`.
+    pub fn add(&self, n: usize) {
+        self.0
+            .fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
     /// The current value.
     pub fn get(&self) -> u64 {
@@ -81,6 +90,10 @@ pub struct Metrics {
     pub rate_limited: Counter,
     /// `burgee_streams_refused_total`: SSE streams refused at a stream cap.
     pub streams_refused: Counter,
+    /// `burgee_notifications_delivered_total`.
+    pub notifications_delivered: Counter,
+    /// `burgee_notification_failures_total`.
+    pub notification_failures: Counter,
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -170,14 +183,18 @@ impl Metrics {
              # HELP burgee_resign_failures_total Environments whose re-sign failed (one per environment and pass).\n# TYPE burgee_resign_failures_total counter\nburgee_resign_failures_total {}\n\
              # HELP burgee_refresh_failures_total Failed loads of an environment's newest stored snapshot.\n# TYPE burgee_refresh_failures_total counter\nburgee_refresh_failures_total {}\n\
              # HELP burgee_rate_limited_total Requests refused by the per-caller rate limit.\n# TYPE burgee_rate_limited_total counter\nburgee_rate_limited_total {}\n\
-             # HELP burgee_streams_refused_total SSE streams refused at a stream cap.\n# TYPE burgee_streams_refused_total counter\nburgee_streams_refused_total {}\n",
+             # HELP burgee_streams_refused_total SSE streams refused at a stream cap.\n# TYPE burgee_streams_refused_total counter\nburgee_streams_refused_total {}\n\
+             # HELP burgee_notifications_delivered_total Change events acknowledged by a sink.\n# TYPE burgee_notifications_delivered_total counter\nburgee_notifications_delivered_total {}\n\
+             # HELP burgee_notification_failures_total Failed change-event deliveries (retried).\n# TYPE burgee_notification_failures_total counter\nburgee_notification_failures_total {}\n",
             self.sse_clients.get(),
             self.publishes.get(),
             self.sse_events.get(),
             self.resign_failures.get(),
             self.refresh_failures.get(),
             self.rate_limited.get(),
-            self.streams_refused.get()
+            self.streams_refused.get(),
+            self.notifications_delivered.get(),
+            self.notification_failures.get()
         );
         out
     }

@@ -1,6 +1,7 @@
 //! Publishing: build the snapshot of an environment, compile it with the core, sign it
 //! (server and client envelopes), refuse what SDKs would refuse, store it.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -14,25 +15,27 @@ use burgee_core::{
 use crate::error::StateError;
 use crate::keys::{self};
 use crate::model::{Published, Targeting, flag_def};
+use crate::notify::outbox::{self, ChangeEvent};
 use crate::store::rows::{
     from_json, load_flag_rows, load_segments, load_targeting, require_env, to_json,
 };
 use crate::store::{Writer, to_i64, to_u64};
 
-/// The signed envelope of `payload` by every key `key_name` signs with (active first); the
+/// The signed envelope (DSSE, `payload_type`) of `payload` by every key `key_name` signs with (active first); the
 /// active key may come from the variable `env_var` ([`keys::key_env_var`]).
 pub(crate) fn sign_all(
     keys_dir: &Path,
     key_name: &str,
     env_var: &str,
+    payload_type: &str,
     payload: &[u8],
 ) -> Result<Envelope, StateError> {
     let keys = keys::signing_keys(keys_dir, key_name, env_var)?;
-    let mut envelope = sign_envelope(SNAPSHOT_PAYLOAD_TYPE, payload, &keys.active);
+    let mut envelope = sign_envelope(payload_type, payload, &keys.active);
     for key in &keys.previous {
         envelope
             .signatures
-            .extend(sign_envelope(SNAPSHOT_PAYLOAD_TYPE, payload, key).signatures);
+            .extend(sign_envelope(payload_type, payload, key).signatures);
     }
     Ok(envelope)
 }
@@ -94,14 +97,16 @@ pub(crate) async fn publish_env(
             flag_def(&f.key, &f.spec, &t)
         })
         .collect();
-    let max: Option<i64> = sqlx::query_scalar(
-        "SELECT MAX(version) FROM snapshots WHERE project = $1 AND environment = $2",
+    let previous: Option<(i64, String)> = sqlx::query_as(
+        "SELECT version, envelope FROM snapshots WHERE project = $1 AND environment = $2 \
+         ORDER BY version DESC LIMIT 1",
     )
     .bind(project)
     .bind(env)
-    .fetch_one(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    let version = to_u64(max.unwrap_or(0))? + 1;
+    let old_version = previous.as_ref().map(|p| to_u64(p.0)).transpose()?;
+    let version = old_version.unwrap_or(0) + 1;
     let expires_at = now
         .checked_add(ttl_ms)
         .ok_or_else(|| StateError::Corrupt("snapshot expiry overflows".into()))?;
@@ -124,7 +129,13 @@ pub(crate) async fn publish_env(
         let payload = serde_json::to_vec(def)
             .map_err(|e| StateError::Corrupt(format!("serializing snapshot: {e}")))?;
         let env_var = keys::key_env_var(project, env);
-        let envelope = to_json(&sign_all(keys_dir, &row.key_name, &env_var, &payload)?)?;
+        let envelope = to_json(&sign_all(
+            keys_dir,
+            &row.key_name,
+            &env_var,
+            SNAPSHOT_PAYLOAD_TYPE,
+            &payload,
+        )?)?;
         Ok((payload_digest(&payload), envelope))
     };
     let (digest, envelope) = sign(&def)?;
@@ -149,13 +160,59 @@ pub(crate) async fn publish_env(
     .bind(client_envelope)
     .execute(&mut *conn)
     .await?;
+    // An unreadable previous snapshot (it is being replaced) counts every key as changed.
+    let before = previous.and_then(|(_, e)| envelope_document(&e).ok());
+    let event = ChangeEvent {
+        id: format!("flags/{project}/{env}/{version}"),
+        kind: "flags".into(),
+        project: project.to_owned(),
+        environment: env.to_owned(),
+        service: None,
+        changed_keys: changed_keys(before.as_ref(), &def),
+        old_version,
+        new_version: version,
+        actor: actor.to_owned(),
+        reason: reason.to_owned(),
+        at: now,
+    };
+    outbox::record(conn, &event).await?;
     w.notify.push((project.to_owned(), env.to_owned()));
     Ok(Published {
         project: project.to_owned(),
         environment: env.to_owned(),
+        service: None,
         version,
         digest,
     })
+}
+
+/// Flag keys and `segment:<key>` keys whose definition differs between two snapshots,
+/// sorted (every key when there is no previous snapshot).
+fn changed_keys(before: Option<&SnapshotDef>, after: &SnapshotDef) -> Vec<String> {
+    let index = |d: &SnapshotDef| -> BTreeMap<String, serde_json::Value> {
+        let flags = d
+            .flags
+            .iter()
+            .map(|f| (f.key.clone(), serde_json::to_value(f).unwrap_or_default()));
+        let segments = d.segments.iter().map(|s| {
+            (
+                format!("segment:{}", s.key),
+                serde_json::to_value(s).unwrap_or_default(),
+            )
+        });
+        flags.chain(segments).collect()
+    };
+    let old = before.map(index).unwrap_or_default();
+    let new = index(after);
+    let mut keys: Vec<String> = old
+        .keys()
+        .chain(new.keys())
+        .filter(|k| old.get(*k) != new.get(*k))
+        .cloned()
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// Decodes the snapshot document inside a stored envelope.

@@ -52,9 +52,16 @@ pub async fn listen(state: &AppState) -> Result<Option<tokio::task::JoinHandle<(
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => {
-                    if let Some((project, env)) = n.payload().split_once('/')
-                        && let Err(e) = state.refresh_latest(project, env).await
-                    {
+                    // `project/env` for a snapshot, `project/env/service` for a config document.
+                    let parts: Vec<&str> = n.payload().split('/').collect();
+                    let refreshed = match parts.as_slice() {
+                        [project, env] => state.refresh_latest(project, env).await,
+                        [project, env, service] => {
+                            state.broadcast_config(project, env, service).await
+                        }
+                        _ => Ok(()),
+                    };
+                    if let Err(e) = refreshed {
                         tracing::warn!(error = %e, "refreshing after a notification failed");
                     }
                 }

@@ -40,6 +40,15 @@ pub struct NatsOptions {
     pub subject_prefix: String,
 }
 
+/// Where change notifications ([`crate::notify`]) go besides the projects' webhooks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChangeSinks {
+    /// NATS JetStream (stream and subject prefix of the change events).
+    pub nats: Option<NatsOptions>,
+    /// Kafka.
+    pub kafka: Option<crate::notify::kafka::KafkaOptions>,
+}
+
 /// What [`run`] serves and how.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
@@ -51,6 +60,8 @@ pub struct ServeOptions {
     pub resign_check: Duration,
     /// Forward stored events to NATS JetStream too.
     pub nats: Option<NatsOptions>,
+    /// Send change notifications to NATS and Kafka too (webhooks always run).
+    pub changes: ChangeSinks,
     /// The clock of every write and re-sign ([`SystemClock`] by default).
     pub clock: Arc<dyn Clock>,
     /// Where to write the [`ReadyFile`] once listening (`burgee serve --ready-file`).
@@ -66,6 +77,7 @@ impl ServeOptions {
             listen,
             resign_check: DEFAULT_RESIGN_CHECK,
             nats: None,
+            changes: ChangeSinks::default(),
             clock: Arc::new(SystemClock),
             ready_file: None,
         }
@@ -169,6 +181,30 @@ pub async fn run(
             },
         )));
     }
+    let (stop_notifying, notifying_stopped) = tokio::sync::watch::channel(false);
+    let notify = crate::notify::SinkContext {
+        state: state.clone(),
+        stop: notifying_stopped,
+    };
+    let mut notifiers = vec![tokio::spawn(crate::notify::webhooks::run(notify.clone()))];
+    if let Some(n) = &opts.changes.nats {
+        let sink = crate::notify::sinks::NatsSink::new(
+            n.url.clone(),
+            n.stream.clone(),
+            n.subject_prefix.clone(),
+        );
+        notifiers.push(tokio::spawn(crate::notify::sinks::run(
+            notify.clone(),
+            sink,
+        )));
+    }
+    if let Some(k) = &opts.changes.kafka {
+        match crate::notify::kafka::KafkaSink::new(k) {
+            Ok(sink) => notifiers.push(tokio::spawn(crate::notify::sinks::run(notify, sink))),
+            Err(e) => tracing::error!(error = %e, "the Kafka producer could not be created; \
+                change notifications are not sent to Kafka"),
+        }
+    }
     if state.store().backend == Backend::Postgres {
         // With PostgreSQL as the store, events go to its `events` table too.
         let (log, pool) = (events.clone(), state.store().pool.clone());
@@ -195,6 +231,10 @@ pub async fn run(
     resign.abort();
     // Let the forwarders finish the batch in flight and save their positions.
     let _ = stop_forwarding.send(true);
+    let _ = stop_notifying.send(true);
+    for task in notifiers {
+        let _ = task.await;
+    }
     for task in sinks {
         let _ = task.await;
     }

@@ -45,6 +45,17 @@ pub(crate) async fn distribution_target(
         Audience::Server => authenticate(state, headers).await?,
         Audience::Client => authenticate_or_key(state, headers, query.key.as_deref()).await?,
     };
+    target_of(state, &principal, env, query, audience).await
+}
+
+/// [`distribution_target`] for a principal already resolved.
+pub(crate) async fn target_of(
+    state: &AppState,
+    principal: &Principal,
+    env: &str,
+    query: &ProjectQuery,
+    audience: Audience,
+) -> Result<(String, String), ApiError> {
     match principal.clone() {
         Principal::Sdk { client: true, .. } if audience == Audience::Server => {
             Err(ApiError::forbidden(
@@ -86,7 +97,7 @@ pub(crate) async fn distribution_target(
                     }
                 }
             };
-            require_role(&principal, Some(&project), Role::Viewer)?;
+            require_role(principal, Some(&project), Role::Viewer)?;
             state.environment(&project, env).await?;
             Ok((project, env.to_owned()))
         }
@@ -301,10 +312,8 @@ pub(crate) struct StreamState {
     revalidate: tokio::time::Interval,
     credential: Option<Credential>,
     _slot: Option<crate::distribution::StreamSlot>,
-    project: String,
-    env: String,
+    target: StreamTarget,
     sent: u64,
-    audience: Audience,
     pending: Option<std::sync::Arc<StoredSnapshot>>,
     rx: tokio::sync::broadcast::Receiver<crate::distribution::SnapshotEvent>,
     shutdown: tokio::sync::watch::Receiver<bool>,
@@ -360,6 +369,40 @@ pub(crate) async fn stream_for(
     audience: Audience,
 ) -> Result<Response, ApiError> {
     let (project, env) = distribution_target(&state, headers, env, query, audience).await?;
+    // Subscribe before reading the latest version, so nothing published in between is lost.
+    let rx = state.subscribe();
+    let latest = state
+        .latest_snapshot(&project, &env)
+        .await?
+        .and_then(|s| for_audience(s, audience));
+    let target = StreamTarget {
+        project,
+        env,
+        service: None,
+        audience,
+    };
+    open_stream(state, target, headers, query, rx, latest)
+}
+
+/// What a stream sends: the documents of one (project, environment[, service]) for one
+/// audience (for config documents, [`Audience::Server`] is the variant with secrets).
+pub(crate) struct StreamTarget {
+    pub(crate) project: String,
+    pub(crate) env: String,
+    pub(crate) service: Option<String>,
+    pub(crate) audience: Audience,
+}
+
+/// The SSE response of a stream of `target`, `latest` first (unless `Last-Event-ID` names
+/// its version or a later one). `rx` must have subscribed before `latest` was read.
+pub(crate) fn open_stream(
+    state: AppState,
+    target: StreamTarget,
+    headers: &HeaderMap,
+    query: &ProjectQuery,
+    rx: tokio::sync::broadcast::Receiver<crate::distribution::SnapshotEvent>,
+    latest: Option<Arc<StoredSnapshot>>,
+) -> Result<Response, ApiError> {
     let credential = Credential::of(headers, query.key.as_deref());
     let slot = open_slot(&state, credential.as_ref())?;
     let last_id = headers
@@ -367,12 +410,6 @@ pub(crate) async fn stream_for(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .unwrap_or(0);
-    // Subscribe before reading the latest version, so nothing published in between is lost.
-    let rx = state.subscribe();
-    let latest = state
-        .latest_snapshot(&project, &env)
-        .await?
-        .and_then(|s| for_audience(s, audience));
     state.metrics().sse_clients.add(1);
     let period = state.sse_keep_alive();
     let mut keep_alive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
@@ -386,10 +423,8 @@ pub(crate) async fn stream_for(
         credential,
         _slot: slot,
         state: state.clone(),
-        project,
-        env,
         sent: last_id,
-        audience,
+        target,
         pending: latest.filter(|s| s.version > last_id),
         rx,
         shutdown: state.shutdown_signal(),
@@ -424,13 +459,22 @@ pub(crate) fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infall
             tokio::select! {
                 received = st.rx.recv() => match received {
                     Ok(ev) => {
-                        if ev.snapshot.project == st.project && ev.snapshot.environment == st.env {
-                            st.pending = for_audience(ev.snapshot, st.audience);
+                        let t = &st.target;
+                        if ev.snapshot.project == t.project
+                            && ev.snapshot.environment == t.env
+                            && ev.snapshot.service == t.service
+                        {
+                            st.pending = for_audience(ev.snapshot, t.audience);
                         }
                     }
                     Err(RecvError::Lagged(_)) => {
                         // Missed events: the latest version is all a client needs.
-                        st.pending = st.state.latest_snapshot(&st.project, &st.env).await.ok().flatten().and_then(|s| for_audience(s, st.audience));
+                        let t = &st.target;
+                        let latest = match &t.service {
+                            None => st.state.latest_snapshot(&t.project, &t.env).await,
+                            Some(s) => st.state.latest_config((&t.project, &t.env, s)).await,
+                        };
+                        st.pending = latest.ok().flatten().and_then(|s| for_audience(s, t.audience));
                     }
                     Err(RecvError::Closed) => return None,
                 },
@@ -441,7 +485,7 @@ pub(crate) fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infall
                 _ = st.revalidate.tick() => {
                     let admitted = Credential::admits(st.credential.as_ref(), &st.state).await;
                     let env_gone = matches!(
-                        st.state.environment(&st.project, &st.env).await,
+                        st.state.environment(&st.target.project, &st.target.env).await,
                         Err(crate::error::StateError::NotFound(_))
                     );
                     if !admitted || env_gone {

@@ -35,6 +35,8 @@ use crate::openapi;
 use crate::service::AppState;
 
 mod changes;
+mod config_sync;
+mod configs;
 mod console;
 mod distribution;
 mod environments;
@@ -44,10 +46,12 @@ mod flags;
 mod limits;
 mod oidc;
 mod projects;
+mod seed_config;
 mod segments;
 mod session;
 mod tokens;
 mod versions;
+mod webhooks;
 
 pub use changes::ProjectChange;
 
@@ -80,6 +84,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
     let browser = OpenApiRouter::new()
         .routes(routes!(distribution::get_client_snapshot))
         .routes(routes!(distribution::stream_client_snapshots))
+        .routes(routes!(config_sync::get_config_document))
+        .routes(routes!(config_sync::stream_config))
         .routes((schemas, paths, ingest))
         .layer(browser_cors());
     OpenApiRouter::new()
@@ -109,6 +115,29 @@ fn api_routes() -> OpenApiRouter<AppState> {
             flags::delete_flag
         ))
         .routes(routes!(flags::get_targeting, flags::put_targeting))
+        .routes(routes!(configs::list_services))
+        .routes(routes!(configs::put_service))
+        .routes(routes!(configs::list_configs))
+        .routes(routes!(
+            configs::get_config,
+            configs::put_config,
+            configs::delete_config
+        ))
+        .routes(routes!(configs::bulk_put_configs))
+        .routes(routes!(configs::config_history))
+        .routes(routes!(configs::config_diff))
+        .routes(routes!(configs::rollback_config))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(webhooks::delete_webhook))
+        .routes(routes!(webhooks::webhook_deliveries))
+        .routes(routes!(seed_config::create, seed_config::list))
+        .routes(routes!(
+            seed_config::get_one,
+            seed_config::update,
+            seed_config::delete
+        ))
+        .routes(routes!(seed_config::history))
+        .routes(routes!(seed_config::bulk))
         .routes(routes!(segments::list_segments, segments::create_segment))
         .routes(routes!(
             segments::get_segment,

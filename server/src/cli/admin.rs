@@ -69,6 +69,7 @@ pub(crate) async fn token(state: AppState, cmd: TokenCommand) -> Result<(), CliE
                 role: a.role,
                 project: a.project,
                 environment: a.environment,
+                service: a.service,
             };
             let created = state
                 .create_token(&cli_actor(), &input)

@@ -160,6 +160,10 @@ pub struct TokenCreateArgs {
     /// Environment of an SDK key.
     #[arg(long)]
     pub environment: Option<String>,
+    /// Scope an SDK key to one service of the configuration centre (its config document
+    /// only; a server-side key also reads the service's secrets).
+    #[arg(long)]
+    pub service: Option<String>,
     /// Label.
     #[arg(long, default_value = "")]
     pub name: String,
@@ -268,6 +272,74 @@ pub struct ServeArgs {
     /// Console sign-in with an OpenID provider.
     #[command(flatten)]
     pub oidc: OidcArgs,
+    /// Change notifications to NATS and Kafka.
+    #[command(flatten)]
+    pub changes: ChangeArgs,
+}
+
+/// Where change notifications (every publish of a flag snapshot or config document) go,
+/// besides each project's webhooks.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ChangeArgs {
+    /// NATS server for change notifications (default: --nats-url, if given).
+    #[arg(long, env = "BURGEE_CHANGES_NATS_URL")]
+    pub changes_nats_url: Option<String>,
+    /// JetStream stream of change notifications (created if missing).
+    #[arg(
+        long,
+        env = "BURGEE_CHANGES_NATS_STREAM",
+        default_value = "BURGEE_CHANGES"
+    )]
+    pub changes_nats_stream: String,
+    /// Subject prefix: `<prefix>.<project>.<environment>`.
+    #[arg(
+        long,
+        env = "BURGEE_CHANGES_NATS_SUBJECT_PREFIX",
+        default_value = "burgee.changes"
+    )]
+    pub changes_nats_subject_prefix: String,
+    /// Kafka bootstrap servers (host:port,...) for change notifications.
+    #[arg(long, env = "BURGEE_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Topic of config document changes.
+    #[arg(
+        long,
+        env = "BURGEE_KAFKA_CONFIG_TOPIC",
+        default_value = "config-updates"
+    )]
+    pub kafka_config_topic: String,
+    /// Topic of flag snapshot changes.
+    #[arg(
+        long,
+        env = "BURGEE_KAFKA_FLAGS_TOPIC",
+        default_value = "feature-flag-events"
+    )]
+    pub kafka_flags_topic: String,
+}
+
+impl ChangeArgs {
+    /// The sinks these arguments name; `events_nats_url` (`--nats-url`) is the NATS default.
+    pub fn sinks(&self, events_nats_url: Option<&str>) -> crate::serve::ChangeSinks {
+        crate::serve::ChangeSinks {
+            nats: self
+                .changes_nats_url
+                .as_deref()
+                .or(events_nats_url)
+                .map(|url| crate::serve::NatsOptions {
+                    url: url.to_owned(),
+                    stream: self.changes_nats_stream.clone(),
+                    subject_prefix: self.changes_nats_subject_prefix.clone(),
+                }),
+            kafka: self
+                .kafka_brokers
+                .as_ref()
+                .map(|brokers| crate::notify::kafka::KafkaOptions {
+                    brokers: brokers.clone(),
+                    config_topic: self.kafka_config_topic.clone(),
+                    flags_topic: self.kafka_flags_topic.clone(),
+                }),
+        }
+    }
 }
 
 /// Single sign-on of `burgee serve` ([`crate::oidc::OidcSettings`], which documents each).

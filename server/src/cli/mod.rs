@@ -185,6 +185,7 @@ pub(crate) async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         stream: args.nats_stream.clone(),
         subject_prefix: args.nats_subject_prefix.clone(),
     });
+    opts.changes = args.changes.sinks(args.nats_url.as_deref());
     let data_dir = opts.server.data_dir.clone();
     serve::run(
         opts,

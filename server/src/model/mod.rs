@@ -369,6 +369,9 @@ pub struct Published {
     pub project: String,
     /// Environment key.
     pub environment: String,
+    /// Service name, for a config document (absent for a flag snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// The new version.
     pub version: u64,
     /// `sha256:<hex>` of the signed payload.
@@ -471,6 +474,10 @@ pub struct TokenInfo {
     pub project: Option<String>,
     /// Environment of an SDK key.
     pub environment: Option<String>,
+    /// The service an SDK key is scoped to (its config document only; server-side keys also
+    /// read its secrets); `None`: not scoped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
     /// Creation time, ms since epoch.
     pub created_at: u64,
     /// Who created it.
@@ -497,6 +504,9 @@ pub struct TokenInput {
     /// Environment (SDK keys only).
     #[serde(default)]
     pub environment: Option<String>,
+    /// Scope an SDK key (kind `sdk` or `client`) to one service of the configuration centre.
+    #[serde(default)]
+    pub service: Option<String>,
 }
 
 /// A newly created token: the secret is shown here once and stored only hashed.

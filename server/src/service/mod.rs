@@ -51,7 +51,7 @@ mod sso;
 mod tokens;
 mod users;
 mod versions;
-mod write;
+pub(crate) mod write;
 
 pub use audit::AuditFilter;
 pub use bootstrap::{Credentials, FIRST_USER_EMAIL};
@@ -86,6 +86,10 @@ pub(crate) struct Inner {
     pub(crate) rate: Option<Arc<crate::api::CallerRateLimiter>>,
     pub(crate) streams: Arc<crate::distribution::StreamCaps>,
     pub(crate) oidc: Option<crate::oidc::Oidc>,
+    /// Seals and opens secret configuration values ([`crate::configs::secrets`]).
+    pub(crate) secrets: crate::configs::secrets::SecretBox,
+    /// Bumped after every commit that published something: wakes the outbox sinks.
+    pub(crate) outbox_wake: watch::Sender<u64>,
 }
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -140,6 +144,8 @@ impl AppState {
         let store = Store::open(&url, 8).await?;
         let (hub, _) = broadcast::channel(256);
         let (shutdown, _) = watch::channel(false);
+        let (outbox_wake, _) = watch::channel(0);
+        let secrets = crate::configs::secrets::SecretBox::open(&config.data_dir.join("keys"))?;
         let state = AppState {
             inner: Arc::new(Inner {
                 store,
@@ -168,6 +174,8 @@ impl AppState {
                     .clone()
                     .map(crate::oidc::Oidc::new)
                     .transpose()?,
+                secrets,
+                outbox_wake,
             }),
         };
         let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
@@ -184,10 +192,20 @@ impl AppState {
 
     /// Commits a write and broadcasts its new snapshots to this process's streams.
     pub(crate) async fn commit(&self, w: Writer) -> Result<(), StateError> {
-        let notified = w.commit().await?;
-        for (project, env) in notified {
+        let committed = w.commit().await?;
+        let published = committed.snapshots.len() + committed.configs.len();
+        for (project, env) in committed.snapshots {
             self.inner.metrics.publishes.inc();
             self.refresh_latest(&project, &env).await?;
+        }
+        for (project, env, service) in committed.configs {
+            self.inner.metrics.publishes.inc();
+            self.broadcast_config(&project, &env, &service).await?;
+        }
+        if published > 0 {
+            self.inner
+                .outbox_wake
+                .send_modify(|n| *n = n.wrapping_add(1));
         }
         Ok(())
     }

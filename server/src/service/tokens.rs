@@ -36,13 +36,14 @@ pub(crate) async fn insert_token(
         role: input.role,
         project: input.project.clone(),
         environment: input.environment.clone(),
+        service: input.service.clone(),
         created_at: now,
         created_by: actor.to_owned(),
         revoked_at: None,
     };
     sqlx::query(
         "INSERT INTO tokens (hash, id, kind, name, role, project, environment, created_at, \
-         created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         created_by, service) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(token_hash(&token))
     .bind(&id)
@@ -53,6 +54,7 @@ pub(crate) async fn insert_token(
     .bind(&info.environment)
     .bind(to_i64(now)?)
     .bind(actor)
+    .bind(&info.service)
     .execute(&mut *conn)
     .await?;
     Ok(CreatedToken { token, info })
@@ -89,9 +91,10 @@ impl AppState {
             Option<String>,
             Option<String>,
             Option<String>,
+            Option<String>,
         );
         let row: Option<Row> = sqlx::query_as(
-            "SELECT id, kind, role, project, environment FROM tokens \
+            "SELECT id, kind, role, project, environment, service FROM tokens \
                  WHERE hash = $1 AND revoked_at IS NULL",
         )
         .bind(&hash)
@@ -99,14 +102,14 @@ impl AppState {
         .await?;
         let principal = match row {
             None => None,
-            Some((id, kind, role, project, _)) if kind == "admin" => {
+            Some((id, kind, role, project, _, _)) if kind == "admin" => {
                 let role = role
                     .as_deref()
                     .and_then(Role::parse)
                     .ok_or_else(|| StateError::Corrupt(format!("token {id} has no valid role")))?;
                 Some(Principal::Token { id, role, project })
             }
-            Some((id, kind, _, Some(project), Some(environment)))
+            Some((id, kind, _, Some(project), Some(environment), service))
                 if kind == "sdk" || kind == "client" =>
             {
                 Some(Principal::Sdk {
@@ -114,6 +117,7 @@ impl AppState {
                     project,
                     environment,
                     client: kind == "client",
+                    service,
                 })
             }
             Some((id, kind, ..)) => {
@@ -154,6 +158,9 @@ impl AppState {
                     if input.environment.is_some() {
                         return Err(field("environment", "admin tokens are not per environment"));
                     }
+                    if input.service.is_some() {
+                        return Err(field("service", "only SDK keys are scoped to a service"));
+                    }
                     if let Some(p) = &input.project {
                         require_project(tx.conn(), p).await?;
                     }
@@ -169,6 +176,15 @@ impl AppState {
                         ));
                     };
                     require_env(tx.conn(), p, e).await?;
+                    if let Some(s) = &input.service
+                        && !crate::configs::service_exists(tx.conn(), p, s).await?
+                    {
+                        return Err(StateError::Refused {
+                            code: crate::error::ApiCode::ServiceNotFound,
+                            field: Some("service".into()),
+                            message: format!("project \"{p}\" has no service \"{s}\""),
+                        });
+                    }
                 }
                 other => {
                     return Err(field(
@@ -198,7 +214,7 @@ impl AppState {
     /// [`StateError::Db`].
     pub async fn tokens(&self, project: Option<&str>) -> Result<Vec<TokenInfo>, StateError> {
         let all: Vec<TokenInfo> = sqlx::query_as(
-            "SELECT id, kind, name, role, project, environment, created_at, created_by, \
+            "SELECT id, kind, name, role, project, environment, service, created_at, created_by, \
              revoked_at FROM tokens ORDER BY created_at DESC, id",
         )
         .fetch_all(&self.inner.store.pool)
@@ -218,7 +234,7 @@ impl AppState {
         let after = self
             .write(actor, async |tx| {
                 let row: Option<TokenInfo> = sqlx::query_as(
-                    "SELECT id, kind, name, role, project, environment, created_at, created_by, \
+                    "SELECT id, kind, name, role, project, environment, service, created_at, created_by, \
                  revoked_at FROM tokens WHERE id = $1",
                 )
                 .bind(id)

@@ -82,6 +82,29 @@ impl Tx<'_> {
         .await
     }
 
+    /// Publishes a new config document of `scope` (project, environment, service) in this
+    /// transaction ([`crate::configs`]).
+    pub(crate) async fn publish_config(
+        &mut self,
+        scope: (&str, &str, &str),
+        reason: &str,
+    ) -> Result<Published, StateError> {
+        let inner = &self.state.inner;
+        let cx = crate::configs::PublishContext {
+            keys_dir: &inner.keys_dir,
+            secrets: &inner.secrets,
+            ttl_ms: inner.snapshot_ttl_ms,
+            now: self.now,
+            actor: self.actor,
+        };
+        crate::configs::publish_config(&mut self.w, &cx, scope, reason).await
+    }
+
+    /// The server's secrets box.
+    pub(crate) fn secrets(&self) -> &crate::configs::secrets::SecretBox {
+        &self.state.inner.secrets
+    }
+
     /// Publishes every environment of `project`, sorted by key.
     pub(crate) async fn publish_all(
         &mut self,

@@ -119,6 +119,16 @@ impl Store {
     }
 }
 
+/// What a committed write published: the (project, environment) of each snapshot and the
+/// (project, environment, service) of each config document.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// Flag snapshots.
+    pub snapshots: Vec<(String, String)>,
+    /// Config documents.
+    pub configs: Vec<(String, String, String)>,
+}
+
 /// An open write transaction that holds the writer lock; audit entries are appended to the
 /// chain as they are recorded. Dropping it without [`Writer::commit`] rolls everything back.
 pub struct Writer {
@@ -128,6 +138,9 @@ pub struct Writer {
     hash: String,
     /// `(project, environment)` pairs published in this transaction, for notifications.
     pub notify: Vec<(String, String)>,
+    /// The (project, environment, service) of every config document published in the
+    /// transaction.
+    pub notify_configs: Vec<(String, String, String)>,
 }
 
 pub(crate) fn to_i64(v: u64) -> Result<i64, StateError> {
@@ -158,6 +171,7 @@ impl Writer {
             seq: to_u64(seq)?,
             hash,
             notify: Vec::new(),
+            notify_configs: Vec::new(),
         })
     }
 
@@ -223,7 +237,7 @@ impl Writer {
     ///
     /// # Errors
     /// [`StateError::Db`].
-    pub async fn commit(mut self) -> Result<Vec<(String, String)>, StateError> {
+    pub async fn commit(mut self) -> Result<Committed, StateError> {
         sqlx::query("UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(to_i64(self.seq)?)
             .bind(&self.hash)
@@ -238,8 +252,18 @@ impl Writer {
                     .execute(&mut *self.tx)
                     .await?;
             }
+            for (project, env, service) in &self.notify_configs {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(NOTIFY_CHANNEL)
+                    .bind(format!("{project}/{env}/{service}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
         }
         self.tx.commit().await?;
-        Ok(self.notify)
+        Ok(Committed {
+            snapshots: self.notify,
+            configs: self.notify_configs,
+        })
     }
 }

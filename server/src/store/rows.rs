@@ -382,6 +382,7 @@ impl FromRow<'_, AnyRow> for StoredSnapshot {
             (Some(digest), Some(envelope)) => Some(Arc::new(StoredSnapshot {
                 project: project.clone(),
                 environment: environment.clone(),
+                service: None,
                 version,
                 digest,
                 envelope: Arc::from(envelope),
@@ -395,6 +396,7 @@ impl FromRow<'_, AnyRow> for StoredSnapshot {
         Ok(StoredSnapshot {
             project,
             environment,
+            service: None,
             version,
             digest: row.try_get("digest")?,
             envelope: Arc::from(row.try_get::<String, _>("envelope")?),
@@ -411,6 +413,7 @@ impl FromRow<'_, AnyRow> for TokenInfo {
     /// revoked_at`; an unknown role reads as none (the token then passes no role check).
     fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(TokenInfo {
+            service: row.try_get("service")?,
             id: row.try_get("id")?,
             kind: row.try_get("kind")?,
             name: row.try_get("name")?,

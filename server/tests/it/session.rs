@@ -303,6 +303,7 @@ async fn tokens_exchange_for_sessions_that_end_with_the_token(db: Db) {
                 role: Some(Role::Editor),
                 project: Some("default".into()),
                 environment: None,
+                service: None,
             },
         )
         .await

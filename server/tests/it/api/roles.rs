@@ -29,6 +29,7 @@ async fn token(
                 role,
                 project: project.map(str::to_owned),
                 environment: env.map(str::to_owned),
+                service: None,
             },
         )
         .await
@@ -114,6 +115,7 @@ async fn every_route_enforces_roles(f: &Fixture) {
                 role: Some(Role::Viewer),
                 project: Some("default".into()),
                 environment: None,
+                service: None,
             },
         )
         .await
