@@ -36,7 +36,7 @@ use crate::envelope::{DEFAULT_MAX_ENVELOPE_BYTES, TrustedKey};
 use crate::error::{ErrorCode, LoadError};
 use crate::eval::{EvalError, EvaluationDetails};
 use crate::model::Audience;
-use crate::{LoadOptions, Snapshot};
+use crate::{ConfigDocument, Held, LoadOptions, Snapshot};
 
 // ---------------------------------------------------------------------------------------------
 // Sync state
@@ -91,6 +91,9 @@ pub struct SyncConfig {
     /// [`Audience::Client`] (browsers, apps, client-side keys); `AUDIENCE_MISMATCH` for the
     /// other.
     pub audience: Audience,
+    /// The service of a config document client ([`ConfigDocument`]; `SERVICE_MISMATCH` for
+    /// another); not used for snapshots.
+    pub service: Option<String>,
     /// Refuse versions below this one even before a snapshot is held; 0 = none.
     pub min_version: u64,
     /// Envelope size limit in bytes (default [`DEFAULT_MAX_ENVELOPE_BYTES`]).
@@ -106,6 +109,7 @@ impl SyncConfig {
             project: None,
             environment: environment.into(),
             audience: Audience::default(),
+            service: None,
             min_version: 0,
             max_envelope_bytes: DEFAULT_MAX_ENVELOPE_BYTES,
         }
@@ -128,21 +132,69 @@ pub enum ApplyOutcome {
     Refused(LoadError),
 }
 
+/// A signed document kind a [`SyncState`] holds: a flag [`Snapshot`] or a [`ConfigDocument`].
+/// Both verify through the same core path; this only names which `load` to call.
+pub trait Document: Sized {
+    /// Verifies and compiles `envelope` for `config` (the kind's `load`).
+    ///
+    /// # Errors
+    /// The kind's [`LoadError`].
+    fn load_for(
+        envelope: &[u8],
+        opts: &LoadOptions<'_>,
+        config: &SyncConfig,
+    ) -> Result<Self, LoadError>;
+    /// Version and digest, for anti-rollback (`None` if not loaded from an envelope).
+    fn held_marker(&self) -> Option<Held<'_>>;
+}
+
+impl Document for Snapshot {
+    fn load_for(
+        envelope: &[u8],
+        opts: &LoadOptions<'_>,
+        _config: &SyncConfig,
+    ) -> Result<Self, LoadError> {
+        Snapshot::load(envelope, opts)
+    }
+    fn held_marker(&self) -> Option<Held<'_>> {
+        self.held()
+    }
+}
+
+impl Document for ConfigDocument {
+    /// # Errors
+    /// As [`ConfigDocument::load`]; `PARSE_ERROR` when the configuration names no service.
+    fn load_for(
+        envelope: &[u8],
+        opts: &LoadOptions<'_>,
+        config: &SyncConfig,
+    ) -> Result<Self, LoadError> {
+        let service = config
+            .service
+            .as_deref()
+            .ok_or_else(|| LoadError::Parse("a config document client needs a service".into()))?;
+        ConfigDocument::load(envelope, opts, service)
+    }
+    fn held_marker(&self) -> Option<Held<'_>> {
+        self.held()
+    }
+}
+
 /// The verified current snapshot, its ETag and the sync status.
 ///
 /// Feed it every envelope the host obtains (HTTP body, SSE event, persisted file, bootstrap
 /// string) with [`SyncState::apply`]; tell it about 304s with [`SyncState::not_modified`] and
 /// failed fetches with [`SyncState::fetch_failed`].
 #[derive(Debug)]
-pub struct SyncState {
+pub struct SyncState<D = Snapshot> {
     config: SyncConfig,
-    current: Option<Arc<Snapshot>>,
+    current: Option<Arc<D>>,
     etag: Option<String>,
     status: SyncStatus,
     last_error: Option<(ErrorCode, String)>,
 }
 
-impl SyncState {
+impl<D: Document> SyncState<D> {
     /// An empty state: status [`SyncStatus::NotReady`].
     pub fn new(config: SyncConfig) -> Self {
         SyncState {
@@ -159,8 +211,9 @@ impl SyncState {
         &self.config
     }
 
-    /// The snapshot held, shared (cheap to clone; swap-on-update).
-    pub fn snapshot(&self) -> Option<&Arc<Snapshot>> {
+    /// The document held (the snapshot, for a snapshot client), shared (cheap to clone;
+    /// swap-on-update).
+    pub fn snapshot(&self) -> Option<&Arc<D>> {
         self.current.as_ref()
     }
 
@@ -192,19 +245,25 @@ impl SyncState {
             project: self.config.project.as_deref(),
             environment: &self.config.environment,
             audience: self.config.audience,
-            held: self.current.as_ref().and_then(|s| s.held()),
+            held: self.current.as_ref().and_then(|s| s.held_marker()),
             min_version: self.config.min_version,
             now,
             max_envelope_bytes: self.config.max_envelope_bytes,
         };
-        match Snapshot::load(envelope, &opts) {
+        match D::load_for(envelope, &opts, &self.config) {
             Ok(snap) => {
                 self.status = SyncStatus::Ready;
-                let new = snap.info().version;
-                let old = self.current.as_ref().map(|s| s.info().version);
+                let (new, digest) = snap
+                    .held_marker()
+                    .map_or((0, String::new()), |h| (h.version, h.digest.to_string()));
+                let old = self
+                    .current
+                    .as_ref()
+                    .and_then(|s| s.held_marker())
+                    .map(|h| h.version);
                 let etag = match etag {
                     Some(t) => t.to_string(),
-                    None => format!("\"{}\"", snap.info().digest.as_deref().unwrap_or("")),
+                    None => format!("\"{digest}\""),
                 };
                 self.etag = Some(etag);
                 if old == Some(new) {

@@ -7,8 +7,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use burgee_core::client::{
-    ApplyOutcome, EventBuffer, EventBufferConfig, EventStats, SyncConfig, SyncState, SyncStatus,
-    TrackEvent,
+    ApplyOutcome, Document, EventBuffer, EventBufferConfig, EventStats, SyncConfig, SyncState,
+    SyncStatus, TrackEvent,
 };
 use burgee_core::{Context, ErrorCode, EvaluationDetails, Snapshot, TrustedKey};
 
@@ -43,13 +43,25 @@ pub type Listener = Arc<dyn Fn(&ClientEvent) + Send + Sync>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ListenerId(u64);
 
-/// The snapshot held and the envelope it came from.
-pub(crate) struct Current {
-    pub(crate) snapshot: Arc<Snapshot>,
+/// The document held (the snapshot, for a snapshot client) and the envelope it came from.
+pub(crate) struct Current<D = Snapshot> {
+    pub(crate) snapshot: Arc<D>,
     pub(crate) envelope: Arc<[u8]>,
 }
 
-pub(crate) struct Shared {
+/// Where a client's document lives on the server.
+pub(crate) struct Paths {
+    /// The latest envelope (conditional GET), e.g. `/v1/snapshots/production`.
+    pub(crate) document: String,
+    /// Its SSE stream, e.g. `/v1/stream/production`.
+    pub(crate) stream: String,
+    /// The SSE event name carrying envelopes: `snapshot` or `config`.
+    pub(crate) event: &'static str,
+}
+
+/// What the sync thread of one document works on (a snapshot client's, or a config client's
+/// with no event buffer).
+pub(crate) struct Shared<D = Snapshot> {
     /// Process-unique id, for the per-thread snapshot cache.
     pub(crate) id: u64,
     /// Bumped after every swap of `current`.
@@ -57,9 +69,10 @@ pub(crate) struct Shared {
     pub(crate) opts: ClientOptions,
     pub(crate) agent: ureq::Agent,
     pub(crate) stream_agent: ureq::Agent,
-    pub(crate) sync: Mutex<SyncState>,
+    pub(crate) paths: Paths,
+    pub(crate) sync: Mutex<SyncState<D>>,
     pub(crate) status_cv: Condvar,
-    pub(crate) current: RwLock<Option<Current>>,
+    pub(crate) current: RwLock<Option<Current<D>>>,
     pub(crate) events: Option<Mutex<EventBuffer>>,
     pub(crate) events_cv: Condvar,
     pub(crate) stop: AtomicBool,
@@ -78,6 +91,94 @@ thread_local! {
     /// of taking the lock and touching the `Arc` count. Holds that snapshot alive until the
     /// thread evaluates with a newer one (or another client) or exits.
     static SNAPSHOT_CACHE: std::cell::RefCell<CachedSnapshot> = const { std::cell::RefCell::new(None) };
+}
+
+/// The sync state of a new client of `D`, with the newest of `inherited` (a fork's copy), the
+/// persisted file and the bootstrap envelope applied (a refused one is recorded as the last
+/// error).
+///
+/// # Errors
+/// `PARSE_ERROR` for a bad trusted key; `GENERAL` for a server URL without SDK key, no trusted
+/// key, or an unreadable bootstrap file.
+pub(crate) fn local_state<D: Document>(
+    opts: &ClientOptions,
+    service: Option<&str>,
+    inherited: Option<Arc<[u8]>>,
+) -> Result<(SyncState<D>, Option<Current<D>>), ClientError> {
+    if opts.trusted_keys.is_empty() {
+        return Err(general("at least one trusted key is required"));
+    }
+    let keys = opts
+        .trusted_keys
+        .iter()
+        .map(|k| TrustedKey::from_base64(k))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ClientError {
+            code: e.code(),
+            message: format!("trusted key: {e}"),
+        })?;
+    if opts.server_url.is_some() && opts.sdk_key.is_none() {
+        return Err(general("an SDK key is required with a server URL"));
+    }
+    let bootstrap = match &opts.bootstrap {
+        None => None,
+        Some(Bootstrap::Envelope(s)) => Some(s.clone().into_bytes()),
+        Some(Bootstrap::File(p)) => Some(
+            std::fs::read(p)
+                .map_err(|e| general(format!("bootstrap file {}: {e}", p.display())))?,
+        ),
+    };
+    let mut cfg = SyncConfig::new(keys, opts.environment.clone());
+    cfg.project.clone_from(&opts.project);
+    cfg.audience = opts.audience();
+    cfg.service = service.map(str::to_owned);
+    cfg.min_version = opts.min_version;
+    cfg.max_envelope_bytes = opts.max_envelope_bytes;
+    let mut sync = SyncState::new(cfg);
+    let now = now_ms();
+    let mut current = None;
+    let persisted = opts
+        .persist_path
+        .as_ref()
+        .and_then(|p| std::fs::read(p).ok());
+    for envelope in [inherited.map(|e| e.to_vec()), persisted, bootstrap]
+        .into_iter()
+        .flatten()
+    {
+        if let ApplyOutcome::Updated { .. } = sync.apply_local(&envelope, now)
+            && let Some(snapshot) = sync.snapshot()
+        {
+            current = Some(Current {
+                snapshot: Arc::clone(snapshot),
+                envelope: envelope.into(),
+            });
+        }
+    }
+    Ok((sync, current))
+}
+
+/// The HTTP agents of a client: one for requests (every timeout), one for streams (a read
+/// timeout of `stream_idle_timeout_ms` instead of a body timeout).
+pub(crate) fn agents(opts: &ClientOptions) -> (ureq::Agent, ureq::Agent) {
+    let timeout = Some(Duration::from_millis(opts.request_timeout_ms));
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(timeout)
+        .timeout_recv_response(timeout)
+        .timeout_recv_body(timeout)
+        .timeout_send_body(timeout)
+        .user_agent(format!("{}/{}", opts.sdk_name, opts.sdk_version))
+        .build()
+        .new_agent();
+    let stream_agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_connect(timeout)
+        .timeout_recv_response(timeout)
+        .timeout_per_read(Some(Duration::from_millis(opts.stream_idle_timeout_ms)))
+        .user_agent(format!("{}/{}", opts.sdk_name, opts.sdk_version))
+        .build()
+        .new_agent();
+    (agent, stream_agent)
 }
 
 /// The native client. Cheap to share behind an `Arc`; every method takes `&self`.
@@ -113,72 +214,17 @@ impl Client {
         inherited: Option<Arc<[u8]>>,
         listeners: Vec<(u64, Listener)>,
     ) -> Result<Client, ClientError> {
-        if opts.trusted_keys.is_empty() {
-            return Err(general("at least one trusted key is required"));
-        }
-        let keys = opts
-            .trusted_keys
-            .iter()
-            .map(|k| TrustedKey::from_base64(k))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ClientError {
-                code: e.code(),
-                message: format!("trusted key: {e}"),
-            })?;
-        if opts.server_url.is_some() && opts.sdk_key.is_none() {
-            return Err(general("an SDK key is required with a server URL"));
-        }
-        let bootstrap = match &opts.bootstrap {
-            None => None,
-            Some(Bootstrap::Envelope(s)) => Some(s.clone().into_bytes()),
-            Some(Bootstrap::File(p)) => Some(
-                std::fs::read(p)
-                    .map_err(|e| general(format!("bootstrap file {}: {e}", p.display())))?,
-            ),
+        let (sync, current) = local_state(&opts, None, inherited)?;
+        let (agent, stream_agent) = agents(&opts);
+        let routes = match opts.audience() {
+            burgee_core::Audience::Client => "/v1/client",
+            burgee_core::Audience::Server => "/v1",
         };
-        let mut cfg = SyncConfig::new(keys, opts.environment.clone());
-        cfg.project.clone_from(&opts.project);
-        cfg.audience = opts.audience();
-        cfg.min_version = opts.min_version;
-        cfg.max_envelope_bytes = opts.max_envelope_bytes;
-        let mut sync = SyncState::new(cfg);
-        let now = now_ms();
-        let mut current: Option<Current> = None;
-        let persisted = opts
-            .persist_path
-            .as_ref()
-            .and_then(|p| std::fs::read(p).ok());
-        for envelope in [inherited.map(|e| e.to_vec()), persisted, bootstrap]
-            .into_iter()
-            .flatten()
-        {
-            if let ApplyOutcome::Updated { .. } = sync.apply_local(&envelope, now)
-                && let Some(snapshot) = sync.snapshot()
-            {
-                current = Some(Current {
-                    snapshot: Arc::clone(snapshot),
-                    envelope: envelope.into(),
-                });
-            }
-        }
-        let timeout = Some(Duration::from_millis(opts.request_timeout_ms));
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(timeout)
-            .timeout_recv_response(timeout)
-            .timeout_recv_body(timeout)
-            .timeout_send_body(timeout)
-            .user_agent(format!("{}/{}", opts.sdk_name, opts.sdk_version))
-            .build()
-            .new_agent();
-        let stream_agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(timeout)
-            .timeout_recv_response(timeout)
-            .timeout_per_read(Some(Duration::from_millis(opts.stream_idle_timeout_ms)))
-            .user_agent(format!("{}/{}", opts.sdk_name, opts.sdk_version))
-            .build()
-            .new_agent();
+        let paths = Paths {
+            document: format!("{routes}/snapshots/{}", opts.environment),
+            stream: format!("{routes}/stream/{}", opts.environment),
+            event: "snapshot",
+        };
         let events = (opts.server_url.is_some()).then(|| {
             let mut c = EventBufferConfig::new(opts.sdk_name.clone(), opts.sdk_version.clone());
             c.flush_interval_ms = opts.flush_interval_ms;
@@ -194,6 +240,7 @@ impl Client {
             opts,
             agent,
             stream_agent,
+            paths,
             sync: Mutex::new(sync),
             status_cv: Condvar::new(),
             current: RwLock::new(current),

@@ -37,6 +37,7 @@
 //! ```
 
 mod client;
+mod config;
 mod evaluate;
 mod events;
 mod options;
@@ -49,6 +50,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use burgee_core::client::{EventStats, SyncStatus, TrackEvent, not_ready_error};
 pub use burgee_core::engine::{DEFAULTS, Defaults, Resolution, openfeature_error_code};
 pub use client::{Client, ClientEvent, Listener, ListenerId};
+pub use config::{ConfigChange, ConfigClient, ConfigEntryValue, ConfigEvent, ConfigListener};
 pub use options::{Bootstrap, ClientError, ClientOptions};
 
 /// Milliseconds since the Unix epoch, from the system clock (0 before 1970).

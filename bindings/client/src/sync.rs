@@ -7,14 +7,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
-use burgee_core::Audience;
-use burgee_core::client::{ApplyOutcome, Backoff, SyncState, SyncStatus};
+use burgee_core::client::{ApplyOutcome, Backoff, Document, SyncState, SyncStatus};
 use burgee_core::engine::stream_limit;
 
 use crate::client::{ClientEvent, Current, Listener, Shared};
 use crate::{lock, now_ms, sse};
 
-impl Shared {
+impl<D: Document> Shared<D> {
     pub(crate) fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }
@@ -60,7 +59,7 @@ impl Shared {
     fn update(
         &self,
         envelope: Option<&[u8]>,
-        f: impl FnOnce(&mut SyncState) -> Option<ApplyOutcome>,
+        f: impl FnOnce(&mut SyncState<D>) -> Option<ApplyOutcome>,
     ) {
         let mut events = Vec::new();
         {
@@ -133,25 +132,12 @@ impl Shared {
         });
     }
 
-    /// `/v1/client` for a client-side key (`bgc_`: the client snapshot and its stream), else
-    /// `/v1` (the server snapshot).
-    fn routes(&self) -> &'static str {
-        match self.opts.audience() {
-            Audience::Client => "/v1/client",
-            Audience::Server => "/v1",
-        }
-    }
-
     /// One conditional GET of the snapshot.
     fn poll(&self) -> Result<(), String> {
         let etag = lock(&self.sync).etag().map(str::to_owned);
         let mut req = self
             .agent
-            .get(self.url(&format!(
-                "{}/snapshots/{}",
-                self.routes(),
-                self.opts.environment
-            )))
+            .get(self.url(&self.paths.document))
             .header("Authorization", &self.auth());
         if let Some(tag) = &etag {
             req = req.header("If-None-Match", tag);
@@ -191,14 +177,11 @@ impl Shared {
     fn stream(&self) -> Result<bool, StreamError> {
         let version = lock(&self.sync)
             .snapshot()
-            .map(|s| s.info().version.to_string());
+            .and_then(|s| s.held_marker())
+            .map(|h| h.version.to_string());
         let mut req = self
             .stream_agent
-            .get(self.url(&format!(
-                "{}/stream/{}",
-                self.routes(),
-                self.opts.environment
-            )))
+            .get(self.url(&self.paths.stream))
             .header("Authorization", &self.auth())
             .header("Accept", "text/event-stream");
         if let Some(v) = &version {
@@ -249,7 +232,7 @@ impl Shared {
             }
             let chunk = buf.get(..n).unwrap_or_default();
             let fed = parser.feed(chunk, |ev| {
-                if ev.event == "snapshot" {
+                if ev.event == self.paths.event {
                     self.apply(ev.data.as_bytes(), None);
                     delivered = true;
                 }
@@ -294,7 +277,7 @@ fn persist(path: &std::path::Path, envelope: &[u8]) {
     }
 }
 
-pub(crate) fn sync_loop(shared: &Shared) {
+pub(crate) fn sync_loop<D: Document>(shared: &Shared<D>) {
     let o = &shared.opts;
     let mut backoff = Backoff::new(o.backoff_base_ms, o.backoff_cap_ms);
     let mut stream_supported = o.streaming;

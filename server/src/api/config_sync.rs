@@ -17,7 +17,7 @@ use crate::api::distribution::{
 use crate::api::extract::authenticate_or_key;
 use crate::auth::Principal;
 use crate::error::{ApiCode, ApiError};
-use crate::openapi::external::Envelope;
+use crate::openapi::external::ConfigEnvelope;
 use crate::service::AppState;
 
 /// The (project, environment) and the variant ([`Audience::Server`]: with secrets) a caller
@@ -65,7 +65,7 @@ fn no_document(service: &str, env: &str) -> ApiError {
         ("key" = Option<String>, Query, description = "A client-side key (bgc_...) when no Authorization header can be sent"),
     ),
     responses(
-        (status = 200, description = "The DSSE envelope (payload type application/vnd.burgee.config+json; version=1)", body = Envelope),
+        (status = 200, description = "The DSSE envelope (payload type application/vnd.burgee.config+json; version=1)", body = ConfigEnvelope),
         (status = 304, description = "Not modified (If-None-Match matched)"),
     ),
     extensions(("x-burgee-role" = json!("SDK key or client-side key of the environment (scoped keys: their service only), or viewer"))),

@@ -27,7 +27,6 @@ pub struct SeedConfigInput {
     pub key: Option<String>,
     /// The value: any JSON for format `json` (the default, or `text` for a JSON string); the
     /// text itself for `yaml`, `toml`, `properties` and `text`.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// Environment key (bulk items take the request's).
     #[serde(default)]
@@ -46,7 +45,6 @@ pub struct SeedConfigInput {
     pub description: String,
     /// A JSON Schema the value must satisfy.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
     pub schema: Option<Value>,
     /// A secret (encrypted at rest, `value` `null` in every answer).
     #[serde(default)]
@@ -82,7 +80,6 @@ pub struct SeedConfig {
     /// Entry key.
     pub key: String,
     /// The value: parsed JSON for `json`, the text otherwise, `null` for a secret.
-    #[schema(value_type = Object)]
     pub value: Value,
     /// Environment key.
     pub environment: String,
@@ -121,7 +118,6 @@ pub struct SeedHistoryEntry {
     /// The version after the change.
     pub version: u64,
     /// The value after it (`null` after a deletion, or for a secret).
-    #[schema(value_type = Object)]
     pub value: Value,
     /// `create`, `update`, `delete` or `rollback`.
     pub action: String,

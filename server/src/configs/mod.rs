@@ -92,7 +92,6 @@ pub struct OverrideInput {
     /// A condition (the flag condition language) over instance attributes: `targetingKey`
     /// (the instance id), `host`, `zone`, `version`, `labels`... Absent: every instance.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
     pub when: Option<Value>,
     /// Share of the matching instances, by instance id, in basis points (0..=10000). Absent:
     /// all of them.
@@ -147,10 +146,8 @@ pub struct ConfigEntry {
     /// The value as authored (`null` for a secret).
     pub value: Option<String>,
     /// The value parsed, as JSON (`null` for a secret).
-    #[schema(value_type = Option<Object>)]
     pub parsed: Option<Value>,
     /// The JSON Schema the value is checked against.
-    #[schema(value_type = Option<Object>)]
     pub schema: Option<Value>,
     /// What it is for.
     pub description: String,
@@ -174,14 +171,12 @@ pub struct OverrideView {
     /// Override id.
     pub id: String,
     /// The condition over instance attributes.
-    #[schema(value_type = Option<Object>)]
     pub when: Option<Value>,
     /// Share of matching instances, basis points.
     pub percentage: Option<u32>,
     /// The value as authored.
     pub value: Option<String>,
     /// The value parsed.
-    #[schema(value_type = Option<Object>)]
     pub parsed: Option<Value>,
 }
 

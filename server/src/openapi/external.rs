@@ -61,6 +61,9 @@ external_schemas! {
     /// A DSSE envelope as served (spec/SNAPSHOT.md §5): `payloadType`, the base64 payload (a
     /// [`Snapshot`] as JSON) and Ed25519 signatures with their key ids.
     Envelope,
+    /// A DSSE envelope of a config document (spec/CONFIG.md §4): payload type
+    /// `application/vnd.burgee.config+json; version=1`.
+    ConfigEnvelope,
 }
 
 /// The component schemas of the specification, by the names of the marker types above
@@ -110,6 +113,23 @@ pub fn components() -> Map<String, Value> {
                 "payload": {"type": "string", "contentEncoding": "base64",
                     "contentMediaType": "application/json",
                     "contentSchema": {"$ref": "#/components/schemas/Snapshot"}},
+                "signatures": {"type": "array", "minItems": 1, "items": {
+                    "type": "object", "required": ["keyid", "sig"], "additionalProperties": false,
+                    "properties": {"keyid": {"type": "string"}, "sig": {"type": "string", "contentEncoding": "base64"}}}}
+            }
+        }),
+    );
+    out.insert(
+        "ConfigEnvelope".into(),
+        json!({
+            "type": "object",
+            "description": "A DSSE envelope of a config document (spec/CONFIG.md §4); the payload, base64, is the config document as JSON",
+            "required": ["payloadType", "payload", "signatures"],
+            "additionalProperties": false,
+            "properties": {
+                "payloadType": {"const": burgee_core::CONFIG_PAYLOAD_TYPE},
+                "payload": {"type": "string", "contentEncoding": "base64",
+                    "contentMediaType": "application/json"},
                 "signatures": {"type": "array", "minItems": 1, "items": {
                     "type": "object", "required": ["keyid", "sig"], "additionalProperties": false,
                     "properties": {"keyid": {"type": "string"}, "sig": {"type": "string", "contentEncoding": "base64"}}}}
@@ -181,6 +201,7 @@ mod tests {
             "SnapshotVariants",
             "EventBatch",
             "Envelope",
+            "ConfigEnvelope",
         ] {
             assert!(c.contains_key(name), "{name} missing");
         }

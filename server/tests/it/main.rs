@@ -22,6 +22,7 @@ mod api;
 mod chaos;
 mod chaos_events;
 mod cli;
+mod configs;
 mod console_api;
 mod durability;
 mod e2e;

@@ -1,0 +1,348 @@
+//! The [`ConfigClient`]: a service's configuration, kept current like a snapshot (SSE with
+//! ETag polling as fallback, the last good document persisted and re-verified at start,
+//! bootstrap for offline starts), resolved for this instance by the core
+//! ([`burgee_core::ConfigDocument::get`]: overrides by condition and percentage), with change
+//! listeners that receive the keys whose value changed, old and new (hot reload).
+//!
+//! ```text
+//!  server ──SSE /v1/configs/{env}/{service}/stream (event: config)──► SyncState<ConfigDocument>
+//!         ──GET /v1/configs/{env}/{service} (ETag/304)───────────────┘     │ (core: verify,
+//!                                                                           ▼  anti-rollback)
+//!  app ◄── get(key) / values()         listeners ◄── diff of the values resolved for this instance
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use burgee_core::client::SyncStatus;
+use burgee_core::{ConfigDocument, ConfigFormat, Context, ErrorCode};
+use serde_json::Value;
+
+use crate::client::{ClientEvent, Paths, Shared, agents, local_state};
+use crate::options::{ClientError, ClientOptions, general};
+use crate::sync::sync_loop;
+use crate::{lock, now_ms};
+
+/// One entry's value for this instance, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigEntryValue {
+    /// Format of `raw`.
+    pub format: ConfigFormat,
+    /// The text served.
+    pub raw: String,
+    /// The text parsed, as JSON.
+    pub value: Value,
+    /// The entry's revision.
+    pub revision: u64,
+    /// The override that served it (`None`: the base value).
+    pub override_id: Option<String>,
+}
+
+/// How one key changed between two documents, for this instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigChange {
+    /// Entry key.
+    pub key: String,
+    /// The value before (`None`: the key is new).
+    pub old: Option<ConfigEntryValue>,
+    /// The value now (`None`: the key was removed).
+    pub new: Option<ConfigEntryValue>,
+}
+
+/// What configuration listeners hear about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigEvent {
+    /// A newer document is held; `changes` lists every key whose value for this instance
+    /// differs (empty when only the version changed, e.g. a re-sign), sorted by key.
+    Changed {
+        /// Version held before (`None` for the first document).
+        old_version: Option<u64>,
+        /// Version held now.
+        new_version: u64,
+        /// The keys that changed.
+        changes: Vec<ConfigChange>,
+    },
+    /// The sync status changed (as [`ClientEvent::Status`]).
+    Status {
+        /// The new status.
+        status: SyncStatus,
+        /// The last error's message, for `ERROR` and `STALE`.
+        message: Option<String>,
+    },
+}
+
+/// A configuration listener, called on the sync thread; must not block for long.
+pub type ConfigListener = Arc<dyn Fn(&ConfigEvent) + Send + Sync>;
+
+/// Values of every key for `instance`, owned.
+fn resolve(
+    doc: &ConfigDocument,
+    instance: &Context,
+    now: u64,
+) -> BTreeMap<String, ConfigEntryValue> {
+    doc.resolve_all(instance, now)
+        .into_iter()
+        .map(|v| {
+            (
+                v.key.to_owned(),
+                ConfigEntryValue {
+                    format: v.format,
+                    raw: v.raw.to_owned(),
+                    value: v.value.clone(),
+                    revision: v.revision,
+                    override_id: v.override_id.map(str::to_owned),
+                },
+            )
+        })
+        .collect()
+}
+
+/// The keys whose value differs between two resolutions, sorted.
+fn diff(
+    old: &BTreeMap<String, ConfigEntryValue>,
+    new: &BTreeMap<String, ConfigEntryValue>,
+) -> Vec<ConfigChange> {
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (o, n) = (old.get(k), new.get(k));
+            let same = match (o, n) {
+                (Some(a), Some(b)) => a.raw == b.raw && a.value == b.value,
+                (None, None) => true,
+                _ => false,
+            };
+            (!same).then(|| ConfigChange {
+                key: k.clone(),
+                old: o.cloned(),
+                new: n.cloned(),
+            })
+        })
+        .collect()
+}
+
+struct Watch {
+    instance: Context,
+    /// The values last announced to listeners, and their document's version.
+    seen: Mutex<(Option<u64>, BTreeMap<String, ConfigEntryValue>)>,
+    listeners: Mutex<Vec<(u64, ConfigListener)>>,
+    next: AtomicU64,
+}
+
+/// A service's configuration, verified and kept current. Every method takes `&self`.
+pub struct ConfigClient {
+    shared: Arc<Shared<ConfigDocument>>,
+    watch: Arc<Watch>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for ConfigClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigClient")
+            .field("environment", &self.shared.opts.environment)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigClient {
+    /// Starts a client of `service`'s configuration in `opts.environment` for the instance
+    /// `instance` (targeting key: the instance id; attributes such as `host`, `zone`,
+    /// `version`, `labels`, which override conditions read). `opts.persist_path` and
+    /// `opts.bootstrap` refer to the config document (not a snapshot). Only a server-side SDK
+    /// key scoped to the service receives secret entries.
+    ///
+    /// # Errors
+    /// As [`crate::Client::new`]; `GENERAL` for an empty service name.
+    pub fn new(
+        opts: ClientOptions,
+        service: &str,
+        instance: Context,
+    ) -> Result<ConfigClient, ClientError> {
+        if service.is_empty() {
+            return Err(general("a service name is required"));
+        }
+        let (sync, current) = local_state::<ConfigDocument>(&opts, Some(service), None)?;
+        let (agent, stream_agent) = agents(&opts);
+        let paths = Paths {
+            document: format!("/v1/configs/{}/{service}", opts.environment),
+            stream: format!("/v1/configs/{}/{service}/stream", opts.environment),
+            event: "config",
+        };
+        let now = now_ms();
+        let seen = match &current {
+            Some(c) => (
+                Some(c.snapshot.info().version),
+                resolve(&c.snapshot, &instance, now),
+            ),
+            None => (None, BTreeMap::new()),
+        };
+        let watch = Arc::new(Watch {
+            instance,
+            seen: Mutex::new(seen),
+            listeners: Mutex::new(Vec::new()),
+            next: AtomicU64::new(0),
+        });
+        let shared = Arc::new(Shared {
+            id: 0,
+            generation: AtomicU64::new(0),
+            opts,
+            agent,
+            stream_agent,
+            paths,
+            sync: Mutex::new(sync),
+            status_cv: Condvar::new(),
+            current: RwLock::new(current),
+            events: None,
+            events_cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+            sleep: (Mutex::new(()), Condvar::new()),
+            listeners: Mutex::new(Vec::new()),
+            next_listener: AtomicU64::new(0),
+        });
+        // The sync thread's events become configuration events: the diff of this instance's
+        // values against those last announced.
+        let (w, s) = (Arc::clone(&watch), Arc::downgrade(&shared));
+        lock(&shared.listeners).push((
+            0,
+            Arc::new(move |e: &ClientEvent| {
+                let event = match e {
+                    ClientEvent::Status { status, message } => ConfigEvent::Status {
+                        status: status.clone(),
+                        message: message.clone(),
+                    },
+                    ClientEvent::Changed { new, .. } => {
+                        let Some(doc) = s.upgrade().and_then(|s| current_doc(&s)) else {
+                            return;
+                        };
+                        let values = resolve(&doc, &w.instance, now_ms());
+                        let mut seen = lock(&w.seen);
+                        let changes = diff(&seen.1, &values);
+                        let old_version = seen.0;
+                        *seen = (Some(*new), values);
+                        drop(seen);
+                        ConfigEvent::Changed {
+                            old_version,
+                            new_version: *new,
+                            changes,
+                        }
+                    }
+                };
+                let listeners: Vec<ConfigListener> = lock(&w.listeners)
+                    .iter()
+                    .map(|(_, l)| Arc::clone(l))
+                    .collect();
+                for l in listeners {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| l(&event)));
+                }
+            }),
+        ));
+        if shared.opts.server_url.is_some() {
+            let s = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("burgee-config-sync".into())
+                .spawn(move || sync_loop(&s))
+                .map_err(|e| general(format!("cannot start the sync thread: {e}")))?;
+        }
+        Ok(ConfigClient {
+            shared,
+            watch,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The verified document held, `None` before the first.
+    pub fn document(&self) -> Option<Arc<ConfigDocument>> {
+        current_doc(&self.shared)
+    }
+
+    /// The value of `key` for this instance now; `None` for an unknown key or without a
+    /// document.
+    pub fn get(&self, key: &str) -> Option<ConfigEntryValue> {
+        let doc = self.document()?;
+        let v = doc.get(key, &self.watch.instance, now_ms())?;
+        Some(ConfigEntryValue {
+            format: v.format,
+            raw: v.raw.to_owned(),
+            value: v.value.clone(),
+            revision: v.revision,
+            override_id: v.override_id.map(str::to_owned),
+        })
+    }
+
+    /// Every key's value for this instance, sorted by key (empty without a document).
+    pub fn values(&self) -> BTreeMap<String, ConfigEntryValue> {
+        self.document()
+            .map(|d| resolve(&d, &self.watch.instance, now_ms()))
+            .unwrap_or_default()
+    }
+
+    /// The status and the last error (code and message) seen, if any.
+    pub fn status(&self) -> (SyncStatus, Option<(ErrorCode, String)>) {
+        let s = lock(&self.shared.sync);
+        (
+            s.status().clone(),
+            s.last_error().map(|(c, m)| (c, m.to_owned())),
+        )
+    }
+
+    /// Blocks until a document is held or the status is `ERROR`, at most `timeout`; returns
+    /// the status then.
+    pub fn wait_until_ready(&self, timeout: Duration) -> SyncStatus {
+        let deadline = Instant::now() + timeout;
+        let mut s = lock(&self.shared.sync);
+        loop {
+            if s.snapshot().is_some() || matches!(s.status(), SyncStatus::Error(_)) {
+                return s.status().clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return s.status().clone();
+            }
+            s = self
+                .shared
+                .status_cv
+                .wait_timeout(s, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Registers a listener; returns its id for [`ConfigClient::unsubscribe`].
+    pub fn subscribe(&self, listener: ConfigListener) -> u64 {
+        let id = self.watch.next.fetch_add(1, Ordering::Relaxed);
+        lock(&self.watch.listeners).push((id, listener));
+        id
+    }
+
+    /// Removes a listener; unknown ids are ignored.
+    pub fn unsubscribe(&self, id: u64) {
+        lock(&self.watch.listeners).retain(|(i, _)| *i != id);
+    }
+
+    /// Stops synchronising (idempotent); the document held keeps serving.
+    pub fn close(&self) {
+        if self.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.shared.stop.store(true, Ordering::SeqCst);
+        self.shared.sleep.1.notify_all();
+    }
+}
+
+impl Drop for ConfigClient {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn current_doc(shared: &Shared<ConfigDocument>) -> Option<Arc<ConfigDocument>> {
+    shared
+        .current
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|c| Arc::clone(&c.snapshot))
+}
