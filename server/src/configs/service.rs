@@ -635,6 +635,54 @@ impl AppState {
         .await
     }
 
+    /// Re-signs (same entries, new version) the config document of every (environment,
+    /// service) whose latest document has less than half its lifetime left at `now`, or none
+    /// at all (a service created before its environment); appends what was published to
+    /// `done`. One that fails is logged and counted (`burgee_resign_failures_total`); the
+    /// others go on.
+    ///
+    /// # Errors
+    /// [`StateError::Db`] when the list of services cannot be read.
+    pub(crate) async fn republish_configs_due(
+        &self,
+        now: u64,
+        done: &mut Vec<Published>,
+    ) -> Result<(), StateError> {
+        let scopes: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT e.project, e.key, s.key FROM environments e JOIN services s \
+             ON s.project = e.project ORDER BY e.project, e.key, s.key",
+        )
+        .fetch_all(&self.inner.store.pool)
+        .await?;
+        for (project, env, service) in scopes {
+            let scope = (project.as_str(), env.as_str(), service.as_str());
+            let due = match self.latest_config(scope).await {
+                Ok(Some(d)) => {
+                    let lifetime = d.expires_at.saturating_sub(d.issued_at);
+                    d.expires_at.saturating_sub(now) < lifetime / 2
+                }
+                Ok(None) | Err(_) => true,
+            };
+            if !due {
+                continue;
+            }
+            match self
+                .write("system", async |tx| {
+                    tx.publish_config(scope, "re-sign").await
+                })
+                .await
+            {
+                Ok(p) => done.push(p),
+                Err(e) => {
+                    self.inner.metrics.resign_failures.inc();
+                    tracing::error!(project = %project, environment = %env, service = %service,
+                        error = %e, "re-signing a config document failed; the others go on");
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The latest config document of a scope (with and, as its `client`, without secrets).
     ///
     /// # Errors

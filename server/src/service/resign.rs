@@ -6,8 +6,8 @@ use crate::service::AppState;
 
 impl AppState {
     /// Re-publishes (same content, new version) every environment whose latest snapshot has
-    /// less than half of its lifetime left at `now` (ms since epoch), so a live server never
-    /// serves an expired snapshot. Returns what was published, sorted by project and
+    /// less than half of its lifetime left at `now` (ms since epoch), and every service's
+    /// config document likewise, so a live server never serves an expired document. Returns what was published, sorted by project and
     /// environment.
     ///
     /// Environments are handled one at a time, each in its own transaction: one that cannot
@@ -66,6 +66,7 @@ impl AppState {
                 }
             }
         }
+        self.republish_configs_due(now, &mut done).await?;
         Ok(done)
     }
 

@@ -10,10 +10,12 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use burgee_server::events::log::{EventLog, LogConfig};
+
+use crate::common::nats::Nats;
 use burgee_test_support::Serve;
 use serde_json::{Value, json};
 
@@ -228,47 +230,6 @@ fn a_full_event_disk_refuses_batches_with_storage_full_and_recovers_when_space_r
     let stored = stored_batch_ids(&events_dir);
     assert_eq!(stored, acknowledged);
     drop(disk);
-}
-
-struct Nats {
-    child: Child,
-    port: u16,
-    store: PathBuf,
-}
-
-impl Nats {
-    fn start(store: &Path, port: u16) -> Nats {
-        let child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-            .arg(store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("nats-server is needed (scripts/setup installs it): {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Nats {
-            child,
-            port,
-            store: store.to_path_buf(),
-        }
-    }
-
-    fn stop(mut self) -> (PathBuf, u16) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        (self.store.clone(), self.port)
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The JetStream message ids in the stream once it holds `want` messages (or after `wait`).

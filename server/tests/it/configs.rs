@@ -581,3 +581,49 @@ async fn seed_api(f: &Fixture) {
     assert_eq!(e["revision"], 2);
 }
 both!(seed_api, 1024 * 1024);
+
+async fn documents_are_re_signed_before_expiry(f: &Fixture) {
+    call(
+        f,
+        "PUT",
+        &format!("{P}/services/checkout"),
+        &f.admin,
+        Some(&json!({})),
+    )
+    .await
+    .expect(StatusCode::OK);
+    put(f, "pool", &json!({"value": "5"}))
+        .await
+        .expect(StatusCode::CREATED);
+    let latest = |env: &'static str| async move {
+        f.state
+            .latest_config(("default", env, "checkout"))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let before = latest("development").await;
+    // Not due yet: nothing re-signed.
+    let done = f.state.republish_due(before.issued_at).await.unwrap();
+    assert!(done.iter().all(|p| p.service.is_none()), "{done:?}");
+    // Past half the lifetime: every environment's document gets a new version, same entries.
+    let at = before.issued_at + (before.expires_at - before.issued_at) / 2 + 1;
+    let done = f.state.republish_due(at).await.unwrap();
+    let configs: Vec<&str> = done
+        .iter()
+        .filter(|p| p.service.is_some())
+        .map(|p| p.environment.as_str())
+        .collect();
+    assert_eq!(configs, ["development", "production", "staging"]);
+    let after = latest("development").await;
+    assert_eq!(after.version, before.version + 1);
+    let event: String =
+        sqlx::query_scalar("SELECT event FROM outbox WHERE kind = 'config' ORDER BY seq DESC")
+            .fetch_one(&f.state.store().pool)
+            .await
+            .unwrap();
+    let event: Value = serde_json::from_str(&event).unwrap();
+    assert_eq!(event["reason"], "re-sign");
+    assert_eq!(event["changed_keys"], json!([]));
+}
+both!(documents_are_re_signed_before_expiry, 1024 * 1024);

@@ -22,6 +22,9 @@ const Access = lazy(() => import('./pages/Access'));
 const Projects = lazy(() => import('./pages/Projects'));
 const Experiments = lazy(() => import('./pages/Experiments'));
 const Experiment = lazy(() => import('./pages/Experiment'));
+const Services = lazy(() => import('./pages/Services'));
+const ServiceConfigs = lazy(() => import('./pages/ServiceConfigs'));
+const ConfigEntry = lazy(() => import('./pages/ConfigEntry'));
 
 applyTheme(storedTheme());
 followSystemTheme();
@@ -45,6 +48,10 @@ const router = createBrowserRouter(
         { path: 'p/:project/e/:env/experiments', element: <Experiments /> },
         { path: 'p/:project/e/:env/experiments/:flag', element: <Experiment /> },
         { path: 'p/:project/e/:env/segments', element: <Segments /> },
+        { path: 'p/:project/e/:env/configs', element: <Services /> },
+        { path: 'p/:project/e/:env/configs/:service', element: <ServiceConfigs /> },
+        { path: 'p/:project/e/:env/configs/:service/new', element: <ConfigEntry /> },
+        { path: 'p/:project/e/:env/configs/:service/entries/:key', element: <ConfigEntry /> },
         { path: 'p/:project/e/:env/history', element: <History /> },
         { path: 'p/:project/e/:env/audit', element: <Audit /> },
         { path: 'p/:project/e/:env/access', element: <Access /> },

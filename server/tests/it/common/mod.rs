@@ -1,5 +1,6 @@
 //! Helpers shared by the server's integration tests.
 
+pub mod nats;
 pub mod openapi;
 
 pub use burgee_test_support::postgres_url;

@@ -1,5 +1,5 @@
 // A modal confirmation on the native <dialog> (focus moves into it, Escape cancels).
-import { type ReactNode, useEffect, useRef } from 'react';
+import { type ReactNode, useEffect, useId, useRef } from 'react';
 
 /** Props of [`Confirm`]. */
 export interface ConfirmProps {
@@ -20,6 +20,8 @@ export interface ConfirmProps {
 /** A confirmation dialog. */
 export function Confirm({ open, title, children, confirmLabel, onConfirm, onCancel }: ConfirmProps) {
   const ref = useRef<HTMLDialogElement>(null);
+  // Several dialogs can be on one screen: each is named by its own heading.
+  const titleId = useId();
   useEffect(() => {
     const d = ref.current;
     if (!d) return;
@@ -27,8 +29,8 @@ export function Confirm({ open, title, children, confirmLabel, onConfirm, onCanc
     if (!open && d.open) d.close();
   }, [open]);
   return (
-    <dialog ref={ref} aria-labelledby="confirm-title" onCancel={onCancel} onClose={() => open && onCancel()}>
-      <h2 id="confirm-title">{title}</h2>
+    <dialog ref={ref} aria-labelledby={titleId} onCancel={onCancel} onClose={() => open && onCancel()}>
+      <h2 id={titleId}>{title}</h2>
       <div>{children}</div>
       <div className="actions">
         <button type="button" onClick={onCancel}>

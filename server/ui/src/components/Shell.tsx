@@ -57,6 +57,7 @@ const SECTIONS = [
   ['flags', 'Flags'],
   ['experiments', 'Experiments'],
   ['segments', 'Segments'],
+  ['configs', 'Configuration'],
   ['history', 'History'],
   ['audit', 'Audit log'],
   ['access', 'Access'],
@@ -69,9 +70,14 @@ function Switchers() {
   const navigate = useNavigate();
   const location = useLocation();
   // Another environment keeps the section; on an experiment, the experiment too (its results
-  // are per environment).
+  // are per environment); in the configuration, the service (services are the project's).
   const parts = location.pathname.split('/');
-  const section = parts[5] === 'experiments' ? parts.slice(5).join('/') : (parts[5] ?? 'flags');
+  const section =
+    parts[5] === 'experiments'
+      ? parts.slice(5).join('/')
+      : parts[5] === 'configs'
+        ? parts.slice(5, 7).join('/')
+        : (parts[5] ?? 'flags');
   if (!project) return null;
   return (
     <div className="switchers">
