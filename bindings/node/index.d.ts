@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'PROJECT_MISMATCH'
   | 'ENVIRONMENT_MISMATCH'
   | 'AUDIENCE_MISMATCH'
+  | 'SERVICE_MISMATCH'
   | 'SNAPSHOT_ROLLBACK'
   | 'SNAPSHOT_EXPIRED'
   | 'SNAPSHOT_INVALID'
@@ -215,4 +216,48 @@ export declare class Client extends EventEmitter {
   close(): Promise<boolean>;
   on(event: 'status', listener: (e: StatusEvent) => void): this;
   on(event: 'change', listener: (e: ChangeEvent) => void): this;
+}
+
+/** An entry's value for this instance. */
+export interface ConfigEntry {
+  format: 'json' | 'yaml' | 'toml' | 'properties' | 'text';
+  /** The text as authored. */
+  raw: string;
+  /** The text parsed, as JSON. */
+  value: unknown;
+  revision: number;
+  /** The override that served it, or null for the base value. */
+  overrideId: string | null;
+}
+/** A new config document: the keys whose value changed for this instance. */
+export interface ConfigChangeEvent {
+  kind: 'changed';
+  oldVersion: number | null;
+  newVersion: number;
+  changes: { key: string; old: ConfigEntry | null; new: ConfigEntry | null }[];
+}
+/** Options of `new ConfigClient(...)`: the client options (persistPath and bootstrap hold the
+ * config document) plus the service and this instance's attributes. */
+export interface ConfigClientOptions extends ClientOptions {
+  service: string;
+  /** targetingKey: the instance id; host, zone, version, labels... */
+  instance?: ContextObject;
+}
+/** A service's configuration, verified and kept current; resolved for this instance. */
+export declare class ConfigClient extends EventEmitter {
+  /** @throws BurgeeError PARSE_ERROR (bad key) or GENERAL (bad configuration) */
+  constructor(options: ConfigClientOptions);
+  waitUntilReady(timeoutMs?: number): Promise<Status>;
+  status(): ClientStatus;
+  version(): number | null;
+  get<T = unknown>(key: string, defaultValue?: T): T;
+  getRaw(key: string, defaultValue?: string): string | undefined;
+  getEntry(key: string): ConfigEntry | null;
+  getString(key: string, defaultValue: string): string;
+  getNumber(key: string, defaultValue: number): number;
+  getBoolean(key: string, defaultValue: boolean): boolean;
+  all(): Record<string, unknown>;
+  close(): void;
+  on(event: 'status', listener: (e: StatusEvent) => void): this;
+  on(event: 'change', listener: (e: ConfigChangeEvent) => void): this;
 }

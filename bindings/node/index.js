@@ -19,6 +19,7 @@ const ErrorCode = Object.freeze({
   PROJECT_MISMATCH: 'PROJECT_MISMATCH',
   ENVIRONMENT_MISMATCH: 'ENVIRONMENT_MISMATCH',
   AUDIENCE_MISMATCH: 'AUDIENCE_MISMATCH',
+  SERVICE_MISMATCH: 'SERVICE_MISMATCH',
   SNAPSHOT_ROLLBACK: 'SNAPSHOT_ROLLBACK',
   SNAPSHOT_EXPIRED: 'SNAPSHOT_EXPIRED',
   SNAPSHOT_INVALID: 'SNAPSHOT_INVALID',
@@ -226,8 +227,77 @@ class Client extends EventEmitter {
   }
 }
 
+/**
+ * A service's configuration (spec/CONFIG.md), verified like snapshots and kept current in the
+ * background (SSE, ETag polling, `persistPath`, `bootstrap`), resolved for this instance:
+ * `new ConfigClient({...clientOptions, service: 'checkout', instance: {targetingKey: 'i-1',
+ * zone: 'eu-1'}})`. Events: `'change'` ({oldVersion, newVersion, changes: [{key, old, new}]},
+ * old/new `{format, raw, value, revision, overrideId}` or null) for hot reload, `'status'`.
+ * Only a server-side SDK key scoped to the service receives secret entries.
+ */
+class ConfigClient extends EventEmitter {
+  constructor(options) {
+    super();
+    const { service, instance, ...clientOptions } = options;
+    this.native = guard(() => new native.ConfigClient(clientOptions, service, instance ?? {}));
+    this.native.onEvent((e) => {
+      if (e.kind === 'status') this.emit('status', e);
+      else this.emit('change', e);
+    });
+  }
+  /** Resolves with the status: READY/STALE (document held), ERROR (refused), NOT_READY (timeout). */
+  waitUntilReady(timeoutMs = DEFAULTS.readyTimeoutMs) {
+    return this.native.waitUntilReady(timeoutMs);
+  }
+  status() {
+    return this.native.status();
+  }
+  /** The version of the document held, or null. */
+  version() {
+    return this.native.version();
+  }
+  /** The parsed value of `key` (any JSON) for this instance, or `defaultValue` if unknown. */
+  get(key, defaultValue = undefined) {
+    const e = this.native.get(key);
+    return e === null ? defaultValue : e.value;
+  }
+  /** The raw text of `key` as authored (YAML, TOML, ...), or `defaultValue`. */
+  getRaw(key, defaultValue = undefined) {
+    const e = this.native.get(key);
+    return e === null ? defaultValue : e.raw;
+  }
+  /** `{format, raw, value, revision, overrideId}` of `key`, or null. */
+  getEntry(key) {
+    return this.native.get(key);
+  }
+  /** The value of `key` when it is a string, else `defaultValue`. */
+  getString(key, defaultValue) {
+    const v = this.get(key);
+    return typeof v === 'string' ? v : defaultValue;
+  }
+  /** The value of `key` when it is a number, else `defaultValue`. */
+  getNumber(key, defaultValue) {
+    const v = this.get(key);
+    return typeof v === 'number' ? v : defaultValue;
+  }
+  /** The value of `key` when it is a boolean, else `defaultValue`. */
+  getBoolean(key, defaultValue) {
+    const v = this.get(key);
+    return typeof v === 'boolean' ? v : defaultValue;
+  }
+  /** Every key's parsed value for this instance: `{key: value}`. */
+  all() {
+    return Object.fromEntries(Object.entries(this.native.values()).map(([k, e]) => [k, e.value]));
+  }
+  /** Stops syncing; the document held keeps serving. */
+  close() {
+    this.native.close();
+  }
+}
+
 module.exports = {
   Client,
+  ConfigClient,
   Context,
   Snapshot,
   BurgeeError,

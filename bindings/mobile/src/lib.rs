@@ -70,6 +70,8 @@ pub enum ErrorCode {
     /// `AUDIENCE_MISMATCH`: a server snapshot where client snapshots are read (client-side
     /// keys), or the reverse.
     AudienceMismatch,
+    /// `SERVICE_MISMATCH`: a config document of another service than the one configured.
+    ServiceMismatch,
     /// `SNAPSHOT_ROLLBACK`: older than the snapshot held (or the minimum version), or the same
     /// version with other content.
     SnapshotRollback,
@@ -179,6 +181,12 @@ pub enum BurgeeError {
         /// What is wrong.
         detail: String,
     },
+    /// `SERVICE_MISMATCH`.
+    #[error("SERVICE_MISMATCH: {detail}")]
+    ServiceMismatch {
+        /// What is wrong.
+        detail: String,
+    },
     /// `SNAPSHOT_ROLLBACK`.
     #[error("SNAPSHOT_ROLLBACK: {detail}")]
     SnapshotRollback {
@@ -242,6 +250,7 @@ impl BurgeeError {
             ErrorCode::ProjectMismatch => BurgeeError::ProjectMismatch { detail },
             ErrorCode::EnvironmentMismatch => BurgeeError::EnvironmentMismatch { detail },
             ErrorCode::AudienceMismatch => BurgeeError::AudienceMismatch { detail },
+            ErrorCode::ServiceMismatch => BurgeeError::ServiceMismatch { detail },
             ErrorCode::SnapshotRollback => BurgeeError::SnapshotRollback { detail },
             ErrorCode::SnapshotExpired => BurgeeError::SnapshotExpired { detail },
             ErrorCode::SnapshotInvalid => BurgeeError::SnapshotInvalid { detail },
@@ -272,6 +281,7 @@ impl BurgeeError {
             BurgeeError::ProjectMismatch { .. } => ErrorCode::ProjectMismatch,
             BurgeeError::EnvironmentMismatch { .. } => ErrorCode::EnvironmentMismatch,
             BurgeeError::AudienceMismatch { .. } => ErrorCode::AudienceMismatch,
+            BurgeeError::ServiceMismatch { .. } => ErrorCode::ServiceMismatch,
             BurgeeError::SnapshotRollback { .. } => ErrorCode::SnapshotRollback,
             BurgeeError::SnapshotExpired { .. } => ErrorCode::SnapshotExpired,
             BurgeeError::SnapshotInvalid { .. } => ErrorCode::SnapshotInvalid,

@@ -68,7 +68,7 @@ pub struct ClientOptionsJs {
     pub close_timeout_ms: Option<u32>,
 }
 
-fn native_options(o: ClientOptionsJs) -> Result<NativeOptions, Code> {
+pub(crate) fn native_options(o: ClientOptionsJs) -> Result<NativeOptions, Code> {
     let mut n = NativeOptions::new(o.environment, o.trusted_keys);
     n.server_url = o.server_url;
     n.sdk_key = o.sdk_key;

@@ -16,6 +16,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
+mod config;
 mod context;
 mod fast;
 mod snapshot;
@@ -27,6 +28,7 @@ use napi_derive::napi;
 use serde_json::Value;
 
 pub use client::Client;
+pub use config::ConfigClient;
 pub use context::Context;
 pub use snapshot::Snapshot;
 

@@ -63,7 +63,7 @@ fn attribute(name: &str, v: &Bound<'_, PyAny>) -> Result<AttributeValue, EvalErr
     )))
 }
 
-fn dict_context(d: &Bound<'_, PyDict>) -> Result<CoreContext, EvalError> {
+pub(crate) fn dict_context(d: &Bound<'_, PyDict>) -> Result<CoreContext, EvalError> {
     let mut ctx = CoreContext::anonymous();
     for (k, v) in d.iter() {
         let name = k

@@ -29,6 +29,7 @@ create_exception!(
     "ENVIRONMENT_MISMATCH"
 );
 create_exception!(_native, AudienceMismatch, BurgeeError, "AUDIENCE_MISMATCH");
+create_exception!(_native, ServiceMismatch, BurgeeError, "SERVICE_MISMATCH");
 create_exception!(_native, SnapshotRollback, BurgeeError, "SNAPSHOT_ROLLBACK");
 create_exception!(_native, SnapshotExpired, BurgeeError, "SNAPSHOT_EXPIRED");
 create_exception!(_native, SnapshotInvalid, BurgeeError, "SNAPSHOT_INVALID");
@@ -56,6 +57,7 @@ pub(crate) fn coded(code: ErrorCode, message: impl std::fmt::Display) -> PyErr {
         ErrorCode::ProjectMismatch => ProjectMismatch::new_err(message),
         ErrorCode::EnvironmentMismatch => EnvironmentMismatch::new_err(message),
         ErrorCode::AudienceMismatch => AudienceMismatch::new_err(message),
+        ErrorCode::ServiceMismatch => ServiceMismatch::new_err(message),
         ErrorCode::SnapshotRollback => SnapshotRollback::new_err(message),
         ErrorCode::SnapshotExpired => SnapshotExpired::new_err(message),
         ErrorCode::SnapshotInvalid => SnapshotInvalid::new_err(message),

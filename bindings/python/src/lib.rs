@@ -16,6 +16,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
+mod config;
 mod context;
 mod details;
 mod errors;
@@ -99,6 +100,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Context>()?;
     m.add_class::<Snapshot>()?;
     m.add_class::<Client>()?;
+    m.add_class::<config::ConfigClient>()?;
     m.add("EvaluationDetails", py.get_type::<EvaluationDetails_>())?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
     m.add_function(wrap_pyfunction!(raise_for_code, m)?)?;
@@ -130,6 +132,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "AudienceMismatch",
         py.get_type::<errors::AudienceMismatch>(),
     )?;
+    m.add("ServiceMismatch", py.get_type::<errors::ServiceMismatch>())?;
     m.add(
         "SnapshotRollback",
         py.get_type::<errors::SnapshotRollback>(),

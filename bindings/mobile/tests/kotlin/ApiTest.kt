@@ -15,6 +15,7 @@ fun exceptionClass(code: ErrorCode): KClass<out BurgeeException> = when (code) {
     ErrorCode.PROJECT_MISMATCH -> BurgeeException.ProjectMismatch::class
     ErrorCode.ENVIRONMENT_MISMATCH -> BurgeeException.EnvironmentMismatch::class
     ErrorCode.AUDIENCE_MISMATCH -> BurgeeException.AudienceMismatch::class
+    ErrorCode.SERVICE_MISMATCH -> BurgeeException.ServiceMismatch::class
     ErrorCode.SNAPSHOT_ROLLBACK -> BurgeeException.SnapshotRollback::class
     ErrorCode.SNAPSHOT_EXPIRED -> BurgeeException.SnapshotExpired::class
     ErrorCode.SNAPSHOT_INVALID -> BurgeeException.SnapshotInvalid::class
@@ -34,7 +35,7 @@ fun apiTests(s: Suite) {
     s.test("every stable code maps to its own exception, code() and string") {
         val codes = errorCodes()
         checkEq(ErrorCode.entries.toList(), codes, "errorCodes() against the enum")
-        checkEq(16, codes.size, "number of codes")
+        checkEq(17, codes.size, "number of codes")
         for (code in codes) {
             checkEq(code.name, errorCodeName(code), "stable string of $code")
             val e = expectThrows<BurgeeException>("$code") { throwForCode(code, "what is wrong") }
