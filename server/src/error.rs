@@ -4,7 +4,7 @@
 //! when one input field is at fault: a JSON path such as `variants.big.limit` or a snapshot
 //! path such as `flags[checkout].rules[r1].when`). Codes and statuses:
 //!
-//! [`ApiCode`] lists every code with its status and meaning; the README's table and the
+//! [`ApiCode`] lists every code with its status and meaning; `docs/API.md`'s table and the
 //! OpenAPI document's `Error.code` enum are checked against it by tests.
 
 use std::path::PathBuf;
@@ -374,13 +374,13 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::ApiCode;
 
-    /// The README's list of error codes is exactly [`ApiCode::ALL`], with the same statuses.
+    /// `docs/API.md`'s list of error codes is exactly [`ApiCode::ALL`], with the same statuses.
     #[test]
     fn readme_lists_every_code_with_its_status() {
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/API.md");
         let start = readme
             .find("with codes\n")
-            .unwrap_or_else(|| unreachable!("README has no error-code list"));
+            .unwrap_or_else(|| unreachable!("docs/API.md has no error-code list"));
         let end = start
             + readme[start..]
                 .find("(`ApiCode`")

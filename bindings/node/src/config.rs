@@ -83,7 +83,11 @@ impl ConfigClient {
     /// `service` the service name; `instance` this instance's attributes (`targetingKey` the
     /// instance id, `host`, `zone`, `version`, `labels`...). Throws `BurgeeError`.
     #[napi(constructor)]
-    pub fn new(options: ClientOptionsJs, service: String, instance: Option<Value>) -> Result<Self, Code> {
+    pub fn new(
+        options: ClientOptionsJs,
+        service: String,
+        instance: Option<Value>,
+    ) -> Result<Self, Code> {
         let mut opts = native_options(options)?;
         opts.sdk_name = "burgee-node-config".into();
         let instance = instance.unwrap_or_else(|| Value::Object(Map::new()));

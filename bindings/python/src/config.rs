@@ -42,8 +42,14 @@ fn event_dict<'py>(py: Python<'py>, e: &ConfigEvent) -> PyResult<Bound<'py, PyDi
             for c in changes {
                 let item = PyDict::new(py);
                 item.set_item("key", &c.key)?;
-                item.set_item("old", c.old.as_ref().map(|v| entry_dict(py, v)).transpose()?)?;
-                item.set_item("new", c.new.as_ref().map(|v| entry_dict(py, v)).transpose()?)?;
+                item.set_item(
+                    "old",
+                    c.old.as_ref().map(|v| entry_dict(py, v)).transpose()?,
+                )?;
+                item.set_item(
+                    "new",
+                    c.new.as_ref().map(|v| entry_dict(py, v)).transpose()?,
+                )?;
                 list.append(item)?;
             }
             d.set_item("changes", list)?;
@@ -108,7 +114,9 @@ impl ConfigClient {
         o.sdk_key = sdk_key;
         o.project = project;
         o.bootstrap = match (bootstrap, bootstrap_file) {
-            (Some(_), Some(_)) => return Err(general("give bootstrap or bootstrap_file, not both")),
+            (Some(_), Some(_)) => {
+                return Err(general("give bootstrap or bootstrap_file, not both"));
+            }
             (Some(s), None) => Some(Bootstrap::Envelope(s)),
             (None, Some(f)) => Some(Bootstrap::File(f.into())),
             (None, None) => None,
@@ -140,7 +148,8 @@ impl ConfigClient {
     fn wait_until_ready(&self, py: Python<'_>, timeout_ms: Option<u64>) -> &'static str {
         let timeout_ms = timeout_ms.unwrap_or(DEFAULTS.ready_timeout_ms);
         let c = Arc::clone(&self.inner);
-        let s: SyncStatus = py.detach(move || c.wait_until_ready(Duration::from_millis(timeout_ms)));
+        let s: SyncStatus =
+            py.detach(move || c.wait_until_ready(Duration::from_millis(timeout_ms)));
         s.as_str()
     }
 

@@ -123,6 +123,45 @@ async fn every_route_enforces_roles(f: &Fixture) {
         .info
         .id;
 
+    send(
+        f,
+        "PUT",
+        &format!("{P}/services/checkout"),
+        &json!({}),
+        None,
+    )
+    .await
+    .expect(StatusCode::OK);
+    for key in ["c1", "c-del", "c-del2"] {
+        send(
+            f,
+            "PUT",
+            &format!("{DEV}/services/checkout/configs/{key}"),
+            &json!({"value": "1"}),
+            None,
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    }
+    let mut hooks = Vec::new();
+    for _ in 0..2 {
+        let hook = f
+            .state
+            .create_webhook(
+                "test",
+                "default",
+                &burgee_server::notify::webhooks::WebhookInput {
+                    url: "http://127.0.0.1:9/hook".into(),
+                    kinds: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        hooks.push(hook.webhook.id);
+    }
+    let seed_q = "project=default&environment=development&service_name=checkout";
+    let svc = format!("{DEV}/services/checkout");
+
     // (method, template, concrete uri, body, least role; None = global admin only)
     let viewer = Some(Role::Viewer);
     let editor = Some(Role::Editor);
@@ -418,6 +457,162 @@ async fn every_route_enforces_roles(f: &Fixture) {
             "/v1/projects/doomed".into(),
             None,
             None,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/services",
+            format!("{P}/services"),
+            None,
+            viewer,
+        ),
+        (
+            "put",
+            "/v1/projects/{project}/services/{service}",
+            format!("{P}/services/svc2"),
+            Some(json!({"description": "x"})),
+            editor,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/environments/{env}/services/{service}/configs",
+            format!("{svc}/configs"),
+            None,
+            viewer,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/environments/{env}/services/{service}/configs/{key}",
+            format!("{svc}/configs/c1"),
+            None,
+            viewer,
+        ),
+        (
+            "put",
+            "/v1/projects/{project}/environments/{env}/services/{service}/configs/{key}",
+            format!("{svc}/configs/c1"),
+            Some(json!({"value": "2"})),
+            editor,
+        ),
+        (
+            "delete",
+            "/v1/projects/{project}/environments/{env}/services/{service}/configs/{key}",
+            format!("{svc}/configs/c-del"),
+            None,
+            editor,
+        ),
+        (
+            "post",
+            "/v1/projects/{project}/environments/{env}/services/{service}/bulk",
+            format!("{svc}/bulk"),
+            Some(json!({"configs": {"c3": {"value": "3"}}})),
+            editor,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/environments/{env}/services/{service}/configs/{key}/history",
+            format!("{svc}/configs/c1/history"),
+            None,
+            viewer,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/environments/{env}/services/{service}/configs/{key}/diff",
+            format!("{svc}/configs/c1/diff?from=1&to=1"),
+            None,
+            viewer,
+        ),
+        (
+            "post",
+            "/v1/projects/{project}/environments/{env}/services/{service}/configs/{key}/rollback",
+            format!("{svc}/configs/c1/rollback"),
+            Some(json!({"revision": 1})),
+            editor,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/webhooks",
+            format!("{P}/webhooks"),
+            None,
+            admin,
+        ),
+        (
+            "post",
+            "/v1/projects/{project}/webhooks",
+            format!("{P}/webhooks"),
+            Some(json!({"url": "http://127.0.0.1:9/hook"})),
+            admin,
+        ),
+        (
+            "delete",
+            "/v1/projects/{project}/webhooks/{id}",
+            format!("{P}/webhooks/{}", hooks[0]),
+            None,
+            admin,
+        ),
+        (
+            "get",
+            "/v1/projects/{project}/webhooks/{id}/deliveries",
+            format!("{P}/webhooks/{}/deliveries", hooks[1]),
+            None,
+            admin,
+        ),
+        (
+            "get",
+            "/api/v1/config",
+            format!("/api/v1/config?{seed_q}"),
+            None,
+            viewer,
+        ),
+        (
+            "post",
+            "/api/v1/config",
+            "/api/v1/config".into(),
+            Some(
+                json!({"key": "seed1", "value": 1, "environment": "development",
+                "service_name": "checkout", "project": "default"}),
+            ),
+            editor,
+        ),
+        (
+            "post",
+            "/api/v1/config/bulk",
+            "/api/v1/config/bulk".into(),
+            Some(
+                json!({"environment": "development", "service_name": "checkout",
+                "project": "default", "configs": [{"key": "seed2", "value": 2}]}),
+            ),
+            editor,
+        ),
+        (
+            "get",
+            "/api/v1/config/{key}",
+            format!("/api/v1/config/c1?{seed_q}"),
+            None,
+            viewer,
+        ),
+        (
+            "put",
+            "/api/v1/config/{key}",
+            "/api/v1/config/c1".into(),
+            Some(
+                json!({"value": 5, "environment": "development", "service_name": "checkout",
+                "project": "default"}),
+            ),
+            editor,
+        ),
+        (
+            "delete",
+            "/api/v1/config/{key}",
+            format!("/api/v1/config/c-del2?{seed_q}"),
+            None,
+            editor,
+        ),
+        (
+            "get",
+            "/api/v1/config/{key}/history",
+            format!("/api/v1/config/c1/history?{seed_q}"),
+            None,
+            viewer,
         ),
     ];
     // The table covers every authenticated route of the API (`POST /v1/events` takes SDK keys
