@@ -1,12 +1,17 @@
 //! `burgee backup` / `burgee restore`: every table (projects, environments, flags,
 //! targeting, segments, every snapshot version, tokens' hashes, the audit log and its chain
-//! head) plus the public halves of the signing keys, as one JSON document.
+//! head, users, the configuration centre's services, entries, history and every config
+//! document, and webhooks) plus the public halves of the signing keys, as one JSON document.
+//! Not in a backup: sessions, sign-ins in progress, the change-notification outbox and its
+//! delivery state (a restored server starts with an empty outbox).
 //!
 //! Format (`"format": "burgee-backup/1"`): `{"format", "created_at" (ms since epoch),
 //! "tables": {"<table>": {"columns": [...], "rows": [[value, ...], ...]}},
 //! "public_keys": {"<key_name>": "<base64>"}}`. Values are JSON numbers, strings or null.
 //! Private keys are never in a backup: copy `DATA_DIR/keys/` (or set the
-//! `BURGEE_SIGNING_KEY_*` variables) next to a restored database yourself.
+//! `BURGEE_SIGNING_KEY_*` variables) next to a restored database yourself — including
+//! `keys/secrets.key` (or `BURGEE_SECRETS_KEY`), without which the secret configuration
+//! values and webhook secrets in the backup (sealed, `enc:v1:`) cannot be opened.
 //!
 //! Restore goes into an empty database only (no projects, no audit entries), in one
 //! transaction, and may cross backends (SQLite → PostgreSQL and back).
@@ -121,6 +126,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Int),
             ("created_by", Text),
             ("revoked_at", Int),
+            ("service", Text),
         ],
     ),
     (
@@ -154,10 +160,93 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("disabled_at", Int),
         ],
     ),
+    (
+        "services",
+        &[
+            ("project", Text),
+            ("key", Text),
+            ("description", Text),
+            ("created_at", Int),
+        ],
+    ),
+    (
+        "config_entries",
+        &[
+            ("project", Text),
+            ("environment", Text),
+            ("service", Text),
+            ("key", Text),
+            ("format", Text),
+            ("raw", Text),
+            ("value", Text),
+            ("schema", Text),
+            ("description", Text),
+            ("secret", Int),
+            ("overrides", Text),
+            ("revision", Int),
+            ("created_at", Int),
+            ("updated_at", Int),
+            ("updated_by", Text),
+        ],
+    ),
+    (
+        "config_history",
+        &[
+            ("project", Text),
+            ("environment", Text),
+            ("service", Text),
+            ("key", Text),
+            ("revision", Int),
+            ("action", Text),
+            ("entry", Text),
+            ("at", Int),
+            ("actor", Text),
+        ],
+    ),
+    (
+        "config_documents",
+        &[
+            ("project", Text),
+            ("environment", Text),
+            ("service", Text),
+            ("version", Int),
+            ("digest", Text),
+            ("envelope", Text),
+            ("client_digest", Text),
+            ("client_envelope", Text),
+            ("issued_at", Int),
+            ("expires_at", Int),
+            ("published_by", Text),
+            ("reason", Text),
+        ],
+    ),
+    (
+        "webhooks",
+        &[
+            ("id", Text),
+            ("project", Text),
+            ("url", Text),
+            ("secret", Text),
+            ("kinds", Text),
+            ("enabled", Int),
+            ("created_at", Int),
+            ("created_by", Text),
+        ],
+    ),
 ];
 
 /// Tables a backup made before they existed may lack (restored empty).
-const ADDED_LATER: &[&str] = &["users"];
+const ADDED_LATER: &[&str] = &[
+    "users",
+    "services",
+    "config_entries",
+    "config_history",
+    "config_documents",
+    "webhooks",
+];
+
+/// Trailing columns a backup made before they existed may lack (restored NULL).
+const COLUMNS_ADDED_LATER: &[(&str, &str)] = &[("tokens", "service")];
 
 /// One table's rows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -352,7 +441,14 @@ pub async fn restore(
             return Err(StateError::Config(format!("backup has no table {table}")));
         };
         let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
-        if dump.columns != names {
+        // An older backup may lack columns added later (at the end): they are restored NULL.
+        let missing = names.get(dump.columns.len()..).unwrap_or_default();
+        let older = dump.columns.len() < names.len()
+            && dump.columns.iter().zip(&names).all(|(a, b)| a == b)
+            && missing
+                .iter()
+                .all(|c| COLUMNS_ADDED_LATER.contains(&(*table, *c)));
+        if dump.columns != names && !older {
             return Err(StateError::Config(format!(
                 "backup columns of {table} are {:?}, expected {names:?}",
                 dump.columns
@@ -365,6 +461,9 @@ pub async fn restore(
             placeholders.join(", ")
         );
         for (i, row) in dump.rows.iter().enumerate() {
+            let mut row = row.clone();
+            row.resize(names.len(), Value::Null);
+            let row = &row;
             check_row(table, &names, row)
                 .map_err(|e| StateError::Config(format!("backup {table}[{i}]: {e}")))?;
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));

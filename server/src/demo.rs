@@ -99,6 +99,19 @@ pub struct Demo {
     pub flags: Vec<FlagInput>,
     /// Each environment's segments, as segment bodies.
     pub segments: BTreeMap<String, Vec<SegmentDef>>,
+    /// The configuration centre's services, each with its entries per environment as
+    /// `PUT .../services/{service}/configs/{key}` bodies.
+    #[serde(default)]
+    pub configs: BTreeMap<String, DemoService>,
+}
+
+/// A demo service and its entries.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DemoService {
+    /// What the service is.
+    pub description: String,
+    /// Entries by environment, then by key.
+    pub entries: BTreeMap<String, BTreeMap<String, crate::configs::ConfigInput>>,
 }
 
 impl Demo {

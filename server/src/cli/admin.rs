@@ -131,6 +131,30 @@ pub(crate) async fn export(state: AppState, out: PathBuf) -> Result<(), CliError
             s.digest
         );
     }
+    // Config documents, without secret entries (exported files are served as they are):
+    // <out>/<project>/configs/<env>/<service>.json.
+    for (project, env, service) in state.config_scopes().await.map_err(failed)? {
+        let Some(doc) = state
+            .latest_config((&project, &env, &service))
+            .await
+            .map_err(failed)?
+            .and_then(|d| d.client.clone())
+        else {
+            continue;
+        };
+        let dir = out.join(&project).join("configs").join(&env);
+        std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+        let file = dir.join(format!("{service}.json"));
+        let tmp = dir.join(format!(".{service}.json.tmp"));
+        std::fs::write(&tmp, doc.envelope.as_bytes()).map_err(|e| io(&tmp, e))?;
+        std::fs::rename(&tmp, &file).map_err(|e| io(&file, e))?;
+        println!(
+            "{} version={} digest={}",
+            file.display(),
+            doc.version,
+            doc.digest
+        );
+    }
     Ok(())
 }
 

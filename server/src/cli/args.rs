@@ -41,7 +41,8 @@ pub enum Command {
     /// Check the audit log's hash chain.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Write every environment's current signed envelope to a directory (for a CDN).
+    /// Write every environment's current signed envelope and every service's config document
+    /// (without secrets) to a directory (for a CDN).
     Export(ExportArgs),
     /// Rotate or retire environment signing keys.
     #[command(subcommand)]
@@ -182,8 +183,10 @@ pub struct ExportArgs {
     /// Where the state lives.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Output directory: `OUT/<project>/<env>.json` (the envelope as served) and
-    /// `OUT/<project>/<env>.pub` (public keys to trust), created if missing.
+    /// Output directory: `OUT/<project>/<env>.json` (the envelope as served),
+    /// `OUT/<project>/<env>.pub` (public keys to trust) and
+    /// `OUT/<project>/configs/<env>/<service>.json` (each service's config document, without
+    /// secret entries), created if missing.
     #[arg(long)]
     pub out: PathBuf,
 }

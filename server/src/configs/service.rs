@@ -272,6 +272,36 @@ impl AppState {
         Ok(Written { item, published })
     }
 
+    /// Creates `service` with `entries` (by environment, then key) in `tx` (the demo seed):
+    /// validated, sealed, audited and published like API writes.
+    ///
+    /// # Errors
+    /// As [`AppState::put_configs`].
+    pub(crate) async fn seed_service_in(
+        &self,
+        tx: &mut Tx<'_>,
+        project: &str,
+        service: &str,
+        description: &str,
+        entries: &std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, ConfigInput>,
+        >,
+    ) -> Result<(), StateError> {
+        self.put_service_in(tx, project, service, description)
+            .await?;
+        for (env, inputs) in entries {
+            let scope = (project, env.as_str(), service);
+            for (key, input) in inputs {
+                let entry = validate(input)?;
+                self.save_in(tx, scope, key, entry, WriteMode::Create, None)
+                    .await?;
+            }
+            tx.publish_config(scope, "demo seed").await?;
+        }
+        Ok(())
+    }
+
     /// The entries of a service in an environment (secrets masked).
     ///
     /// # Errors
@@ -648,13 +678,7 @@ impl AppState {
         now: u64,
         done: &mut Vec<Published>,
     ) -> Result<(), StateError> {
-        let scopes: Vec<(String, String, String)> = sqlx::query_as(
-            "SELECT e.project, e.key, s.key FROM environments e JOIN services s \
-             ON s.project = e.project ORDER BY e.project, e.key, s.key",
-        )
-        .fetch_all(&self.inner.store.pool)
-        .await?;
-        for (project, env, service) in scopes {
+        for (project, env, service) in self.config_scopes().await? {
             let scope = (project.as_str(), env.as_str(), service.as_str());
             let due = match self.latest_config(scope).await {
                 Ok(Some(d)) => {
@@ -681,6 +705,20 @@ impl AppState {
             }
         }
         Ok(())
+    }
+
+    /// Every (project, environment, service) that has (or should have) a config document,
+    /// sorted.
+    ///
+    /// # Errors
+    /// [`StateError::Db`].
+    pub async fn config_scopes(&self) -> Result<Vec<(String, String, String)>, StateError> {
+        Ok(sqlx::query_as(
+            "SELECT e.project, e.key, s.key FROM environments e JOIN services s \
+             ON s.project = e.project ORDER BY e.project, e.key, s.key",
+        )
+        .fetch_all(&self.inner.store.pool)
+        .await?)
     }
 
     /// The latest config document of a scope (with and, as its `client`, without secrets).

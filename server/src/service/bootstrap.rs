@@ -191,6 +191,10 @@ impl AppState {
         for flag in &demo.flags {
             self.create_flag_in(tx, project, flag).await?;
         }
+        for (service, s) in &demo.configs {
+            self.seed_service_in(tx, project, service, &s.description, &s.entries)
+                .await?;
+        }
         Ok(())
     }
 }

@@ -627,3 +627,84 @@ async fn documents_are_re_signed_before_expiry(f: &Fixture) {
     assert_eq!(event["changed_keys"], json!([]));
 }
 both!(documents_are_re_signed_before_expiry, 1024 * 1024);
+
+/// Backup and restore carry services, entries (secrets still sealed), history and documents;
+/// with the keys copied (signing keys and `secrets.key`), the restored server serves the same.
+#[tokio::test]
+async fn backup_and_restore_keep_the_configuration() {
+    let f = crate::fixture::fixture(crate::fixture::Db::Sqlite, 1 << 20)
+        .await
+        .unwrap();
+    call(
+        &f,
+        "PUT",
+        &format!("{P}/services/checkout"),
+        &f.admin,
+        Some(&json!({})),
+    )
+    .await
+    .expect(StatusCode::OK);
+    put(&f, "pool", &json!({"value": "5"}))
+        .await
+        .expect(StatusCode::CREATED);
+    put(
+        &f,
+        "db_password",
+        &json!({"format": "text", "value": "hunter2", "secret": true}),
+    )
+    .await
+    .expect(StatusCode::CREATED);
+    let backup = burgee_server::backup::dump(f.state.store(), f.state.keys_dir())
+        .await
+        .unwrap();
+    let text = serde_json::to_string(&backup).unwrap();
+    assert!(!text.contains("hunter2"), "secrets stay sealed in a backup");
+
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        burgee_server::store::Store::open(&burgee_server::store::Store::sqlite_url(dir.path()), 2)
+            .await
+            .unwrap();
+    burgee_server::backup::restore(&store, &dir.path().join("keys"), &backup)
+        .await
+        .unwrap();
+    store.pool.close().await;
+    for entry in std::fs::read_dir(f.dir.path().join("keys")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|x| x == "key") {
+            std::fs::copy(
+                entry.path(),
+                dir.path().join("keys").join(entry.file_name()),
+            )
+            .unwrap();
+        }
+    }
+    let (state, creds) = burgee_server::service::AppState::open(
+        &burgee_server::config::ServerConfig::new(dir.path(), 3_600_000),
+    )
+    .await
+    .unwrap();
+    assert!(creds.is_none());
+    let scope = ("default", "development", "checkout");
+    assert_eq!(
+        state.config_entry(scope, "pool").await.unwrap(),
+        f.state.config_entry(scope, "pool").await.unwrap()
+    );
+    assert_eq!(
+        state
+            .config_history(scope, "db_password")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let (a, b) = (
+        state.latest_config(scope).await.unwrap().unwrap(),
+        f.state.latest_config(scope).await.unwrap().unwrap(),
+    );
+    assert_eq!((a.version, &a.envelope), (b.version, &b.envelope));
+    assert!(
+        a.envelope.contains("payload"),
+        "the document with secrets opens with the copied secrets key"
+    );
+}
