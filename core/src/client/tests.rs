@@ -48,7 +48,7 @@ fn envelope(version: u64) -> Vec<u8> {
 
 #[test]
 fn sync_applies_newer_and_reports_unchanged() {
-    let mut s = SyncState::new(config());
+    let mut s = SyncState::<crate::Snapshot>::new(config());
     assert_eq!(s.status(), &SyncStatus::NotReady);
     assert!(s.snapshot().is_none() && s.etag().is_none());
     assert_eq!(
@@ -75,7 +75,7 @@ fn sync_applies_newer_and_reports_unchanged() {
 
 #[test]
 fn sync_refuses_rollback_tampering_and_equivocation_and_keeps_the_good_snapshot() {
-    let mut s = SyncState::new(config());
+    let mut s = SyncState::<crate::Snapshot>::new(config());
     s.apply(&envelope(2), None, NOW);
     let etag = s.etag().unwrap().to_string();
     let held = Arc::clone(s.snapshot().unwrap());
@@ -131,7 +131,7 @@ fn sync_refuses_rollback_tampering_and_equivocation_and_keeps_the_good_snapshot(
 
 #[test]
 fn sync_statuses_for_failures_and_not_modified() {
-    let mut s = SyncState::new(config());
+    let mut s = SyncState::<crate::Snapshot>::new(config());
     s.fetch_failed("connection refused");
     assert_eq!(s.status(), &SyncStatus::NotReady);
     assert_eq!(
@@ -158,7 +158,7 @@ fn sync_statuses_for_failures_and_not_modified() {
 fn sync_min_version_applies_before_any_snapshot() {
     let mut cfg = config();
     cfg.min_version = 5;
-    let mut s = SyncState::new(cfg);
+    let mut s = SyncState::<crate::Snapshot>::new(cfg);
     let ApplyOutcome::Refused(e) = s.apply(&envelope(4), None, NOW) else {
         panic!("below minimum accepted")
     };
@@ -424,7 +424,7 @@ fn track_events_are_validated() {
 
 #[test]
 fn local_refusals_leave_the_status_alone() {
-    let mut s = SyncState::new(config());
+    let mut s = SyncState::<crate::Snapshot>::new(config());
     assert!(matches!(
         s.apply_local(&envelope(3), NOW + 60_000),
         ApplyOutcome::Refused(_)
@@ -448,7 +448,7 @@ fn sync_checks_the_configured_project_and_audience() {
     // envelope() is a server snapshot of project "p".
     let mut cfg = config();
     cfg.project = Some("other".into());
-    let mut s = SyncState::new(cfg);
+    let mut s = SyncState::<crate::Snapshot>::new(cfg);
     let ApplyOutcome::Refused(e) = s.apply(&envelope(3), None, NOW) else {
         panic!("another project's snapshot was accepted");
     };
@@ -459,7 +459,7 @@ fn sync_checks_the_configured_project_and_audience() {
     let mut cfg = config();
     cfg.project = Some("p".into());
     cfg.audience = crate::model::Audience::Client;
-    let mut s = SyncState::new(cfg);
+    let mut s = SyncState::<crate::Snapshot>::new(cfg);
     let ApplyOutcome::Refused(e) = s.apply(&envelope(3), None, NOW) else {
         panic!("a server snapshot was accepted by a client-audience state");
     };
@@ -467,7 +467,7 @@ fn sync_checks_the_configured_project_and_audience() {
 
     let mut cfg = config();
     cfg.project = Some("p".into());
-    let mut s = SyncState::new(cfg);
+    let mut s = SyncState::<crate::Snapshot>::new(cfg);
     assert!(matches!(
         s.apply(&envelope(3), None, NOW),
         ApplyOutcome::Updated { old: None, new: 3 }

@@ -83,7 +83,7 @@ fn validate(input: &ConfigInput) -> Result<StoredEntry, StateError> {
     for (i, o) in input.overrides.iter().enumerate() {
         let field = format!("overrides[{i}]");
         check_name(&format!("{field}.id"), &o.id, 64, false)?;
-        if o.id == "base" || input.overrides[..i].iter().any(|p| p.id == o.id) {
+        if o.id == "base" || input.overrides.iter().take(i).any(|p| p.id == o.id) {
             return Err(refused(
                 ApiCode::ConfigInvalid,
                 &format!("{field}.id"),

@@ -276,7 +276,8 @@ impl AppState {
                 "project \"{project}\" has no webhook \"{id}\""
             )));
         }
-        let rows: Vec<(String, i64, i64, Option<i64>, Option<String>, i64)> = sqlx::query_as(
+        type Attempt = (String, i64, i64, Option<i64>, Option<String>, i64);
+        let rows: Vec<Attempt> = sqlx::query_as(
             "SELECT event, attempt, at, status, error, delivered FROM webhook_deliveries \
              WHERE webhook = $1 ORDER BY at DESC, attempt DESC LIMIT $2",
         )

@@ -83,23 +83,21 @@ fn kafka_poll(
 ) {
     let deadline = Instant::now() + wait;
     while Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => {
-                let header = m
-                    .headers()
-                    .and_then(|h| h.iter().find(|h| h.key == "burgee-event-id"))
-                    .and_then(|h| h.value)
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .unwrap_or_default();
-                let body: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
-                seen.push((
-                    m.topic().to_owned(),
-                    String::from_utf8_lossy(m.key().unwrap()).into_owned(),
-                    header,
-                    body["id"].as_str().unwrap().to_owned(),
-                ));
-            }
-            Some(Err(_)) | None => {}
+        // Poll errors (the broker still joining the group) are retried by the next poll.
+        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            let header = m
+                .headers()
+                .and_then(|h| h.iter().find(|h| h.key == "burgee-event-id"))
+                .and_then(|h| h.value)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            let body: Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            seen.push((
+                m.topic().to_owned(),
+                String::from_utf8_lossy(m.key().unwrap()).into_owned(),
+                header,
+                body["id"].as_str().unwrap().to_owned(),
+            ));
         }
     }
 }
