@@ -32,8 +32,8 @@ impl BodyName for BulkConfigInput {
     const NAME: &'static str = "BulkConfigInput";
 }
 
-impl BodyName for RollbackInput {
-    const NAME: &'static str = "RollbackInput";
+impl BodyName for ConfigRollbackInput {
+    const NAME: &'static str = "ConfigRollbackInput";
 }
 
 /// Body of `POST …/services/{service}/bulk`: entries to create or replace, by key, in one
@@ -48,7 +48,7 @@ pub struct BulkConfigInput {
 /// Body of `POST …/configs/{key}/rollback`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RollbackInput {
+pub struct ConfigRollbackInput {
     /// The revision whose value becomes current again (as a new revision).
     pub revision: u64,
 }
@@ -305,7 +305,7 @@ pub(crate) async fn config_diff(
 
 /// Make an earlier revision's value current again (a new revision); publishes.
 #[utoipa::path(post, path = "/v1/projects/{project}/environments/{env}/services/{service}/configs/{key}/rollback",
-    tag = "configs", request_body = RollbackInput,
+    tag = "configs", request_body = ConfigRollbackInput,
     responses((status = 200, description = "The entry after the rollback", body = Written<ConfigEntry>)),
     extensions(("x-burgee-role" = json!("editor (publisher if the environment is protected)"))),
 )]
@@ -313,7 +313,7 @@ pub(crate) async fn rollback_config(
     State(state): State<AppState>,
     caller: Caller,
     Path((project, env, service, key)): Path<(String, String, String, String)>,
-    body: JsonBody<RollbackInput>,
+    body: JsonBody<ConfigRollbackInput>,
 ) -> Result<Response, ApiError> {
     caller.require(Some(&project), Role::Editor)?;
     let role = write_role(&state, &project, &env).await?;

@@ -6,25 +6,23 @@
 // object variants. axe-core on each, screenshots in light and dark.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { go, launchBrowser, seriousViolations, setTheme, shot, signIn, startServer } from './harness.mjs';
+import {
+  adminApi,
+  go,
+  openPage,
+  seriousViolations,
+  setTheme,
+  shot,
+  signIn,
+  startServer,
+} from './harness.mjs';
 
 let server;
 let browser;
 let page;
 const errors = [];
 
-const api = async (method, path, body, headers = {}) => {
-  const r = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      Authorization: `Bearer ${server.admin_token}`,
-      'Content-Type': 'application/json',
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: await r.json().catch(() => null), etag: r.headers.get('etag') };
-};
+const api = (method, path, body, headers) => adminApi(server, method, path, body, headers);
 
 /** Changes a flag's project-wide definition through the API (as someone else would). */
 async function changeDefinition(key, change) {
@@ -114,14 +112,7 @@ async function sendEvents({ flag, variants, split, rates, conversion, value }) {
 
 before(async () => {
   server = await startServer();
-  browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on(
-    'console',
-    (m) => m.type() === 'error' && !m.text().includes('status of 4') && errors.push(m.text()),
-  );
+  ({ browser, page } = await openPage(errors));
   await sendEvents({
     flag: 'pricing-experiment',
     variants: ['control', 'discount-10', 'free-shipping'],

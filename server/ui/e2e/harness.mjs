@@ -172,3 +172,32 @@ export async function setTheme(page, dark) {
   if ((await toggle.count()) > 0) await toggle.click();
   await page.getByRole('button', { name: dark ? 'Use light theme' : 'Use dark theme' }).waitFor();
 }
+
+/** The API as the server's first admin (its bootstrap token): `{status, body, etag}`, the body
+ * parsed as JSON (null when it is not). */
+export async function adminApi(server, method, path, body, headers = {}) {
+  const r = await fetch(`${server.url}${path}`, {
+    method,
+    headers: {
+      Authorization: `Bearer ${server.admin_token}`,
+      'Content-Type': 'application/json',
+      ...headers,
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json().catch(() => null), etag: r.headers.get('etag') };
+}
+
+/** Chromium with one 1280×800 page; page errors and console errors other than 4xx answers are
+ * pushed to `errors` (the tests assert it stays empty). */
+export async function openPage(errors) {
+  const browser = await launchBrowser();
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on(
+    'console',
+    (m) => m.type() === 'error' && !m.text().includes('status of 4') && errors.push(m.text()),
+  );
+  return { browser, page };
+}

@@ -7,36 +7,18 @@
 // - an admin adds, protects and deletes an environment and creates a project.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { go, launchBrowser, seriousViolations, shot, signIn, startServer } from './harness.mjs';
+import { adminApi, go, openPage, seriousViolations, shot, signIn, startServer } from './harness.mjs';
 
 let server;
 let browser;
 let page;
 const errors = [];
 
-const api = async (method, path, body, headers = {}) => {
-  const r = await fetch(`${server.url}${path}`, {
-    method,
-    headers: {
-      Authorization: `Bearer ${server.admin_token}`,
-      'Content-Type': 'application/json',
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-};
+const api = (method, path, body, headers) => adminApi(server, method, path, body, headers);
 
 before(async () => {
   server = await startServer();
-  browser = await launchBrowser();
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('pageerror', (e) => errors.push(e.message));
-  page.on(
-    'console',
-    (m) => m.type() === 'error' && !m.text().includes('status of 4') && errors.push(m.text()),
-  );
+  ({ browser, page } = await openPage(errors));
   await signIn(page, server.url, { email: server.admin_email, password: server.admin_password });
 });
 

@@ -3,13 +3,37 @@
 // earlier revision (a new revision with its value), with confirmation.
 import { useState } from 'react';
 import { ApiError, atLeast, type Role } from '../api/client';
-import { type ConfigDiff, configDiff, rollbackConfig, type Scope, useConfigHistory } from '../api/configs';
+import {
+  type ConfigDiff,
+  type ConfigRevision,
+  configDiff,
+  rollbackConfig,
+  type Scope,
+  useConfigHistory,
+} from '../api/configs';
 import { useActorNames } from '../api/queries';
 import { Confirm } from '../components/Confirm';
 import { ErrorNote } from '../components/ErrorNote';
+import { changedFields, draftOf } from '../model/config';
 import { UnifiedDiff } from './UnifiedDiff';
 
 const time = (ms: number) => new Date(ms).toLocaleString();
+
+/**
+ * What else differs between two revisions (the server's diff is of the value's text): format,
+ * schema, description, secret, overrides.
+ */
+function OtherChanges({ from, to }: { from?: ConfigRevision | undefined; to?: ConfigRevision | undefined }) {
+  if (!from?.entry || !to?.entry) return null;
+  const other = changedFields(draftOf(from.entry), draftOf(to.entry)).filter((f) => f !== 'value');
+  return (
+    <p className="other-changes">
+      {other.length === 0
+        ? 'Nothing else differs.'
+        : `Also different: ${other.join(', ')} (the diff above is of the value's text).`}
+    </p>
+  );
+}
 
 /** Props of [`ConfigHistory`]. */
 export interface ConfigHistoryProps {
@@ -107,9 +131,15 @@ export function ConfigHistory({ scope, entryKey, role, canWrite, onRolledBack }:
           ) : (
             <>
               <UnifiedDiff diff={diff.diff} label={`Revision ${diff.from} → ${diff.to}`} />
-              {!diff.changed && <p className="muted">The parsed values are equal: only the text's layout differs.</p>}
+              {!diff.changed && (
+                <p className="muted">The parsed values are equal: only the text's layout differs.</p>
+              )}
             </>
           )}
+          <OtherChanges
+            from={list.find((r) => r.revision === diff.from)}
+            to={list.find((r) => r.revision === diff.to)}
+          />
         </section>
       )}
       <div className="table-wrap">
@@ -152,10 +182,9 @@ export function ConfigHistory({ scope, entryKey, role, canWrite, onRolledBack }:
                         <button
                           type="button"
                           className="small"
-                          aria-label={`Diff of revision ${r.revision} with ${previous.revision}`}
                           onClick={() => void compare(previous.revision, r.revision)}
                         >
-                          Diff with previous
+                          Diff with r{previous.revision}
                         </button>
                       )}
                       {canWrite && r.revision !== current && r.entry && (
@@ -179,9 +208,9 @@ export function ConfigHistory({ scope, entryKey, role, canWrite, onRolledBack }:
         onConfirm={() => rollback !== null && void doRollback(rollback)}
       >
         <p>
-          The value, schema, overrides and settings of revision {rollback} become current again as a new revision,
-          and {scope.service}'s configuration in {scope.env} is published; SDKs pick it up within seconds. Nothing
-          is deleted.
+          The value, schema, overrides and settings of revision {rollback} become current again as a new
+          revision, and {scope.service}'s configuration in {scope.env} is published; SDKs pick it up within
+          seconds. Nothing is deleted.
         </p>
       </Confirm>
     </section>

@@ -3,7 +3,7 @@
 // overrides. Problems are shown at their field: the browser's cheap checks as they are typed,
 // the server's refusal (line and column, JSON pointer) after a save; a message naming a line
 // and column offers to put the caret there.
-import { useMemo, useRef } from 'react';
+import { useId, useMemo, useRef } from 'react';
 import {
   checkJson,
   type EntryDraft,
@@ -81,7 +81,17 @@ function Parsed({ draft, saved }: { draft: EntryDraft; saved: EntryFormProps['sa
 }
 
 /** Edits an entry's fields. */
-export function EntryForm({ draft, onChange, isNew, disabled, problems, secretValues, saved }: EntryFormProps) {
+export function EntryForm({
+  draft,
+  onChange,
+  isNew,
+  disabled,
+  problems,
+  secretValues,
+  saved,
+}: EntryFormProps) {
+  // Text areas are labelled with `for`: a label around one would take in its text.
+  const id = useId();
   const value = useRef<HTMLTextAreaElement>(null);
   const schema = useRef<HTMLTextAreaElement>(null);
   const set = (change: Partial<EntryDraft>) => onChange({ ...draft, ...change });
@@ -111,7 +121,11 @@ export function EntryForm({ draft, onChange, isNew, disabled, problems, secretVa
         )}
         <label>
           Format
-          <select value={draft.format} disabled={disabled} onChange={(e) => setFormat(e.target.value as Format)}>
+          <select
+            value={draft.format}
+            disabled={disabled}
+            onChange={(e) => setFormat(e.target.value as Format)}
+          >
             {FORMATS.map((f) => (
               <option key={f} value={f}>
                 {FORMAT_NAMES[f]}
@@ -130,9 +144,10 @@ export function EntryForm({ draft, onChange, isNew, disabled, problems, secretVa
       </div>
       <FieldProblem problems={problems} field="key" />
       <div className="value-pane">
-        <label className="grow">
-          Value ({FORMAT_NAMES[draft.format]})
+        <div className="field grow">
+          <label htmlFor={`${id}-value`}>Value ({FORMAT_NAMES[draft.format]})</label>
           <textarea
+            id={`${id}-value`}
             ref={value}
             className="mono"
             rows={rows(draft.value, 8)}
@@ -146,7 +161,7 @@ export function EntryForm({ draft, onChange, isNew, disabled, problems, secretVa
             onChange={(e) => set({ value: e.target.value })}
             {...problemProps(problems, 'value')}
           />
-        </label>
+        </div>
         {!draft.secret && <Parsed draft={draft} saved={saved} />}
       </div>
       <FieldProblem problems={problems} field="value" onLocate={(l, c) => locate(value.current, l, c)} />
@@ -157,14 +172,15 @@ export function EntryForm({ draft, onChange, isNew, disabled, problems, secretVa
           disabled={disabled}
           onChange={(e) => set({ secret: e.target.checked })}
         />
-        Secret: encrypted at rest, masked in the console and the audit log, served only to server-side SDK keys
-        of this service
+        Secret: encrypted at rest, masked in the console and the audit log, served only to server-side SDK
+        keys of this service
       </label>
       <details className="schema" open={draft.schema !== '' || !!problems.schema}>
         <summary>JSON Schema {draft.schema === '' ? '(none)' : ''}</summary>
-        <label>
-          JSON Schema the parsed value must satisfy (empty: none)
+        <div className="field">
+          <label htmlFor={`${id}-schema`}>JSON Schema the parsed value must satisfy (empty: none)</label>
           <textarea
+            id={`${id}-schema`}
             ref={schema}
             className="mono"
             rows={rows(draft.schema, 4)}
@@ -175,13 +191,13 @@ export function EntryForm({ draft, onChange, isNew, disabled, problems, secretVa
             onChange={(e) => set({ schema: e.target.value })}
             {...problemProps(problems, 'schema')}
           />
-        </label>
+        </div>
         <FieldProblem problems={problems} field="schema" onLocate={(l, c) => locate(schema.current, l, c)} />
       </details>
       <h3>Overrides</h3>
       <p className="muted">
-        Other values for some instances (gradual release): the first override whose condition matches an instance
-        (and whose share includes it) decides.
+        Other values for some instances (gradual release): the first override whose condition matches an
+        instance (and whose share includes it) decides.
       </p>
       <OverridesEditor
         value={draft.overrides}

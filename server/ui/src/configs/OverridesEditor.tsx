@@ -2,9 +2,13 @@
 // instance without one), a share of them by instance id (a percentage, stored in basis
 // points), another value in the entry's format. The first matching override decides, so
 // their order can be changed.
+import { useId } from 'react';
 import { FORMAT_NAMES, type Format, newOverride, type OverrideDraft, type Problems } from '../model/config';
 import { fromPercent } from '../model/rollout';
 import { FieldProblem, problemProps } from './FieldProblem';
+
+/** Lines a text area of an override shows for `text`: 3 to 12. */
+const rows = (text: string) => Math.min(12, Math.max(3, text.split('\n').length + 1));
 
 /** Props of [`OverridesEditor`]. */
 export interface OverridesEditorProps {
@@ -23,7 +27,16 @@ export interface OverridesEditorProps {
 }
 
 /** Edits the overrides of an entry. */
-export function OverridesEditor({ value, format, disabled, problems, secret, onChange }: OverridesEditorProps) {
+export function OverridesEditor({
+  value,
+  format,
+  disabled,
+  problems,
+  secret,
+  onChange,
+}: OverridesEditorProps) {
+  // Text areas are labelled with `for`: a label around one would take in its text.
+  const id = useId();
   const set = (i: number, change: Partial<OverrideDraft>) =>
     onChange(value.map((o, j) => (j === i ? { ...o, ...change } : o)));
   const move = (i: number, to: number) => {
@@ -108,11 +121,12 @@ export function OverridesEditor({ value, format, disabled, problems, secret, onC
                 <FieldProblem problems={problems} field={`${f}.id`} />
                 <FieldProblem problems={problems} field={`${f}.percentage`} />
                 <div className="row">
-                  <label className="grow">
-                    Condition (JSON; empty: every instance)
+                  <div className="field grow">
+                    <label htmlFor={`${id}-${i}-when`}>Condition (JSON; empty: every instance)</label>
                     <textarea
+                      id={`${id}-${i}-when`}
                       className="mono"
-                      rows={3}
+                      rows={rows(o.when)}
                       spellCheck={false}
                       value={o.when}
                       disabled={disabled}
@@ -120,12 +134,13 @@ export function OverridesEditor({ value, format, disabled, problems, secret, onC
                       onChange={(e) => set(i, { when: e.target.value })}
                       {...problemProps(problems, `${f}.when`)}
                     />
-                  </label>
-                  <label className="grow">
-                    Value ({FORMAT_NAMES[format]})
+                  </div>
+                  <div className="field grow">
+                    <label htmlFor={`${id}-${i}-value`}>Override value ({FORMAT_NAMES[format]})</label>
                     <textarea
+                      id={`${id}-${i}-value`}
                       className="mono"
-                      rows={3}
+                      rows={rows(o.value)}
                       spellCheck={false}
                       value={o.value}
                       disabled={disabled}
@@ -133,7 +148,7 @@ export function OverridesEditor({ value, format, disabled, problems, secret, onC
                       onChange={(e) => set(i, { value: e.target.value })}
                       {...problemProps(problems, `${f}.value`)}
                     />
-                  </label>
+                  </div>
                 </div>
                 <FieldProblem problems={problems} field={`${f}.when`} />
                 <FieldProblem problems={problems} field={`${f}.value`} />

@@ -40,7 +40,12 @@ describe('percentages of overrides', () => {
       description: '',
       secret: false,
       overrides: [
-        { id: 'eu', when: { attribute: 'zone', op: 'in', values: ['eu'] }, percentage: 2550, value: 'a: 2\n' },
+        {
+          id: 'eu',
+          when: { attribute: 'zone', op: 'in', values: ['eu'] },
+          percentage: 2550,
+          value: 'a: 2\n',
+        },
         { id: 'all', when: null, percentage: null, value: 'a: 3\n' },
       ],
     });
@@ -74,7 +79,15 @@ describe('JSON checks', () => {
     expect(jsonErrorAt('"\\x"')?.message).toMatch(/unknown escape/);
   });
   it('accepts what JSON.parse accepts', () => {
-    for (const t of ['{}', '[]', ' 1 ', '-0.5e+3', '"\\u00e9\\n"', 'null', '{"a": [true, false, {"b": null}]}']) {
+    for (const t of [
+      '{}',
+      '[]',
+      ' 1 ',
+      '-0.5e+3',
+      '"\\u00e9\\n"',
+      'null',
+      '{"a": [true, false, {"b": null}]}',
+    ]) {
       expect(jsonErrorAt(t)).toBeUndefined();
       expect(checkJson(t)).toEqual({ ok: true, value: JSON.parse(t) });
     }
@@ -167,7 +180,9 @@ describe('server refusals', () => {
   it('places them at their field', () => {
     expect(fieldOfError('value', 'value: not valid YAML at line 1, column 3')).toBe('value');
     expect(fieldOfError('/pool', 'value breaks the schema at /pool: 99 is greater than 50')).toBe('value');
-    expect(fieldOfError('/pool', 'overrides[1].value breaks the schema at /pool: …')).toBe('overrides[1].value');
+    expect(fieldOfError('/pool', 'overrides[1].value breaks the schema at /pool: …')).toBe(
+      'overrides[1].value',
+    );
     expect(fieldOfError('/', 'value breaks the schema at /: …')).toBe('value');
     expect(fieldOfError('overrides[0].when', 'not a condition')).toBe('overrides[0].when');
     expect(fieldOfError('schema', 'schema is not a valid JSON Schema')).toBe('schema');

@@ -268,12 +268,12 @@ export function jsonErrorAt(text: string): { offset: number; message: string } |
         fail(`expected ',' or ']' in an array, found ${got()}`);
       }
     }
-    if (c === '"') return string();
-    if (c === 't') return literal('true');
-    if (c === 'f') return literal('false');
-    if (c === 'n') return literal('null');
-    if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return number();
-    fail(i < text.length ? `unexpected ${got()}` : 'expected a value, found the end of the text');
+    if (c === '"') string();
+    else if (c === 't') literal('true');
+    else if (c === 'f') literal('false');
+    else if (c === 'n') literal('null');
+    else if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) number();
+    else fail(i < text.length ? `unexpected ${got()}` : 'expected a value, found the end of the text');
   };
   try {
     value(0);
@@ -290,7 +290,12 @@ export function checkJson(text: string): JsonCheck {
   const at = jsonErrorAt(text);
   if (at) {
     const { line, column } = lineColumn(text, at.offset);
-    return { ok: false, message: `not valid JSON at line ${line}, column ${column}: ${at.message}`, line, column };
+    return {
+      ok: false,
+      message: `not valid JSON at line ${line}, column ${column}: ${at.message}`,
+      line,
+      column,
+    };
   }
   return { ok: true, value: JSON.parse(text) };
 }
@@ -354,7 +359,14 @@ export function inputOf(d: EntryDraft, secretValues = false): Converted {
   if (Object.keys(problems).length > 0) return { ok: false, problems };
   return {
     ok: true,
-    input: { format: d.format, value: d.value, schema, description: d.description, secret: d.secret, overrides },
+    input: {
+      format: d.format,
+      value: d.value,
+      schema,
+      description: d.description,
+      secret: d.secret,
+      overrides,
+    },
   };
 }
 
@@ -369,7 +381,11 @@ export function fieldOfError(field: string | undefined, message: string): string
     const which = /^(value|overrides\[\d+\]\.value) breaks the schema/.exec(message);
     return which?.[1] ?? 'value';
   }
-  if (field === 'value' || field === 'schema' || /^overrides\[\d+\]\.(id|when|percentage|value)$/.test(field)) {
+  if (
+    field === 'value' ||
+    field === 'schema' ||
+    /^overrides\[\d+\]\.(id|when|percentage|value)$/.test(field)
+  ) {
     return field;
   }
   if (field === 'key') return 'key';

@@ -10,10 +10,10 @@ import { useEffect, useMemo, useState } from 'react';
 import { Link, useLocation, useNavigate, useParams } from 'react-router';
 import { ApiError, atLeast } from '../api/client';
 import {
-  type ConfigEntry as Entry,
   type ConfigInput,
   configKeys,
   deleteConfig,
+  type ConfigEntry as Entry,
   putConfig,
   useConfigEntry,
 } from '../api/configs';
@@ -28,8 +28,8 @@ import {
   changedFields,
   draftOf,
   type EntryDraft,
-  fieldOfError,
   FORMAT_NAMES,
+  fieldOfError,
   inputOf,
   newDraft,
   type Problems,
@@ -81,7 +81,8 @@ function EntryPage() {
     setDraft(draftOf(loaded.data.data));
   }, [loaded.data === undefined, generation]);
 
-  const secretValues = !!opened?.secret;
+  // Only a writer is asked to type a secret again.
+  const secretValues = !!opened?.secret && canWrite;
   const local = useMemo(() => inputOf(draft, secretValues), [draft, secretValues]);
   const schemaProblems = useMemo(() => schemaProblemsOf(draft), [draft]);
   const serverField =
@@ -156,7 +157,8 @@ function EntryPage() {
     return (
       <section>
         <p className="crumbs">
-          <Link to={`/p/${project}/e/${env}/configs`}>Configuration</Link> / <Link to={base}>{service}</Link> /
+          <Link to={`/p/${project}/e/${env}/configs`}>Configuration</Link> / <Link to={base}>{service}</Link>{' '}
+          /
         </p>
         <ErrorNote error={loaded.error} />
         {/* A deleted entry keeps its history: a rollback brings it back. */}
@@ -202,8 +204,8 @@ function EntryPage() {
       </header>
       {opened && (
         <p className="muted meta">
-          Revision {opened.revision} · updated {time(opened.updated_at)} by {actor(opened.updated_by)} · created{' '}
-          {time(opened.created_at)}
+          Revision {opened.revision} · updated {time(opened.updated_at)} by {actor(opened.updated_by)} ·
+          created {time(opened.created_at)}
         </p>
       )}
       {!canWrite && (
@@ -234,8 +236,8 @@ function EntryPage() {
       <div className="savebar" aria-live="polite">
         {conflict && (
           <div className="error" role="alert">
-            <strong>{key} changed since you opened it.</strong> Someone saved a newer revision; reload to see it
-            (your edits here are discarded).{' '}
+            <strong>{key} changed since you opened it.</strong> Someone saved a newer revision; reload to see
+            it (your edits here are discarded).{' '}
             <button type="button" onClick={() => void reload()}>
               Reload
             </button>
@@ -273,7 +275,11 @@ function EntryPage() {
               </button>
             ) : (
               <>
-                <button type="button" disabled={changes.length === 0} onClick={() => setGeneration((g) => g + 1)}>
+                <button
+                  type="button"
+                  disabled={changes.length === 0}
+                  onClick={() => setGeneration((g) => g + 1)}
+                >
                   Discard changes
                 </button>
                 <button
@@ -311,8 +317,8 @@ function EntryPage() {
         onConfirm={() => void save()}
       >
         <p>
-          Changes: {changes.join(', ')}. {service}'s configuration in {env} is published as a new signed document;
-          SDKs pick it up within seconds.
+          Changes: {changes.join(', ')}. {service}'s configuration in {env} is published as a new signed
+          document; SDKs pick it up within seconds.
         </p>
         {patch && <UnifiedDiff diff={patch} label={`Value: revision ${opened?.revision} → edited`} />}
         {changes.includes('value') && opened?.secret && <p>The secret value is replaced (not shown).</p>}
@@ -325,8 +331,8 @@ function EntryPage() {
         onConfirm={() => void remove()}
       >
         <p>
-          SDKs of {service} in {env} no longer get {key} once the new document is published. Its history stays: a
-          rollback to an earlier revision brings it back.
+          SDKs of {service} in {env} no longer get {key} once the new document is published. Its history
+          stays: a rollback to an earlier revision brings it back.
         </p>
       </Confirm>
     </article>

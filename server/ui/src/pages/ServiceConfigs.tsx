@@ -54,7 +54,7 @@ export default function ServiceConfigs() {
           {environment?.protected ? ' (a protected environment needs publisher)' : ''}.
         </p>
       )}
-      <div className="filters" role="search">
+      <div className="filters">
         <label>
           <span className="label">Key prefix</span>
           <input
@@ -127,7 +127,9 @@ export default function ServiceConfigs() {
       )}
       {entries.data && list.length === 0 && (
         <p className="muted">
-          {prefix ? `No entry of ${service} in ${env} starts with “${prefix}”.` : `${service} has no entries in ${env} yet.`}
+          {prefix
+            ? `No entry of ${service} in ${env} starts with “${prefix}”.`
+            : `${service} has no entries in ${env} yet.`}
         </p>
       )}
     </section>

@@ -82,7 +82,9 @@ export default function Services() {
       )}
       {services.isPending && <p aria-busy="true">Loading…</p>}
       {services.data && list.length === 0 && (
-        <p className="muted">No services in {project} yet{canEdit ? ': create the first one above.' : '.'}</p>
+        <p className="muted">
+          No services in {project} yet{canEdit ? ': create the first one above.' : '.'}
+        </p>
       )}
       {list.length > 0 && (
         <div className="table-wrap">
