@@ -7,7 +7,7 @@
 //! de-duplication id; value the [`ChangeEvent`] as JSON.
 //!
 //! A record not acknowledged within `message.timeout.ms` (30 s) fails the delivery; the sink
-//! keeps its cursor and sends again after a backoff ([`super::sinks::run`]), so a broker that
+//! keeps its cursor and sends again after a backoff (1 s doubling to 60 s), so a broker that
 //! is down for a while loses nothing (consumers may see an event twice: de-duplicate by id).
 
 use std::time::Duration;

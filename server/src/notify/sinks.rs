@@ -1,7 +1,7 @@
 //! The broker sinks: NATS JetStream and Kafka. Each follows the outbox from its own cursor
 //! (`outbox_cursors`), sends events in order, and advances only after the broker
 //! acknowledged them; a failure keeps the cursor and retries with backoff
-//! ([`super::retry_delay`]), so a broker that is down for a while loses nothing.
+//! (1 s doubling to 60 s), so a broker that is down for a while loses nothing.
 //!
 //! - NATS: stream `BURGEE_CHANGES` (created if missing, subjects `<prefix>.>`, a 2-hour
 //!   duplicate window), subject `<prefix>.<project>.<environment>`, JetStream message id = the
