@@ -236,8 +236,9 @@ pub struct VectorFile {
 }
 
 /// Every vector file under `dir` (`spec/vectors/`), sorted by name: `eval/*.json`,
-/// `invalid-snapshots.json`, `bucketing.json`, `client-view.json` and
-/// `envelopes/manifest.json` (carrying the bytes of every envelope file it names).
+/// `invalid-snapshots.json`, `bucketing.json`, `client-view.json`,
+/// `envelopes/manifest.json` and `config/manifest.json` (each carrying the bytes of every
+/// envelope file it names).
 ///
 /// # Errors
 /// [`HarnessError::UnknownVectorFile`] for any other `.json` file below `dir` — including an
@@ -247,23 +248,8 @@ pub fn vector_files(dir: &Path) -> Result<Vec<VectorFile>, HarnessError> {
     let mut paths = Vec::new();
     collect_json(dir, &mut paths)?;
     paths.sort();
-    let manifest_path = dir.join("envelopes").join("manifest.json");
-    let mut envelope_files = BTreeMap::new();
-    if paths.contains(&manifest_path) {
-        let manifest = read_json(&manifest_path)?;
-        let cases = manifest.get("cases").and_then(Value::as_array);
-        for (index, case) in cases.into_iter().flatten().enumerate() {
-            let file = case.get("file").and_then(Value::as_str).ok_or_else(|| {
-                HarnessError::ManifestFile {
-                    manifest: manifest_path.clone(),
-                    index,
-                }
-            })?;
-            let path = dir.join("envelopes").join(file);
-            let bytes = fs::read(&path).map_err(|error| HarnessError::Read { path, error })?;
-            envelope_files.insert(file.to_owned(), bytes);
-        }
-    }
+    let envelope_files = manifest_files(dir, "envelopes", &paths)?;
+    let config_files = manifest_files(dir, "config", &paths)?;
     let mut files = Vec::new();
     for path in paths {
         let rel = path.strip_prefix(dir).unwrap_or(&path);
@@ -276,14 +262,16 @@ pub fn vector_files(dir: &Path) -> Result<Vec<VectorFile>, HarnessError> {
             ["client-view.json"] => Suite::ClientView,
             ["contexts.json"] => Suite::Contexts,
             ["envelopes", file] if envelope_files.contains_key(*file) => continue,
+            ["config", "manifest.json"] => Suite::Config,
+            ["config", file] if config_files.contains_key(*file) => continue,
             _ => return Err(HarnessError::UnknownVectorFile(path)),
         };
         let document = read_json(&path)?;
         let no_files = BTreeMap::new();
-        let carried = if suite == Suite::Envelopes {
-            &envelope_files
-        } else {
-            &no_files
+        let carried = match suite {
+            Suite::Envelopes => &envelope_files,
+            Suite::Config => &config_files,
+            _ => &no_files,
         };
         files.push(VectorFile {
             name: parts.join("/"),
@@ -291,6 +279,32 @@ pub fn vector_files(dir: &Path) -> Result<Vec<VectorFile>, HarnessError> {
             request: request(suite, &document, carried),
             document,
         });
+    }
+    Ok(files)
+}
+
+/// The bytes of every file `<dir>/<sub>/manifest.json` names (empty without a manifest).
+fn manifest_files(
+    dir: &Path,
+    sub: &str,
+    paths: &[PathBuf],
+) -> Result<BTreeMap<String, Vec<u8>>, HarnessError> {
+    let manifest_path = dir.join(sub).join("manifest.json");
+    let mut files = BTreeMap::new();
+    if paths.contains(&manifest_path) {
+        let manifest = read_json(&manifest_path)?;
+        let cases = manifest.get("cases").and_then(Value::as_array);
+        for (index, case) in cases.into_iter().flatten().enumerate() {
+            let file = case.get("file").and_then(Value::as_str).ok_or_else(|| {
+                HarnessError::ManifestFile {
+                    manifest: manifest_path.clone(),
+                    index,
+                }
+            })?;
+            let path = dir.join(sub).join(file);
+            let bytes = fs::read(&path).map_err(|error| HarnessError::Read { path, error })?;
+            files.insert(file.to_owned(), bytes);
+        }
     }
     Ok(files)
 }

@@ -222,6 +222,7 @@ fn check(file: &VectorFile, response: &[u8]) -> Vec<String> {
             Suite::InvalidSnapshots => check_invalid_snapshot(case, got),
             Suite::Bucketing => check_bucket(case, got),
             Suite::Envelopes => check_envelope(case, got),
+            Suite::Config => check_config(case, got),
             Suite::ClientView => Err("checked by check_client_view".to_owned()),
             Suite::Contexts => check_context(case, got),
         };
@@ -355,6 +356,38 @@ fn check_envelope(case: &Value, got: &Value) -> Result<(), String> {
     } else {
         Err(format!("expected {want}, got {got}"))
     }
+}
+
+/// As `core/tests/config.rs`: the expected error code, or the version, digest and service of
+/// the document and, for each instance, every entry's raw text, value and override.
+fn check_config(case: &Value, got: &Value) -> Result<(), String> {
+    let want = member(case, "expected");
+    if want != "OK" {
+        return if got
+            .get("load_error")
+            .is_some_and(|e| member(e, "code") == want)
+        {
+            Ok(())
+        } else {
+            Err(format!("expected {want}, got {got}"))
+        };
+    }
+    let info = member(got, "loaded");
+    if member(info, "version") != member(case, "version")
+        || member(info, "digest") != member(case, "digest")
+        || member(info, "service") != member(case, "service")
+    {
+        return Err(format!("expected OK {case}, got {got}"));
+    }
+    let observed = list(got, "instances");
+    for (j, instance) in list(case, "instances").iter().enumerate() {
+        let want = member(instance, "expected");
+        let have = observed.get(j).unwrap_or(&NULL);
+        if !json_eq(want, have) {
+            return Err(format!("instances[{j}]: expected {want}, got {have}"));
+        }
+    }
+    Ok(())
 }
 
 /// As `core/tests/vectors.rs`: the derived client snapshot is exactly the document's `client`

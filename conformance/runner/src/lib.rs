@@ -29,6 +29,9 @@
 //! - `envelopes`: `[{"loaded": I} | {"load_error": E}]`, each case loaded with its
 //!   `trusted_keys`, `environment`, `now` and, when present, `project`, `audience`,
 //!   `held_version`/`held_digest` and `max_envelope_bytes`.
+//! - `config`: as `envelopes` for config documents (`spec/CONFIG.md`, with the case's
+//!   `service`): `[{"loaded": C, "instances": [{key: {raw, value, override}}]} |
+//!   {"load_error": E}]`, each of the case's `instances` resolved at the case's `now`.
 //! - `contexts`: `[{"context": X} | {"context_error": E}]`, `X` being the context as the core
 //!   reads it back (its JSON form).
 //! - `client-view`: `{"client": C, "refused": [V, ...]}` where `V` is `{"derived": <snapshot
@@ -61,8 +64,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use burgee_core::model::SnapshotDef;
 use burgee_core::{
-    Audience, Context, EvaluationDetails, Held, LoadError, LoadOptions, Snapshot, SnapshotInfo,
-    TrustedKey, bucket, client_view, parse_document,
+    Audience, ConfigDocument, Context, EvaluationDetails, Held, LoadError, LoadOptions, Snapshot,
+    SnapshotInfo, TrustedKey, bucket, client_view, parse_document,
 };
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -83,17 +86,21 @@ pub enum Suite {
     ClientView,
     /// `spec/vectors/contexts.json`: evaluation contexts in JSON, accepted or refused.
     Contexts,
+    /// `spec/vectors/config/manifest.json`: signed config documents (`spec/CONFIG.md`), with
+    /// the files they name and instances to resolve.
+    Config,
 }
 
 impl Suite {
     /// Every suite.
-    pub const ALL: [Suite; 6] = [
+    pub const ALL: [Suite; 7] = [
         Suite::Eval,
         Suite::InvalidSnapshots,
         Suite::Bucketing,
         Suite::Envelopes,
         Suite::ClientView,
         Suite::Contexts,
+        Suite::Config,
     ];
 
     /// The name used in requests.
@@ -105,6 +112,7 @@ impl Suite {
             Suite::Envelopes => "envelopes",
             Suite::ClientView => "client-view",
             Suite::Contexts => "contexts",
+            Suite::Config => "config",
         }
     }
 
@@ -188,6 +196,14 @@ fn observe(request: &[u8]) -> Result<Value, RequestError> {
                 .iter()
                 .enumerate()
                 .map(|(i, case)| envelope(i, case, files))
+                .collect()
+        }
+        Suite::Config => {
+            let files = member(&request, "files", "")?;
+            cases()?
+                .iter()
+                .enumerate()
+                .map(|(i, case)| config_case(i, case, files))
                 .collect()
         }
         Suite::ClientView => client_view_file(document),
@@ -315,6 +331,64 @@ fn bucketing((i, case): (usize, &Value)) -> Result<Value, RequestError> {
 }
 
 fn envelope(i: usize, case: &Value, files: &Value) -> Result<Value, RequestError> {
+    with_options(i, case, files, |bytes, opts| {
+        Ok(loaded(Snapshot::load(bytes, opts)))
+    })
+}
+
+/// A config document case: `{"loaded": {project, environment, service, version, digest,
+/// secrets}, "instances": [{key: {raw, value, override}}]}` (each of the case's `instances`
+/// resolved) or `{"load_error": E}`.
+fn config_case(i: usize, case: &Value, files: &Value) -> Result<Value, RequestError> {
+    let at = format!("document.cases[{i}]");
+    let service = str_at(member(case, "service", &at)?, &format!("{at}.service"))?;
+    with_options(i, case, files, |bytes, opts| {
+        let doc = match ConfigDocument::load(bytes, opts, service) {
+            Ok(doc) => doc,
+            Err(e) => return Ok(json!({ "load_error": load_error(&e) })),
+        };
+        let info = doc.info();
+        let mut instances = Vec::new();
+        let list = case.get("instances").and_then(Value::as_array);
+        for (j, instance) in list.into_iter().flatten().enumerate() {
+            let ctx_at = format!("{at}.instances[{j}].instance");
+            let ctx = match Context::from_json(member(instance, "instance", &ctx_at)?) {
+                Ok(ctx) => ctx,
+                Err(e) => {
+                    instances.push(json!({"context_error": e.to_string()}));
+                    continue;
+                }
+            };
+            let values: Map<String, Value> = doc
+                .resolve_all(&ctx, opts.now)
+                .into_iter()
+                .map(|v| {
+                    let value = json!({"raw": v.raw, "value": v.value, "override": v.override_id});
+                    (v.key.to_owned(), value)
+                })
+                .collect();
+            instances.push(Value::Object(values));
+        }
+        Ok(json!({
+            "loaded": {
+                "project": info.project, "environment": info.environment,
+                "service": info.service, "version": info.version, "digest": info.digest,
+                "secrets": info.secrets,
+            },
+            "instances": instances,
+        }))
+    })
+}
+
+/// Runs `f` with a case's envelope bytes and load options (trusted keys, environment, now,
+/// project, audience, held version and digest, size limit); a trusted key that does not parse
+/// is the case's `load_error`.
+fn with_options(
+    i: usize,
+    case: &Value,
+    files: &Value,
+    f: impl FnOnce(&[u8], &LoadOptions<'_>) -> Result<Value, RequestError>,
+) -> Result<Value, RequestError> {
     let at = format!("document.cases[{i}]");
     let file = str_at(member(case, "file", &at)?, &format!("{at}.file"))?;
     let bytes = files
@@ -371,7 +445,7 @@ fn envelope(i: usize, case: &Value, files: &Value) -> Result<Value, RequestError
                 expected: "a size that fits this target's usize",
             })?;
     }
-    Ok(loaded(Snapshot::load(&bytes, &opts)))
+    f(&bytes, &opts)
 }
 
 /// The client snapshot `client_view` derives from `document.server` (as JSON, and the info of
