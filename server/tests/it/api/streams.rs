@@ -210,10 +210,16 @@ async fn reopening_keeps_data_and_returns_no_credentials() {
             .unwrap()
             .is_some()
     );
-    // project.create, 3 × environment.create, the demo's segments and flags (seeded through
-    // the API's service steps, so each is audited), the first console user, bootstrap.
+    // project.create, 3 × environment.create, the demo's segments, flags, services and
+    // configuration entries (seeded through the API's service steps, so each is audited), the
+    // first console user, bootstrap.
     let demo = Demo::load(Calendar::seeded_at(0)).unwrap();
-    let seeded = demo.flags.len() + demo.segments.values().map(Vec::len).sum::<usize>();
+    let configs: usize = demo
+        .configs
+        .values()
+        .map(|s| 1 + s.entries.values().map(|e| e.len()).sum::<usize>())
+        .sum();
+    let seeded = demo.flags.len() + demo.segments.values().map(Vec::len).sum::<usize>() + configs;
     assert_eq!(state.verify_audit().await.unwrap(), 6 + seeded as u64);
 }
 
