@@ -230,7 +230,10 @@ async fn project_of(state: &AppState, given: Option<&String>) -> Result<String, 
 
 /// Create a configuration (`{key, value, environment, service_name, ...}`); 409 if it exists.
 #[utoipa::path(post, path = "/api/v1/config", tag = "seed-config", request_body = SeedConfigInput,
-    responses((status = 201, description = "Created", body = SeedConfig)),
+    responses(
+        (status = 201, description = "Created", body = SeedConfig),
+        (status = 404, description = "NOT_FOUND / SERVICE_NOT_FOUND / CONFIG_NOT_FOUND: an unknown project, environment, service or configuration", body = crate::error::ErrorBody),
+    ),
     extensions(("x-burgee-role" = json!("editor (publisher if the environment is protected)"))),
 )]
 pub(crate) async fn create(
@@ -330,7 +333,10 @@ pub(crate) async fn get_one(
         ("keys[]" = Option<Vec<String>>, Query, description = "Only these keys (repeat, or comma-separated)"),
         ("project" = Option<String>, Query, description = "Project (default: the server's default project)"),
     ),
-    responses((status = 200, description = "The configurations", body = SeedConfigList)),
+    responses(
+        (status = 200, description = "The configurations", body = SeedConfigList),
+        (status = 404, description = "NOT_FOUND / SERVICE_NOT_FOUND / CONFIG_NOT_FOUND: an unknown project, environment, service or configuration", body = crate::error::ErrorBody),
+    ),
     extensions(("x-burgee-role" = json!("viewer"))),
 )]
 pub(crate) async fn list(
@@ -449,7 +455,10 @@ pub(crate) async fn history(
 
 /// Create or replace several configurations of one service at once (all or nothing).
 #[utoipa::path(post, path = "/api/v1/config/bulk", tag = "seed-config", request_body = SeedBulkInput,
-    responses((status = 200, description = "The configurations written", body = SeedConfigList)),
+    responses(
+        (status = 200, description = "The configurations written", body = SeedConfigList),
+        (status = 404, description = "NOT_FOUND / SERVICE_NOT_FOUND / CONFIG_NOT_FOUND: an unknown project, environment, service or configuration", body = crate::error::ErrorBody),
+    ),
     extensions(("x-burgee-role" = json!("editor (publisher if the environment is protected)"))),
 )]
 pub(crate) async fn bulk(
