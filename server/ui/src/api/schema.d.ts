@@ -3101,6 +3101,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description NOT_FOUND / SERVICE_NOT_FOUND / CONFIG_NOT_FOUND: an unknown project, environment, service or configuration */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description REQUEST_TIMEOUT */
             408: {
                 headers: {
@@ -3181,6 +3190,15 @@ export interface operations {
             };
             /** @description FORBIDDEN */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND / SERVICE_NOT_FOUND / CONFIG_NOT_FOUND: an unknown project, environment, service or configuration */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3712,6 +3730,15 @@ export interface operations {
             };
             /** @description FORBIDDEN */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND / SERVICE_NOT_FOUND / CONFIG_NOT_FOUND: an unknown project, environment, service or configuration */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
