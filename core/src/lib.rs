@@ -55,8 +55,8 @@ mod value;
 pub use bucket::{BUCKETS, bucket};
 pub use compile::{Snapshot, SnapshotInfo, parse_document};
 pub use config::{
-    CONFIG_PAYLOAD_TYPE, ConfigDocument, ConfigDocumentDef, ConfigEntryDef, ConfigFormat,
-    ConfigInfo, ConfigOverrideDef, ConfigValue,
+    CONFIG_PAYLOAD_TYPE, ConfigChange, ConfigDocument, ConfigDocumentDef, ConfigEntryDef,
+    ConfigEntryValue, ConfigFormat, ConfigInfo, ConfigOverrideDef, ConfigValue,
 };
 pub use context::{AttributeValue, Context, TARGETING_KEY};
 #[cfg(feature = "sign")]

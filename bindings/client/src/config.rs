@@ -17,39 +17,13 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use burgee_core::client::SyncStatus;
-use burgee_core::{ConfigDocument, ConfigFormat, Context, ErrorCode};
-use serde_json::Value;
+use burgee_core::config::changes;
+use burgee_core::{ConfigChange, ConfigDocument, ConfigEntryValue, Context, ErrorCode};
 
 use crate::client::{ClientEvent, Paths, Shared, agents, local_state};
 use crate::options::{ClientError, ClientOptions, general};
 use crate::sync::sync_loop;
 use crate::{lock, now_ms};
-
-/// One entry's value for this instance, owned.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigEntryValue {
-    /// Format of `raw`.
-    pub format: ConfigFormat,
-    /// The text served.
-    pub raw: String,
-    /// The text parsed, as JSON.
-    pub value: Value,
-    /// The entry's revision.
-    pub revision: u64,
-    /// The override that served it (`None`: the base value).
-    pub override_id: Option<String>,
-}
-
-/// How one key changed between two documents, for this instance.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfigChange {
-    /// Entry key.
-    pub key: String,
-    /// The value before (`None`: the key is new).
-    pub old: Option<ConfigEntryValue>,
-    /// The value now (`None`: the key was removed).
-    pub new: Option<ConfigEntryValue>,
-}
 
 /// What configuration listeners hear about.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,54 +49,6 @@ pub enum ConfigEvent {
 
 /// A configuration listener, called on the sync thread; must not block for long.
 pub type ConfigListener = Arc<dyn Fn(&ConfigEvent) + Send + Sync>;
-
-/// Values of every key for `instance`, owned.
-fn resolve(
-    doc: &ConfigDocument,
-    instance: &Context,
-    now: u64,
-) -> BTreeMap<String, ConfigEntryValue> {
-    doc.resolve_all(instance, now)
-        .into_iter()
-        .map(|v| {
-            (
-                v.key.to_owned(),
-                ConfigEntryValue {
-                    format: v.format,
-                    raw: v.raw.to_owned(),
-                    value: v.value.clone(),
-                    revision: v.revision,
-                    override_id: v.override_id.map(str::to_owned),
-                },
-            )
-        })
-        .collect()
-}
-
-/// The keys whose value differs between two resolutions, sorted.
-fn diff(
-    old: &BTreeMap<String, ConfigEntryValue>,
-    new: &BTreeMap<String, ConfigEntryValue>,
-) -> Vec<ConfigChange> {
-    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
-    keys.sort();
-    keys.dedup();
-    keys.into_iter()
-        .filter_map(|k| {
-            let (o, n) = (old.get(k), new.get(k));
-            let same = match (o, n) {
-                (Some(a), Some(b)) => a.raw == b.raw && a.value == b.value,
-                (None, None) => true,
-                _ => false,
-            };
-            (!same).then(|| ConfigChange {
-                key: k.clone(),
-                old: o.cloned(),
-                new: n.cloned(),
-            })
-        })
-        .collect()
-}
 
 struct Watch {
     instance: Context,
@@ -175,7 +101,7 @@ impl ConfigClient {
         let seen = match &current {
             Some(c) => (
                 Some(c.snapshot.info().version),
-                resolve(&c.snapshot, &instance, now),
+                c.snapshot.values(&instance, now),
             ),
             None => (None, BTreeMap::new()),
         };
@@ -217,9 +143,9 @@ impl ConfigClient {
                         let Some(doc) = s.upgrade().and_then(|s| current_doc(&s)) else {
                             return;
                         };
-                        let values = resolve(&doc, &w.instance, now_ms());
+                        let values = doc.values(&w.instance, now_ms());
                         let mut seen = lock(&w.seen);
-                        let changes = diff(&seen.1, &values);
+                        let changes = changes(&seen.1, &values);
                         let old_version = seen.0;
                         *seen = (Some(*new), values);
                         drop(seen);
@@ -262,20 +188,14 @@ impl ConfigClient {
     /// document.
     pub fn get(&self, key: &str) -> Option<ConfigEntryValue> {
         let doc = self.document()?;
-        let v = doc.get(key, &self.watch.instance, now_ms())?;
-        Some(ConfigEntryValue {
-            format: v.format,
-            raw: v.raw.to_owned(),
-            value: v.value.clone(),
-            revision: v.revision,
-            override_id: v.override_id.map(str::to_owned),
-        })
+        doc.get(key, &self.watch.instance, now_ms())
+            .map(ConfigEntryValue::from)
     }
 
     /// Every key's value for this instance, sorted by key (empty without a document).
     pub fn values(&self) -> BTreeMap<String, ConfigEntryValue> {
         self.document()
-            .map(|d| resolve(&d, &self.watch.instance, now_ms()))
+            .map(|d| d.values(&self.watch.instance, now_ms()))
             .unwrap_or_default()
     }
 

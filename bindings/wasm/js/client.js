@@ -4,18 +4,26 @@
 // happen inside the WebAssembly core; option defaults are the core's table (`defaults()`).
 import { createParser } from 'eventsource-parser';
 import { Engine, Context, streamLimit } from './burgee_wasm.js';
-import { BurgeeError, defaultStorage, defaultsOf, randomHex, randomU32, retryAfterMs, toContext } from './util.js';
+import { BurgeeError, Emitter, defaultStorage, defaultsOf, randomHex, randomU32, retryAfterMs, toContext } from './util.js';
+import { WorkerConfigClient } from './config.js';
 
 export { ErrorCode, BurgeeError } from './util.js';
+export { WorkerConfigClient } from './config.js';
 
 const SDK_NAME = 'burgee-wasm';
 const KINDS = ['boolean', 'string', 'number', 'integer', 'object'];
 
 /** Shared by the browser `Client` and the `WorkerClient`: configuration, the engine, typed
  * evaluation, events. `audience` is the snapshots read ('client', or 'server'/undefined: the
- * core's default, server); snapshots of another audience or project are refused. */
-class Base {
+ * core's default, server); snapshots of another audience or project are refused.
+ *
+ * Events (`on(event, listener)`, which returns a function that unsubscribes): `'change'`
+ * ({oldVersion, newVersion}), `'status'` ({status, errorCode, message}), `'refused'`
+ * ({errorCode, message, source}) or `'eventsStopped'` ({httpStatus, message}: the server
+ * refused the key for events with 401/403, and delivery stopped). */
+class Base extends Emitter {
   constructor(options, audience) {
+    super();
     const o = options || {};
     if (!o.environment) throw new BurgeeError('GENERAL', 'options.environment is required');
     if (!Array.isArray(o.trustedKeys) || o.trustedKeys.length === 0) {
@@ -42,44 +50,12 @@ class Base {
       backoffBaseMs: o.backoffBaseMs,
       backoffCapMs: o.backoffCapMs,
     });
-    this.listeners = new Map();
-    this.deferred = [];
-    queueMicrotask(() => {
-      const events = this.deferred;
-      this.deferred = null;
-      for (const [event, payload] of events) this.emit(event, payload);
-    });
     this.context = null;
     this.lastStatus = this.engine.status().status;
     /** No event delivery before this time (ms since epoch): the backoff after a failure. */
     this.eventsRetryAt = 0;
     /** Set when the server refused the key for events (401/403): delivery stopped. */
     this.eventsStopped = null;
-  }
-
-  /** Subscribes to `'change'` ({oldVersion, newVersion}), `'status'` ({status, errorCode,
-   * message}), `'refused'` ({errorCode, message, source}) or `'eventsStopped'` ({httpStatus,
-   * message}: the server refused the key for events with 401/403, and delivery stopped).
-   * Returns a function that unsubscribes. */
-  on(event, listener) {
-    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
-    this.listeners.get(event).add(listener);
-    return () => this.listeners.get(event)?.delete(listener);
-  }
-
-  emit(event, payload) {
-    if (this.deferred) {
-      // Events of the constructor (stored copy, bootstrap) reach listeners attached right after it.
-      this.deferred.push([event, payload]);
-      return;
-    }
-    for (const l of this.listeners.get(event) || []) {
-      try {
-        l(payload);
-      } catch (e) {
-        console.error('burgee: listener failed', e);
-      }
-    }
   }
 
   /** Feeds an envelope to the engine and reports what happened; `local` copies (bootstrap,
@@ -540,6 +516,25 @@ export class WorkerClient extends Base {
     this.checkedAt = -Infinity;
     this.refreshing = null;
     if (this.options.bootstrap) this.applyEnvelope(this.options.bootstrap, { local: true, source: 'bootstrap' });
+  }
+
+  /** A `WorkerConfigClient` for `service` with this client's server, key, environment,
+   * project, trusted keys, fetch and refresh interval; `options` adds or overrides any of its
+   * options (`instance`, `bootstrap`, `storage`…). */
+  configClient(service, options = {}) {
+    const o = this.options;
+    return new WorkerConfigClient({
+      serverUrl: o.serverUrl,
+      key: o.key,
+      environment: o.environment,
+      project: o.project,
+      trustedKeys: o.trustedKeys,
+      fetch: o.fetch,
+      refreshIntervalMs: o.refreshIntervalMs,
+      maxEnvelopeBytes: o.maxEnvelopeBytes,
+      ...options,
+      service,
+    });
   }
 
   /** Makes sure a fresh enough snapshot is held; resolves the status. */

@@ -203,4 +203,90 @@ export declare class Client extends BaseClient {
 export declare class WorkerClient extends BaseClient {
   constructor(options: ClientOptions & { refreshIntervalMs?: number; audience?: Audience });
   ready(): Promise<Status>;
+  /** A WorkerConfigClient for `service` sharing this client's server, key, environment,
+   * project, trusted keys and refresh interval. */
+  configClient(service: string, options?: Partial<WorkerConfigClientOptions>): WorkerConfigClient;
+}
+
+/** An entry's value for this instance (spec/CONFIG.md). */
+export interface ConfigEntry {
+  format: 'json' | 'yaml' | 'toml' | 'properties' | 'text';
+  /** The text as authored. */
+  raw: string;
+  /** The text parsed, as JSON. */
+  value: unknown;
+  revision: number;
+  /** The override that served it, or null for the base value. */
+  overrideId: string | null;
+}
+export interface ConfigChange { key: string; old: ConfigEntry | null; new: ConfigEntry | null }
+export interface ConfigInfo {
+  project: string; environment: string; service: string; version: number;
+  /** ms since epoch */
+  issuedAt: number;
+  /** ms since epoch */
+  expiresAt: number;
+  /** Whether secret entries are included (only for a key scoped to the service). */
+  secrets: boolean; digest: string | null; keyid: string | null;
+}
+export type ConfigApplyOutcome =
+  | { outcome: 'updated'; oldVersion: number | null; newVersion: number; changes: ConfigChange[] }
+  | { outcome: 'unchanged' }
+  | { outcome: 'refused'; errorCode: ErrorCode; message: string };
+
+/** The core's sans-IO state of a service's configuration (used by WorkerConfigClient). */
+export declare class ConfigEngine {
+  constructor(options: { project?: string; environment: string; service: string; trustedKeys: string[]; instance?: ContextObject; minVersion?: number; maxEnvelopeBytes?: number });
+  apply(envelope: string, etag?: string | null, now?: number): ConfigApplyOutcome;
+  applyLocal(envelope: string, now?: number): ConfigApplyOutcome;
+  notModified(): void;
+  fetchFailed(message: string): void;
+  status(): ClientStatus;
+  etag(): string | undefined;
+  info(): ConfigInfo | null;
+  get(key: string, now?: number): ConfigEntry | null;
+  values(now?: number): Record<string, ConfigEntry>;
+  free(): void;
+}
+
+export interface WorkerConfigClientOptions {
+  serverUrl: string;
+  /** A server SDK key (bgs_...); only a key scoped to the service receives secret entries. */
+  key: string;
+  environment: string;
+  trustedKeys: string[];
+  service: string;
+  project?: string;
+  /** This instance's attributes (targetingKey = instance id, host, zone, version, labels). */
+  instance?: ContextObject;
+  /** 1000..600000 ms, default 30000. */
+  refreshIntervalMs?: number;
+  /** A config document envelope (JSON text) for an offline start. */
+  bootstrap?: string;
+  /** Where the last good document is kept (e.g. a Cloudflare KV namespace). */
+  storage?: { get(key: string): Promise<string | null>; put(key: string, value: string): Promise<unknown> } | null;
+  minVersion?: number;
+  maxEnvelopeBytes?: number;
+  fetch?: typeof fetch;
+}
+
+/** A service's configuration in a CDN worker, refreshed at most every refreshIntervalMs. */
+export declare class WorkerConfigClient {
+  constructor(options: WorkerConfigClientOptions);
+  readonly engine: ConfigEngine;
+  ready(): Promise<Status>;
+  on(event: 'change', listener: (e: { oldVersion: number | null; newVersion: number; changes: ConfigChange[] }) => void): () => void;
+  on(event: 'status', listener: (e: { status: Status; errorCode: ErrorCode | null; message: string | null }) => void): () => void;
+  on(event: 'refused', listener: (e: { errorCode: ErrorCode; message: string; source: 'server' | 'storage' | 'bootstrap' }) => void): () => void;
+  status(): ClientStatus;
+  info(): ConfigInfo | null;
+  version(): number | null;
+  getEntry(key: string): ConfigEntry | null;
+  get<T = unknown>(key: string, defaultValue?: T): T;
+  getRaw(key: string, defaultValue?: string): string | undefined;
+  getString(key: string, defaultValue: string): string;
+  getNumber(key: string, defaultValue: number): number;
+  getBoolean(key: string, defaultValue: boolean): boolean;
+  all(): Record<string, unknown>;
+  entries(): Record<string, ConfigEntry>;
 }

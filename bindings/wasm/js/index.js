@@ -12,6 +12,7 @@ export {
   Context,
   Snapshot,
   Engine,
+  ConfigEngine,
   bucket,
   sensitiveDigest,
   errorCodes,
@@ -19,4 +20,4 @@ export {
   defaults,
   streamLimit,
 } from './burgee_wasm.js';
-export { Client, WorkerClient, BurgeeError, ErrorCode } from './client.js';
+export { Client, WorkerClient, WorkerConfigClient, BurgeeError, ErrorCode } from './client.js';

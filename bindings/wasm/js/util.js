@@ -64,3 +64,39 @@ export function defaultStorage() {
   }
 }
 
+
+/** Listeners by event name. Events emitted while the constructor runs (a stored copy, a
+ * bootstrap) are held until the next microtask, so listeners attached right after `new` hear
+ * them. A listener that throws is logged and does not stop the others. */
+export class Emitter {
+  constructor() {
+    this.listeners = new Map();
+    this.deferred = [];
+    queueMicrotask(() => {
+      const events = this.deferred;
+      this.deferred = null;
+      for (const [event, payload] of events) this.emit(event, payload);
+    });
+  }
+
+  /** Subscribes `listener` to `event`; returns a function that unsubscribes. */
+  on(event, listener) {
+    if (!this.listeners.has(event)) this.listeners.set(event, new Set());
+    this.listeners.get(event).add(listener);
+    return () => this.listeners.get(event)?.delete(listener);
+  }
+
+  emit(event, payload) {
+    if (this.deferred) {
+      this.deferred.push([event, payload]);
+      return;
+    }
+    for (const l of this.listeners.get(event) || []) {
+      try {
+        l(payload);
+      } catch (e) {
+        console.error('burgee: listener failed', e);
+      }
+    }
+  }
+}

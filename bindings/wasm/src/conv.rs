@@ -3,6 +3,7 @@
 
 use std::fmt::Display;
 
+use burgee_core::client::SyncStatus;
 use burgee_core::engine::Resolution;
 use burgee_core::{ErrorCode, EvaluationDetails, Snapshot as CoreSnapshot, TrustedKey, ValueKind};
 use js_sys::{Object, Reflect};
@@ -148,4 +149,19 @@ pub(crate) fn parse_keys(keys: &[String]) -> Result<Vec<TrustedKey>, JsValue> {
     keys.iter()
         .map(|k| TrustedKey::from_base64(k).map_err(|e| coded(e.code(), e)))
         .collect()
+}
+
+/// `{status: "NOT_READY" | "READY" | "STALE" | "ERROR", errorCode, lastErrorCode,
+/// lastErrorMessage}` of a sync state.
+pub(crate) fn status_js(status: &SyncStatus, last: Option<(ErrorCode, &str)>) -> JsValue {
+    let o = Object::new();
+    set(&o, "status", &status.as_str().into());
+    set(
+        &o,
+        "errorCode",
+        &opt_str(status.error_code().map(ErrorCode::as_str)),
+    );
+    set(&o, "lastErrorCode", &opt_str(last.map(|(c, _)| c.as_str())));
+    set(&o, "lastErrorMessage", &opt_str(last.map(|(_, m)| m)));
+    o.into()
 }

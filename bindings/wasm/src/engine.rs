@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
+use burgee_core::Audience;
 use burgee_core::client::{ApplyOutcome, SyncConfig, TrackEvent};
 use burgee_core::engine::{self, EngineConfig};
-use burgee_core::{Audience, ErrorCode};
 use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use crate::conv::{
-    default_json, from_js, general, kind, ms, num, opt_str, parse_keys, resolution_js, set,
+    default_json, from_js, general, kind, ms, num, parse_keys, resolution_js, set, status_js,
 };
 use crate::snapshot::{Context, Snapshot};
 
@@ -146,19 +146,8 @@ impl Engine {
     /// `{status: "NOT_READY" | "READY" | "STALE" | "ERROR", errorCode, lastErrorCode,
     /// lastErrorMessage}`.
     pub fn status(&self) -> JsValue {
-        let o = Object::new();
         let sync = self.inner.sync();
-        let status = sync.status();
-        set(&o, "status", &status.as_str().into());
-        set(
-            &o,
-            "errorCode",
-            &opt_str(status.error_code().map(ErrorCode::as_str)),
-        );
-        let last = sync.last_error();
-        set(&o, "lastErrorCode", &opt_str(last.map(|(c, _)| c.as_str())));
-        set(&o, "lastErrorMessage", &opt_str(last.map(|(_, m)| m)));
-        o.into()
+        status_js(sync.status(), sync.last_error())
     }
 
     /// The `If-None-Match` value for the next fetch, if a snapshot is held.

@@ -13,6 +13,7 @@
 //! `"<CODE>: <text>"`); evaluation never throws for flag-level problems but returns details
 //! with `reason: "ERROR"` and an `errorCode`, as OpenFeature specifies.
 
+mod config;
 mod conv;
 mod engine;
 mod snapshot;
@@ -21,6 +22,7 @@ use burgee_core::ErrorCode;
 use burgee_core::engine::{DEFAULTS, openfeature_error_code, stream_limit};
 use wasm_bindgen::prelude::*;
 
+pub use config::ConfigEngine;
 pub use engine::Engine;
 pub use snapshot::{Context, Snapshot};
 

@@ -4,6 +4,7 @@
 import { BurgeeError, WorkerClient } from '@burgee/wasm';
 
 let client = null;
+let config = null;
 
 /**
  * The `WorkerClient` of this isolate, built from `env` on the first call and kept for the
@@ -41,6 +42,25 @@ export function clientFor(env) {
     sdkName: 'burgee-cloudflare-worker',
   });
   return client;
+}
+
+/**
+ * The `WorkerConfigClient` of this isolate for the service named by `BURGEE_SERVICE` (the
+ * configuration `GET /config` serves), or null when that binding is unset. It shares the flag
+ * client's server, key, environment, project, trusted keys and refresh interval; overrides
+ * resolve for the instance `BURGEE_INSTANCE_ID` (default `cloudflare-worker`). Secret entries
+ * come only with an SDK key scoped to the service.
+ *
+ * Throws as `clientFor`.
+ */
+export function configFor(env) {
+  if (!env.BURGEE_SERVICE) return null;
+  if (!config) {
+    config = clientFor(env).configClient(env.BURGEE_SERVICE, {
+      instance: { targetingKey: env.BURGEE_INSTANCE_ID || 'cloudflare-worker' },
+    });
+  }
+  return config;
 }
 
 /**

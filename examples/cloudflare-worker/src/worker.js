@@ -5,6 +5,7 @@
 //   POST /ofrep/v1/evaluate/flags                OFREP: every flag, with an ETag
 //   GET  /ofrep/v1/configuration                 OFREP: capabilities
 //   GET  /status                                 the client's status, snapshot and event counts
+//   GET  /config                                 the configuration of BURGEE_SERVICE (if set)
 //
 // One `WorkerClient` per isolate holds the verified snapshot (signature, environment,
 // anti-rollback and expiry checked inside the WebAssembly core) and refetches it conditionally
@@ -12,7 +13,7 @@
 // `ctx.waitUntil(client.flush())`. See README.md for the bindings.
 import wasm from '@burgee/wasm/burgee_wasm_bg.wasm';
 import { Context, initSync } from '@burgee/wasm';
-import { clientFor, errorBody, json, requestContext, snapshotSummary } from './flags.js';
+import { clientFor, configFor, errorBody, json, requestContext, snapshotSummary } from './flags.js';
 import { configuration, evaluateAllFlags, evaluateFlag } from './ofrep.js';
 
 // Workers refuse to compile WebAssembly from bytes at run time: the module is imported (the
@@ -49,7 +50,7 @@ export default {
     // continuations of a request whose waitUntil waits on another request's fetch.
     await client.ready();
     try {
-      return withCors(await route(request, client));
+      return withCors(await route(request, client, env));
     } catch (e) {
       return withCors(json(errorBody(e), 500));
     } finally {
@@ -59,7 +60,7 @@ export default {
 };
 
 /** Dispatches one request to its handler; resolves the response (without CORS headers). */
-async function route(request, client) {
+async function route(request, client, env) {
   const { pathname } = new URL(request.url);
   const method = request.method;
   if (pathname === '/ofrep/v1/evaluate/flags') {
@@ -78,6 +79,7 @@ async function route(request, client) {
   }
   if (pathname === '/ofrep/v1/configuration') return method === 'GET' ? configuration(client) : notAllowed('GET');
   if (pathname === '/flags') return method === 'GET' ? allFlags(client, request) : notAllowed('GET');
+  if (pathname === '/config') return method === 'GET' ? serviceConfig(env) : notAllowed('GET');
   if (pathname === '/status') {
     if (method !== 'GET') return notAllowed('GET');
     return json({ ...client.status(), snapshot: snapshotSummary(client), events: client.eventStats() });
@@ -106,6 +108,21 @@ function allFlags(client, request) {
   } finally {
     context.free();
   }
+}
+
+/** `GET /config`: `{service, version, values: {key: value}}`, the configuration of
+ * `BURGEE_SERVICE` for this worker's instance (refetched at most every refresh interval); 404
+ * when no service is configured, 503 while no verified document is held. */
+async function serviceConfig(env) {
+  const config = configFor(env);
+  if (!config) return json({ code: 'NOT_FOUND', message: 'BURGEE_SERVICE is not set' }, 404);
+  await config.ready();
+  const info = config.info();
+  if (!info) {
+    const s = config.status();
+    return json({ code: s.errorCode || 'GENERAL', message: `no verified config document held (status ${s.status}): ${s.lastErrorMessage || ''}` }, 503);
+  }
+  return json({ service: info.service, version: info.version, values: config.all() }, 200, { 'Cache-Control': 'private, no-store' });
 }
 
 /** 405 naming the method the route takes. */

@@ -23,6 +23,10 @@
 //!  ConfigDocument + instance Context + now ──► ConfigDocument::get ──► ConfigValue
 //! ```
 
+mod changes;
+
+pub use changes::{ConfigChange, ConfigEntryValue, changes};
+
 use alloc::borrow::ToOwned;
 use alloc::collections::BTreeMap;
 use alloc::format;
