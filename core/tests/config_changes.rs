@@ -31,8 +31,16 @@ fn instance(zone: &str) -> Context {
 
 #[test]
 fn added_removed_and_changed_keys_sorted() {
-    let old = doc(json!([text("a", "1", 1), text("b", "2", 1), text("c", "3", 1)]));
-    let new = doc(json!([text("a", "1", 2), text("c", "4", 2), text("d", "5", 1)]));
+    let old = doc(json!([
+        text("a", "1", 1),
+        text("b", "2", 1),
+        text("c", "3", 1)
+    ]));
+    let new = doc(json!([
+        text("a", "1", 2),
+        text("c", "4", 2),
+        text("d", "5", 1)
+    ]));
     let i = instance("eu");
     let list = changes(&old.values(&i, NOW), &new.values(&i, NOW));
     let got: Vec<(&str, Option<&str>, Option<&str>)> = list

@@ -32,7 +32,7 @@ use burgee_client::{ClientOptions, ConfigClient, ConfigEvent};
 use burgee_core::{ConfigDocument, Context, LoadOptions, TrustedKey};
 use burgee_server::config::ServerConfig;
 use burgee_server::configs::{ConfigInput, Format, ServiceInput, WriteMode};
-use burgee_server::notify::kafka::KafkaOptions;
+use burgee_server::notify::KafkaOptions;
 use burgee_server::notify::webhooks::WebhookInput;
 use burgee_server::serve::{ChangeSinks, NatsOptions, ServeOptions};
 use clap::Parser;

@@ -46,7 +46,7 @@ pub struct ChangeSinks {
     /// NATS JetStream (stream and subject prefix of the change events).
     pub nats: Option<NatsOptions>,
     /// Kafka.
-    pub kafka: Option<crate::notify::kafka::KafkaOptions>,
+    pub kafka: Option<crate::notify::KafkaOptions>,
 }
 
 /// What [`run`] serves and how.
@@ -115,17 +115,24 @@ pub enum ServeError {
     /// Serving failed.
     #[error("serving: {0}")]
     Serve(std::io::Error),
+    /// Kafka brokers were given to a build without the `kafka` feature.
+    #[error("--kafka-brokers: this build of burgee has no Kafka support (cargo feature `kafka`)")]
+    NoKafka,
 }
 
 /// Serves until `shutdown` resolves; calls `on_started` once it listens.
 ///
 /// # Errors
-/// [`ServeError`]: opening the state or the event log, binding, serving.
+/// [`ServeError`]: opening the state or the event log, binding, serving; Kafka brokers
+/// without the `kafka` feature.
 pub async fn run(
     opts: ServeOptions,
     on_started: impl FnOnce(&Started<'_>),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    if cfg!(not(feature = "kafka")) && opts.changes.kafka.is_some() {
+        return Err(ServeError::NoKafka);
+    }
     let config = &opts.server;
     let (state, credentials) = AppState::open_with_clock(config, opts.clock.clone()).await?;
     // Lock and check the event log now: a second server on the same data directory stops
@@ -198,6 +205,7 @@ pub async fn run(
             sink,
         )));
     }
+    #[cfg(feature = "kafka")]
     if let Some(k) = &opts.changes.kafka {
         match crate::notify::kafka::KafkaSink::new(k) {
             Ok(sink) => notifiers.push(tokio::spawn(crate::notify::sinks::run(notify, sink))),

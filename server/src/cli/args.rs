@@ -336,7 +336,7 @@ impl ChangeArgs {
             kafka: self
                 .kafka_brokers
                 .as_ref()
-                .map(|brokers| crate::notify::kafka::KafkaOptions {
+                .map(|brokers| crate::notify::KafkaOptions {
                     brokers: brokers.clone(),
                     config_topic: self.kafka_config_topic.clone(),
                     flags_topic: self.kafka_flags_topic.clone(),

@@ -16,19 +16,9 @@ use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
+use super::KafkaOptions;
 use super::outbox::ChangeEvent;
 use super::sinks::Broker;
-
-/// Where change notifications go in Kafka.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KafkaOptions {
-    /// Bootstrap servers, `host:port[,host:port...]`.
-    pub brokers: String,
-    /// Topic of config document changes (default `config-updates`).
-    pub config_topic: String,
-    /// Topic of flag snapshot changes (default `feature-flag-events`).
-    pub flags_topic: String,
-}
 
 /// The Kafka sink.
 pub struct KafkaSink {

@@ -8,6 +8,7 @@
 //!                                                (failure: retry with backoff, cursor kept)
 //! ```
 
+#[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod outbox;
 pub mod sinks;
@@ -16,6 +17,17 @@ pub mod webhooks;
 use std::time::Duration;
 
 use crate::service::AppState;
+
+/// Where change notifications go in Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaOptions {
+    /// Bootstrap servers, `host:port[,host:port...]`.
+    pub brokers: String,
+    /// Topic of config document changes (default `config-updates`).
+    pub config_topic: String,
+    /// Topic of flag snapshot changes (default `feature-flag-events`).
+    pub flags_topic: String,
+}
 
 /// How many outbox events one delivery carries at most.
 pub(crate) const BATCH: u32 = 100;

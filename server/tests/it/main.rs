@@ -36,6 +36,7 @@ mod events_process;
 mod experiment_analysis;
 mod fuzz_regressions;
 mod http_limits;
+#[cfg(feature = "kafka")]
 mod notify_sinks;
 mod oidc;
 mod openapi;

@@ -14,7 +14,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use burgee_server::config::ServerConfig;
 use burgee_server::configs::{ConfigInput, Format, ServiceInput, WriteMode};
-use burgee_server::notify::kafka::KafkaOptions;
+use burgee_server::notify::KafkaOptions;
 use burgee_server::notify::webhooks::{WebhookInput, signature};
 use burgee_server::serve::{ChangeSinks, NatsOptions, ServeOptions};
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
