@@ -36,7 +36,7 @@ use crate::envelope::{DEFAULT_MAX_ENVELOPE_BYTES, TrustedKey};
 use crate::error::{ErrorCode, LoadError};
 use crate::eval::{EvalError, EvaluationDetails};
 use crate::model::Audience;
-use crate::{ConfigDocument, Held, LoadOptions, Snapshot};
+use crate::{CatalogDocument, ConfigDocument, Held, LoadOptions, Snapshot};
 
 // ---------------------------------------------------------------------------------------------
 // Sync state
@@ -132,7 +132,8 @@ pub enum ApplyOutcome {
     Refused(LoadError),
 }
 
-/// A signed document kind a [`SyncState`] holds: a flag [`Snapshot`] or a [`ConfigDocument`].
+/// A signed document kind a [`SyncState`] holds: a flag [`Snapshot`], a [`ConfigDocument`] or a
+/// [`CatalogDocument`].
 /// Both verify through the same core path; this only names which `load` to call.
 pub trait Document: Sized {
     /// Verifies and compiles `envelope` for `config` (the kind's `load`).
@@ -174,6 +175,19 @@ impl Document for ConfigDocument {
             .as_deref()
             .ok_or_else(|| LoadError::Parse("a config document client needs a service".into()))?;
         ConfigDocument::load(envelope, opts, service)
+    }
+    fn held_marker(&self) -> Option<Held<'_>> {
+        self.held()
+    }
+}
+
+impl Document for CatalogDocument {
+    fn load_for(
+        envelope: &[u8],
+        opts: &LoadOptions<'_>,
+        _config: &SyncConfig,
+    ) -> Result<Self, LoadError> {
+        CatalogDocument::load(envelope, opts)
     }
     fn held_marker(&self) -> Option<Held<'_>> {
         self.held()

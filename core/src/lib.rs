@@ -38,6 +38,7 @@
 extern crate alloc;
 
 mod bucket;
+pub mod catalog;
 pub mod client;
 mod compile;
 pub mod config;
@@ -53,6 +54,11 @@ mod privacy;
 mod value;
 
 pub use bucket::{BUCKETS, bucket};
+pub use catalog::{
+    Balancer, BalancerConfig, CATALOG_PAYLOAD_TYPE, CatalogDocument, CatalogDocumentDef,
+    CatalogHealth, CatalogInfo, CatalogInstanceDef, CatalogServiceDef, Choice, Circuit, Outcome,
+    Strategy,
+};
 pub use compile::{Snapshot, SnapshotInfo, parse_document};
 pub use config::{
     CONFIG_PAYLOAD_TYPE, ConfigChange, ConfigDocument, ConfigDocumentDef, ConfigEntryDef,

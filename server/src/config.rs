@@ -26,6 +26,8 @@ pub struct ServerConfig {
     pub limits: HttpLimits,
     /// Console sign-in with an OpenID provider; `None` = local users and tokens only.
     pub oidc: Option<crate::oidc::OidcSettings>,
+    /// Service registry timing and safety settings.
+    pub registry: crate::registry::RegistrySettings,
 }
 
 /// The HTTP server's limits. Each has a `burgee serve` flag; the defaults are the `DEFAULT`
@@ -98,6 +100,7 @@ impl ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             limits: HttpLimits::DEFAULT,
             oidc: None,
+            registry: crate::registry::RegistrySettings::default(),
         }
     }
 }

@@ -11,6 +11,8 @@ use crate::service::AppState;
 /// A stored, signed snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSnapshot {
+    /// Which document this is.
+    pub kind: DocumentKind,
     /// Project key.
     pub project: String,
     /// Environment key.
@@ -34,22 +36,39 @@ pub struct StoredSnapshot {
     pub client: Option<Arc<StoredSnapshot>>,
 }
 
+/// The kinds of signed document the server distributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// A flag snapshot (`spec/SNAPSHOT.md`).
+    Snapshot,
+    /// A service's config document (`spec/CONFIG.md`).
+    Config,
+    /// An environment's catalog (`spec/CATALOG.md`).
+    Catalog,
+}
+
+impl DocumentKind {
+    /// The SSE event name of the kind: `snapshot`, `config` or `catalog`.
+    pub fn event(self) -> &'static str {
+        match self {
+            DocumentKind::Snapshot => "snapshot",
+            DocumentKind::Config => "config",
+            DocumentKind::Catalog => "catalog",
+        }
+    }
+}
+
 impl StoredSnapshot {
-    /// This snapshot as one server-sent event:
-    /// `id: <version>\nevent: snapshot\ndata: <envelope>\n\n` (`event: config` for a config
-    /// document) (the envelope is one line of
-    /// compact JSON). Rendered on first use; clones share the bytes.
+    /// This document as one server-sent event: `id: <version>\nevent: <kind>\ndata:
+    /// <envelope>\n\n` ([`DocumentKind::event`]; the envelope is one line of compact JSON). Rendered on first use; clones share the bytes.
     pub fn sse_event(&self) -> axum::body::Bytes {
         self.sse_event
             .get_or_init(|| {
-                let event = if self.service.is_some() {
-                    "config"
-                } else {
-                    "snapshot"
-                };
                 axum::body::Bytes::from(format!(
-                    "id: {}\nevent: {event}\ndata: {}\n\n",
-                    self.version, self.envelope
+                    "id: {}\nevent: {}\ndata: {}\n\n",
+                    self.version,
+                    self.kind.event(),
+                    self.envelope
                 ))
             })
             .clone()

@@ -139,6 +139,9 @@ pub enum ApiCode {
     ServiceNotFound,
     /// 404: the service has no such configuration entry (or revision).
     ConfigNotFound,
+    /// 404: the service has no such registered instance (a heartbeat's answer: register
+    /// again).
+    InstanceNotFound,
     /// 429: the event store is behind, or the caller is over its rate limit or stream cap;
     /// retry after `Retry-After` seconds.
     Overloaded,
@@ -155,7 +158,7 @@ pub enum ApiCode {
 
 impl ApiCode {
     /// Every code, in documentation order.
-    pub const ALL: [ApiCode; 19] = [
+    pub const ALL: [ApiCode; 20] = [
         ApiCode::Unauthorized,
         ApiCode::Forbidden,
         ApiCode::NotFound,
@@ -171,6 +174,7 @@ impl ApiCode {
         ApiCode::ConfigInvalid,
         ApiCode::ServiceNotFound,
         ApiCode::ConfigNotFound,
+        ApiCode::InstanceNotFound,
         ApiCode::Overloaded,
         ApiCode::Unavailable,
         ApiCode::StorageFull,
@@ -196,6 +200,7 @@ impl ApiCode {
             ApiCode::ConfigInvalid => "CONFIG_INVALID",
             ApiCode::ServiceNotFound => "SERVICE_NOT_FOUND",
             ApiCode::ConfigNotFound => "CONFIG_NOT_FOUND",
+            ApiCode::InstanceNotFound => "INSTANCE_NOT_FOUND",
             ApiCode::Overloaded => "OVERLOADED",
             ApiCode::Unavailable => "UNAVAILABLE",
             ApiCode::StorageFull => "STORAGE_FULL",
@@ -219,7 +224,9 @@ impl ApiCode {
             ApiCode::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiCode::BadRequest => StatusCode::BAD_REQUEST,
             ApiCode::SnapshotInvalid | ApiCode::ConfigInvalid => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiCode::ServiceNotFound | ApiCode::ConfigNotFound => StatusCode::NOT_FOUND,
+            ApiCode::ServiceNotFound | ApiCode::ConfigNotFound | ApiCode::InstanceNotFound => {
+                StatusCode::NOT_FOUND
+            }
             ApiCode::Overloaded => StatusCode::TOO_MANY_REQUESTS,
             ApiCode::Unavailable | ApiCode::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,

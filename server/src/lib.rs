@@ -67,6 +67,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod publish;
 pub mod ready;
+pub mod registry;
 pub mod replicas;
 pub mod serve;
 pub mod service;

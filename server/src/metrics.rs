@@ -60,6 +60,10 @@ impl Gauge {
     pub fn add(&self, delta: i64) {
         self.0.fetch_add(delta, Ordering::Relaxed);
     }
+    /// Sets the value.
+    pub fn set(&self, value: i64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
     /// The current value.
     pub fn get(&self) -> i64 {
         self.0.load(Ordering::Relaxed)
@@ -94,6 +98,17 @@ pub struct Metrics {
     pub notifications_delivered: Counter,
     /// `burgee_notification_failures_total`.
     pub notification_failures: Counter,
+    /// `burgee_registry_heartbeats_total`: heartbeats accepted by this process.
+    pub registry_heartbeats: Counter,
+    /// `burgee_registry_leases_expired_total`: instances made critical by a lapsed lease.
+    pub registry_expired: Counter,
+    /// `burgee_registry_instances_removed_total`: ephemeral instances removed after expiry.
+    pub registry_removed: Counter,
+    /// `burgee_catalog_publishes_total`: catalog documents published by this process.
+    pub catalog_publishes: Counter,
+    /// `burgee_registry_protected_services`: services whose catalog entry is held by the
+    /// protection threshold at the last publish of this process (alert when above 0).
+    pub registry_protected: Gauge,
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
 }
@@ -195,6 +210,19 @@ impl Metrics {
             self.streams_refused.get(),
             self.notifications_delivered.get(),
             self.notification_failures.get()
+        );
+        let _ = write!(
+            out,
+            "# HELP burgee_registry_heartbeats_total Heartbeats accepted by this process.\n# TYPE burgee_registry_heartbeats_total counter\nburgee_registry_heartbeats_total {}\n\
+             # HELP burgee_registry_leases_expired_total Instances made critical by a lapsed lease.\n# TYPE burgee_registry_leases_expired_total counter\nburgee_registry_leases_expired_total {}\n\
+             # HELP burgee_registry_instances_removed_total Ephemeral instances removed after their lease lapsed.\n# TYPE burgee_registry_instances_removed_total counter\nburgee_registry_instances_removed_total {}\n\
+             # HELP burgee_catalog_publishes_total Catalog documents published by this process.\n# TYPE burgee_catalog_publishes_total counter\nburgee_catalog_publishes_total {}\n\
+             # HELP burgee_registry_protected_services Services whose catalog entry the protection threshold holds (alert above 0).\n# TYPE burgee_registry_protected_services gauge\nburgee_registry_protected_services {}\n",
+            self.registry_heartbeats.get(),
+            self.registry_expired.get(),
+            self.registry_removed.get(),
+            self.catalog_publishes.get(),
+            self.registry_protected.get()
         );
         out
     }

@@ -13,7 +13,7 @@ use sqlx::postgres::PgListener;
 
 use crate::error::StateError;
 use crate::service::AppState;
-use crate::store::{Backend, NOTIFY_CHANNEL};
+use crate::store::{Backend, CATALOG_NOTIFY_PREFIX, NOTIFY_CHANNEL};
 
 /// How often [`poll`] checks for versions published by other processes.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -52,9 +52,15 @@ pub async fn listen(state: &AppState) -> Result<Option<tokio::task::JoinHandle<(
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => {
-                    // `project/env` for a snapshot, `project/env/service` for a config document.
-                    let parts: Vec<&str> = n.payload().split('/').collect();
+                    // `project/env` for a snapshot, `project/env/service` for a config
+                    // document, `catalog:project/env` for a catalog.
+                    let payload = n.payload();
+                    let catalog = payload.strip_prefix(CATALOG_NOTIFY_PREFIX);
+                    let parts: Vec<&str> = catalog.unwrap_or(payload).split('/').collect();
                     let refreshed = match parts.as_slice() {
+                        [project, env] if catalog.is_some() => {
+                            state.broadcast_catalog(project, env).await
+                        }
                         [project, env] => state.refresh_latest(project, env).await,
                         [project, env, service] => {
                             state.broadcast_config(project, env, service).await

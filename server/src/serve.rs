@@ -169,6 +169,7 @@ pub async fn run(
     tracing::info!(%addr, data_dir = %config.data_dir.display(), "serving");
 
     let resign = tokio::spawn(resign_loop(state.clone(), opts.resign_check));
+    let registry = crate::registry::spawn(&state);
     let (stop_forwarding, forwarding_stopped) = tokio::sync::watch::channel(false);
     let mut sinks = Vec::new();
     if let Some(n) = &opts.nats {
@@ -237,6 +238,12 @@ pub async fn run(
     )
     .await;
     resign.abort();
+    for task in registry {
+        task.abort();
+    }
+    if let Err(e) = state.registry().leases.flush(&state.store().pool).await {
+        tracing::warn!(error = %e, "flushing the last heartbeats failed");
+    }
     // Let the forwarders finish the batch in flight and save their positions.
     let _ = stop_forwarding.send(true);
     let _ = stop_notifying.send(true);

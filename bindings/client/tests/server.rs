@@ -349,7 +349,9 @@ fn events_flush_by_interval() {
     );
     // The server stores the batch before it answers; the client counts it on the answer.
     assert!(
-        wait_for(Duration::from_secs(3), || client.event_stats().delivered == 1).is_some(),
+        wait_for(Duration::from_secs(3), || client.event_stats().delivered
+            == 1)
+        .is_some(),
         "delivered: {:?}",
         client.event_stats()
     );

@@ -113,6 +113,7 @@ pub(crate) async fn stream_config(
         return Err(no_document(&service, &env));
     }
     let target = StreamTarget {
+        kind: crate::distribution::DocumentKind::Config,
         project,
         env,
         service: Some(service),

@@ -16,7 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::api::extract::{authenticate, authenticate_or_key, require_role};
 use crate::auth::Principal;
-use crate::distribution::{StoredSnapshot, StreamRefusal};
+use crate::distribution::{DocumentKind, StoredSnapshot, StreamRefusal};
 use crate::error::{ApiCode, ApiError};
 use crate::model::Role;
 use crate::openapi::external::Envelope;
@@ -376,6 +376,7 @@ pub(crate) async fn stream_for(
         .await?
         .and_then(|s| for_audience(s, audience));
     let target = StreamTarget {
+        kind: DocumentKind::Snapshot,
         project,
         env,
         service: None,
@@ -387,6 +388,7 @@ pub(crate) async fn stream_for(
 /// What a stream sends: the documents of one (project, environment[, service]) for one
 /// audience (for config documents, [`Audience::Server`] is the variant with secrets).
 pub(crate) struct StreamTarget {
+    pub(crate) kind: DocumentKind,
     pub(crate) project: String,
     pub(crate) env: String,
     pub(crate) service: Option<String>,
@@ -460,7 +462,8 @@ pub(crate) fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infall
                 received = st.rx.recv() => match received {
                     Ok(ev) => {
                         let t = &st.target;
-                        if ev.snapshot.project == t.project
+                        if ev.snapshot.kind == t.kind
+                            && ev.snapshot.project == t.project
                             && ev.snapshot.environment == t.env
                             && ev.snapshot.service == t.service
                         {
@@ -470,9 +473,14 @@ pub(crate) fn events(st: StreamState) -> impl Stream<Item = Result<Bytes, Infall
                     Err(RecvError::Lagged(_)) => {
                         // Missed events: the latest version is all a client needs.
                         let t = &st.target;
-                        let latest = match &t.service {
-                            None => st.state.latest_snapshot(&t.project, &t.env).await,
-                            Some(s) => st.state.latest_config((&t.project, &t.env, s)).await,
+                        let latest = match (t.kind, &t.service) {
+                            (DocumentKind::Config, Some(s)) => {
+                                st.state.latest_config((&t.project, &t.env, s)).await
+                            }
+                            (DocumentKind::Catalog, _) => {
+                                st.state.latest_catalog(&t.project, &t.env).await
+                            }
+                            _ => st.state.latest_snapshot(&t.project, &t.env).await,
                         };
                         st.pending = latest.ok().flatten().and_then(|s| for_audience(s, t.audience));
                     }

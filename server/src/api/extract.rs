@@ -328,6 +328,33 @@ impl<T> JsonBody<T> {
     }
 }
 
+/// A [`JsonBody`] that may be left empty (`None`), e.g. an optional heartbeat report.
+pub(crate) struct OptionalJsonBody<T>(Result<Option<T>, ApiError>);
+
+impl<S: Send + Sync, T: BodyName> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(Ok(None)));
+        }
+        Ok(OptionalJsonBody(parse_body(&bytes, T::NAME).map(Some)))
+    }
+}
+
+impl<T> OptionalJsonBody<T> {
+    /// The parsed body, `None` when empty.
+    ///
+    /// # Errors
+    /// As [`JsonBody::parsed`].
+    pub(crate) fn parsed(self) -> Result<Option<T>, ApiError> {
+        self.0
+    }
+}
+
 /// Parses a JSON body; 400 naming the problem (serde's message with line and column).
 fn parse_body<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ApiError> {
     serde_json::from_slice(body)

@@ -34,6 +34,7 @@ use crate::error::{ApiCode, ApiError, ErrorBody};
 use crate::openapi;
 use crate::service::AppState;
 
+mod catalog_sync;
 mod changes;
 mod config_sync;
 mod configs;
@@ -46,7 +47,9 @@ mod flags;
 mod limits;
 mod oidc;
 mod projects;
+mod registry;
 mod seed_config;
+mod seed_registry;
 mod segments;
 mod session;
 mod tokens;
@@ -92,6 +95,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(openapi_json))
         .routes(routes!(distribution::get_snapshot))
         .routes(routes!(distribution::stream_snapshots))
+        .routes(routes!(catalog_sync::get_catalog))
+        .routes(routes!(catalog_sync::stream_catalog))
         .merge(browser)
         .routes(routes!(projects::list_projects, projects::create_project))
         .routes(routes!(
@@ -136,6 +141,25 @@ fn api_routes() -> OpenApiRouter<AppState> {
             seed_config::update,
             seed_config::delete
         ))
+        .routes(routes!(registry::list_services))
+        .routes(routes!(registry::list_instances))
+        .routes(routes!(
+            registry::get_instance,
+            registry::register,
+            registry::deregister,
+            registry::patch_instance
+        ))
+        .routes(routes!(registry::heartbeat))
+        .routes(routes!(registry::check_now))
+        .routes(routes!(registry::balanced_url))
+        .routes(routes!(registry::catalog))
+        .routes(routes!(seed_registry::register))
+        .routes(routes!(seed_registry::deregister))
+        .routes(routes!(seed_registry::services))
+        .routes(routes!(seed_registry::service))
+        .routes(routes!(seed_registry::discover))
+        .routes(routes!(seed_registry::url))
+        .routes(routes!(seed_registry::health))
         .routes(routes!(seed_config::history))
         .routes(routes!(seed_config::bulk))
         .routes(routes!(segments::list_segments, segments::create_segment))

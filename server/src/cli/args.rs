@@ -278,6 +278,9 @@ pub struct ServeArgs {
     /// Change notifications to NATS and Kafka.
     #[command(flatten)]
     pub changes: ChangeArgs,
+    /// Service registry timing and safety.
+    #[command(flatten)]
+    pub registry: super::RegistryArgs,
 }
 
 /// Where change notifications (every publish of a flag snapshot or config document) go,

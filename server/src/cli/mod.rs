@@ -8,6 +8,7 @@
 
 mod admin;
 mod args;
+mod registry;
 mod snapshot;
 mod users;
 
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 pub use args::*;
 use burgee_core::{ContextError, ErrorCode, LoadError};
+pub use registry::RegistryArgs;
 use tracing_subscriber::EnvFilter;
 pub use users::{UserCommand, UserCreateArgs};
 
@@ -176,6 +178,7 @@ pub(crate) async fn serve_async(args: &ServeArgs) -> Result<(), CliError> {
         max_body_bytes: args.max_body_bytes,
         limits: (&args.limits).into(),
         oidc: args.oidc.settings(),
+        registry: (&args.registry).into(),
     };
     let mut opts = ServeOptions::new(config, args.listen);
     opts.resign_check = Duration::from_secs(args.resign_check_secs);

@@ -16,7 +16,7 @@
 pub mod format;
 mod publish;
 pub(crate) use publish::{PublishContext, latest_document, publish_config};
-pub(crate) use store::service_exists;
+pub(crate) use store::{put_service, service_exists};
 pub mod secrets;
 mod service;
 mod store;

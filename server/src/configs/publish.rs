@@ -14,7 +14,7 @@ use burgee_core::{
 
 use crate::configs::secrets::{SEALED_PREFIX, SecretBox};
 use crate::configs::store::{self, open};
-use crate::distribution::StoredSnapshot;
+use crate::distribution::{DocumentKind, StoredSnapshot};
 use crate::error::StateError;
 use crate::keys;
 use crate::model::Published;
@@ -279,6 +279,7 @@ pub(crate) async fn latest_document(
     };
     let make = |digest: String, envelope: String, client: Option<Arc<StoredSnapshot>>| {
         Ok::<_, StateError>(Arc::new(StoredSnapshot {
+            kind: DocumentKind::Config,
             project: project.to_owned(),
             environment: env.to_owned(),
             service: Some(service.to_owned()),

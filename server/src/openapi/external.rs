@@ -64,6 +64,9 @@ external_schemas! {
     /// A DSSE envelope of a config document (spec/CONFIG.md §4): payload type
     /// `application/vnd.burgee.config+json; version=1`.
     ConfigEnvelope,
+    /// A DSSE envelope of a catalog document (spec/CATALOG.md §3): payload type
+    /// `application/vnd.burgee.catalog+json; version=1`.
+    CatalogEnvelope,
 }
 
 /// The component schemas of the specification, by the names of the marker types above
@@ -119,23 +122,36 @@ pub fn components() -> Map<String, Value> {
             }
         }),
     );
-    out.insert(
-        "ConfigEnvelope".into(),
-        json!({
-            "type": "object",
-            "description": "A DSSE envelope of a config document (spec/CONFIG.md §4); the payload, base64, is the config document as JSON",
-            "required": ["payloadType", "payload", "signatures"],
-            "additionalProperties": false,
-            "properties": {
-                "payloadType": {"const": burgee_core::CONFIG_PAYLOAD_TYPE},
-                "payload": {"type": "string", "contentEncoding": "base64",
-                    "contentMediaType": "application/json"},
-                "signatures": {"type": "array", "minItems": 1, "items": {
-                    "type": "object", "required": ["keyid", "sig"], "additionalProperties": false,
-                    "properties": {"keyid": {"type": "string"}, "sig": {"type": "string", "contentEncoding": "base64"}}}}
-            }
-        }),
-    );
+    for (name, doc, payload_type) in [
+        (
+            "ConfigEnvelope",
+            "a config document (spec/CONFIG.md §4)",
+            burgee_core::CONFIG_PAYLOAD_TYPE,
+        ),
+        (
+            "CatalogEnvelope",
+            "a catalog document (spec/CATALOG.md §3)",
+            burgee_core::CATALOG_PAYLOAD_TYPE,
+        ),
+    ] {
+        out.insert(
+            name.into(),
+            json!({
+                "type": "object",
+                "description": format!("A DSSE envelope of {doc}; the payload, base64, is the document as JSON"),
+                "required": ["payloadType", "payload", "signatures"],
+                "additionalProperties": false,
+                "properties": {
+                    "payloadType": {"const": payload_type},
+                    "payload": {"type": "string", "contentEncoding": "base64",
+                        "contentMediaType": "application/json"},
+                    "signatures": {"type": "array", "minItems": 1, "items": {
+                        "type": "object", "required": ["keyid", "sig"], "additionalProperties": false,
+                        "properties": {"keyid": {"type": "string"}, "sig": {"type": "string", "contentEncoding": "base64"}}}}
+                }
+            }),
+        );
+    }
     if let Ok(mut events) = serde_json::from_str::<Value>(EVENTS_SCHEMA) {
         rewrite_refs(&mut events, "EventBatch");
         if let Value::Object(root) = &mut events {

@@ -90,6 +90,8 @@ pub(crate) struct Inner {
     pub(crate) secrets: crate::configs::secrets::SecretBox,
     /// Bumped after every commit that published something: wakes the outbox sinks.
     pub(crate) outbox_wake: watch::Sender<u64>,
+    /// The service registry's in-process state.
+    pub(crate) registry: crate::registry::Registry,
 }
 
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {
@@ -176,6 +178,7 @@ impl AppState {
                     .transpose()?,
                 secrets,
                 outbox_wake,
+                registry: crate::registry::Registry::new(config.registry),
             }),
         };
         let projects: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM projects")
@@ -194,6 +197,9 @@ impl AppState {
     pub(crate) async fn commit(&self, w: Writer) -> Result<(), StateError> {
         let committed = w.commit().await?;
         let published = committed.snapshots.len() + committed.configs.len();
+        for (project, env) in committed.catalogs {
+            self.broadcast_catalog(&project, &env).await?;
+        }
         for (project, env) in committed.snapshots {
             self.inner.metrics.publishes.inc();
             self.refresh_latest(&project, &env).await?;

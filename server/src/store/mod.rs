@@ -36,6 +36,10 @@ use crate::model::AuditEntry;
 /// Channel of PostgreSQL notifications about new snapshots (payload `project/environment`).
 pub const NOTIFY_CHANNEL: &str = "burgee_snapshots";
 
+/// The prefix of a catalog publish's notification payload (`catalog:<project>/<env>`; a
+/// snapshot's is `<project>/<env>`, a config document's `<project>/<env>/<service>`).
+pub const CATALOG_NOTIFY_PREFIX: &str = "catalog:";
+
 /// Which database a [`Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -127,6 +131,8 @@ pub struct Committed {
     pub snapshots: Vec<(String, String)>,
     /// Config documents.
     pub configs: Vec<(String, String, String)>,
+    /// Catalog documents (project, environment).
+    pub catalogs: Vec<(String, String)>,
 }
 
 /// An open write transaction that holds the writer lock; audit entries are appended to the
@@ -141,6 +147,8 @@ pub struct Writer {
     /// The (project, environment, service) of every config document published in the
     /// transaction.
     pub notify_configs: Vec<(String, String, String)>,
+    /// The (project, environment) of every catalog document published in the transaction.
+    pub notify_catalogs: Vec<(String, String)>,
 }
 
 pub(crate) fn to_i64(v: u64) -> Result<i64, StateError> {
@@ -172,6 +180,7 @@ impl Writer {
             hash,
             notify: Vec::new(),
             notify_configs: Vec::new(),
+            notify_catalogs: Vec::new(),
         })
     }
 
@@ -259,11 +268,19 @@ impl Writer {
                     .execute(&mut *self.tx)
                     .await?;
             }
+            for (project, env) in &self.notify_catalogs {
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(NOTIFY_CHANNEL)
+                    .bind(format!("{CATALOG_NOTIFY_PREFIX}{project}/{env}"))
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
         }
         self.tx.commit().await?;
         Ok(Committed {
             snapshots: self.notify,
             configs: self.notify_configs,
+            catalogs: self.notify_catalogs,
         })
     }
 }

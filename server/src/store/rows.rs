@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, FromRow, Row as _};
 
-use crate::distribution::StoredSnapshot;
+use crate::distribution::{DocumentKind, StoredSnapshot};
 use crate::error::StateError;
 use crate::model::{
     AuditEntry, EnvironmentTargeting, Flag, FlagSpec, Project, Role, Segment, Targeting, TokenInfo,
@@ -380,6 +380,7 @@ impl FromRow<'_, AnyRow> for StoredSnapshot {
         let client_envelope: Option<String> = row.try_get("client_envelope")?;
         let client = match (client_digest, client_envelope) {
             (Some(digest), Some(envelope)) => Some(Arc::new(StoredSnapshot {
+                kind: DocumentKind::Snapshot,
                 project: project.clone(),
                 environment: environment.clone(),
                 service: None,
@@ -394,6 +395,7 @@ impl FromRow<'_, AnyRow> for StoredSnapshot {
             _ => None,
         };
         Ok(StoredSnapshot {
+            kind: DocumentKind::Snapshot,
             project,
             environment,
             service: None,
