@@ -141,25 +141,25 @@ fn api_routes() -> OpenApiRouter<AppState> {
             seed_config::update,
             seed_config::delete
         ))
-        .routes(routes!(registry::list_services))
+        .routes(routes!(registry::list_registered_services))
         .routes(routes!(registry::list_instances))
         .routes(routes!(
             registry::get_instance,
-            registry::register,
-            registry::deregister,
+            registry::register_instance,
+            registry::deregister_instance,
             registry::patch_instance
         ))
         .routes(routes!(registry::heartbeat))
-        .routes(routes!(registry::check_now))
+        .routes(routes!(registry::check_service))
         .routes(routes!(registry::balanced_url))
-        .routes(routes!(registry::catalog))
-        .routes(routes!(seed_registry::register))
-        .routes(routes!(seed_registry::deregister))
-        .routes(routes!(seed_registry::services))
-        .routes(routes!(seed_registry::service))
-        .routes(routes!(seed_registry::discover))
-        .routes(routes!(seed_registry::url))
-        .routes(routes!(seed_registry::health))
+        .routes(routes!(registry::catalog_view))
+        .routes(routes!(seed_registry::seed_register))
+        .routes(routes!(seed_registry::seed_deregister))
+        .routes(routes!(seed_registry::seed_services))
+        .routes(routes!(seed_registry::seed_service))
+        .routes(routes!(seed_registry::seed_discover))
+        .routes(routes!(seed_registry::seed_url))
+        .routes(routes!(seed_registry::seed_health))
         .routes(routes!(seed_config::history))
         .routes(routes!(seed_config::bulk))
         .routes(routes!(segments::list_segments, segments::create_segment))

@@ -19,11 +19,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::extract::{BodyName, Caller, JsonBody, OptionalJsonBody, json};
 use crate::auth::Principal;
-use crate::error::{ApiError, StateError};
+use crate::error::ApiError;
 use crate::model::Role;
 use crate::registry::{
-    CatalogInstance, CatalogService, CheckSummary, Health, HealthEvent, Instance, InstanceInput,
-    InstancePatch, ServiceSummary,
+    CatalogInstance, CatalogService, CheckSummary, HealthEvent, HealthStatus, Instance,
+    InstanceInput, InstancePatch, ServiceSummary,
 };
 use crate::service::AppState;
 
@@ -45,7 +45,7 @@ impl BodyName for HeartbeatInput {
 pub struct HeartbeatInput {
     /// `passing`, `warning` or `critical`; absent: only renew the lease.
     #[serde(default)]
-    pub status: Option<Health>,
+    pub status: Option<HealthStatus>,
     /// Why (shown as the instance's reason); at most 512 characters.
     #[serde(default)]
     pub note: Option<String>,
@@ -113,12 +113,12 @@ pub(crate) fn strategy(name: Option<&str>) -> Result<Strategy, ApiError> {
         "weighted_random" => Ok(Strategy::WeightedRandom),
         "least_request" => Ok(Strategy::LeastRequest),
         "consistent_hash" => Ok(Strategy::ConsistentHash),
-        other => Err(ApiError::from(StateError::Field {
-            field: "strategy".into(),
-            message: format!(
+        other => Err(ApiError::from(crate::registry::bad_field(
+            "strategy",
+            &format!(
                 "{other:?} is not round_robin, weighted_random, least_request or consistent_hash"
             ),
-        })),
+        ))),
     }
 }
 
@@ -173,7 +173,7 @@ pub(crate) fn may_read(caller: &Caller, project: &str, env: &str) -> Result<(), 
     responses((status = 200, description = "Services, by name", body = Vec<ServiceSummary>)),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn list_services(
+pub(crate) async fn list_registered_services(
     State(state): State<AppState>,
     Path((project, env)): Path<(String, String)>,
     caller: Caller,
@@ -228,7 +228,7 @@ pub(crate) async fn get_instance(
     ),
     extensions(("x-burgee-role" = json!("editor, or a server-side SDK key of the environment (scoped keys: their service)"))),
 )]
-pub(crate) async fn register(
+pub(crate) async fn register_instance(
     State(state): State<AppState>,
     Path((project, env, service, id)): Path<(String, String, String, String)>,
     caller: Caller,
@@ -255,7 +255,7 @@ pub(crate) async fn register(
     ),
     extensions(("x-burgee-role" = json!("editor, or a server-side SDK key of the environment (scoped keys: their service)"))),
 )]
-pub(crate) async fn deregister(
+pub(crate) async fn deregister_instance(
     State(state): State<AppState>,
     Path((project, env, service, id)): Path<(String, String, String, String)>,
     caller: Caller,
@@ -311,11 +311,7 @@ pub(crate) async fn heartbeat(
     let input = body.parsed()?.unwrap_or_default();
     let note = input.note.unwrap_or_default();
     if note.len() > 512 {
-        return Err(StateError::Field {
-            field: "note".into(),
-            message: "at most 512 characters".into(),
-        }
-        .into());
+        return Err(crate::registry::bad_field("note", "at most 512 characters").into());
     }
     let report = input.status.map(|s| {
         (
@@ -341,7 +337,7 @@ pub(crate) async fn heartbeat(
     ),
     extensions(("x-burgee-role" = json!("editor, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn check_now(
+pub(crate) async fn check_service(
     State(state): State<AppState>,
     Path((project, env, service)): Path<(String, String, String)>,
     caller: Caller,
@@ -389,7 +385,7 @@ pub(crate) async fn balanced_url(
     responses((status = 200, description = "The catalog", body = CatalogView)),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn catalog(
+pub(crate) async fn catalog_view(
     State(state): State<AppState>,
     Path((project, env)): Path<(String, String)>,
     Query(q): Query<BlockingQuery>,

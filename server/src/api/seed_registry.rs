@@ -19,7 +19,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::api::extract::{BodyName, Caller, JsonBody, json};
 use crate::api::registry::{may_read, may_write, strategy};
 use crate::error::{ApiError, StateError};
-use crate::registry::{CheckSummary, Health, HealthCheck, Instance, InstanceInput, InstanceKind};
+use crate::registry::{
+    CheckSummary, HealthCheck, HealthStatus, Instance, InstanceInput, InstanceKind,
+};
 use crate::service::AppState;
 
 /// `POST /api/v1/registry/register`.
@@ -83,7 +85,7 @@ pub struct SeedInstance {
     /// `instance_id`, `version` and the other metadata.
     pub metadata: BTreeMap<String, String>,
     /// `passing`, `warning` or `critical`.
-    pub status: Health,
+    pub status: HealthStatus,
     /// Whether it is served (passing or warning, not draining).
     pub healthy: bool,
     /// Last check, ms since epoch.
@@ -190,10 +192,7 @@ async fn scope(
 
 /// The registration of a seed body.
 fn instance_input(body: &SeedRegisterInput) -> Result<(String, InstanceInput), StateError> {
-    let bad = |m: String| StateError::Field {
-        field: "service_url".into(),
-        message: m,
-    };
+    let bad = |m: String| crate::registry::bad_field("service_url", &m);
     let url = url::Url::parse(&body.service_url)
         .map_err(|e| bad(format!("{:?} is not a URL: {e}", body.service_url)))?;
     let host = url
@@ -244,7 +243,7 @@ fn instance_input(body: &SeedRegisterInput) -> Result<(String, InstanceInput), S
     ),
     extensions(("x-burgee-role" = json!("editor, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn register(
+pub(crate) async fn seed_register(
     State(state): State<AppState>,
     caller: Caller,
     body: JsonBody<SeedRegisterInput>,
@@ -279,7 +278,7 @@ pub(crate) async fn register(
     ),
     extensions(("x-burgee-role" = json!("editor, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn deregister(
+pub(crate) async fn seed_deregister(
     State(state): State<AppState>,
     caller: Caller,
     body: JsonBody<SeedDeregisterInput>,
@@ -307,7 +306,7 @@ pub(crate) async fn deregister(
     responses((status = 200, description = "Services", body = SeedServices)),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn services(
+pub(crate) async fn seed_services(
     State(state): State<AppState>,
     Query(q): Query<SeedQuery>,
     caller: Caller,
@@ -344,7 +343,7 @@ pub(crate) async fn services(
     ),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn service(
+pub(crate) async fn seed_service(
     State(state): State<AppState>,
     Path(service_name): Path<String>,
     Query(q): Query<SeedQuery>,
@@ -374,7 +373,7 @@ pub(crate) async fn service(
     ),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn discover(
+pub(crate) async fn seed_discover(
     State(state): State<AppState>,
     Path(service_name): Path<String>,
     Query(q): Query<SeedQuery>,
@@ -406,7 +405,7 @@ pub(crate) async fn discover(
     ),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn url(
+pub(crate) async fn seed_url(
     State(state): State<AppState>,
     Path(service_name): Path<String>,
     Query(q): Query<SeedQuery>,
@@ -440,7 +439,7 @@ pub(crate) async fn url(
     ),
     extensions(("x-burgee-role" = json!("editor, or a server-side SDK key of the environment"))),
 )]
-pub(crate) async fn health(
+pub(crate) async fn seed_health(
     State(state): State<AppState>,
     Path(service_name): Path<String>,
     Query(q): Query<SeedQuery>,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::model::{Health, HealthCheck};
+use super::model::{HealthCheck, HealthStatus};
 
 /// What one round found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,31 +95,33 @@ pub(crate) fn agent() -> ureq::Agent {
 /// toward `success_threshold` (passing once reached, the status kept before), and a 429
 /// round is a warning that resets both counts.
 pub(crate) fn next_status(
-    current: Health,
+    current: HealthStatus,
     checked_before: bool,
     check: &HealthCheck,
     counts: (u32, u32),
     round: &Round,
-) -> (Health, u32, u32) {
+) -> (HealthStatus, u32, u32) {
     let (successes, failures) = counts;
     match round {
-        Round::Warn(_) => (Health::Warning, 0, 0),
+        Round::Warn(_) => (HealthStatus::Warning, 0, 0),
         Round::Pass(_) => {
             let s = successes.saturating_add(1);
-            let status =
-                if !checked_before || current == Health::Passing || s >= check.success_threshold {
-                    Health::Passing
-                } else {
-                    current
-                };
+            let status = if !checked_before
+                || current == HealthStatus::Passing
+                || s >= check.success_threshold
+            {
+                HealthStatus::Passing
+            } else {
+                current
+            };
             (status, s, 0)
         }
         Round::Fail(_) => {
             let f = failures.saturating_add(1);
             let status = if !checked_before || f >= check.failure_threshold {
-                Health::Critical
+                HealthStatus::Critical
             } else {
-                Health::Warning
+                HealthStatus::Warning
             };
             (status, 0, f)
         }
@@ -138,8 +140,8 @@ mod tests {
         }
     }
 
-    fn run(c: &HealthCheck, rounds: &[bool]) -> Vec<Health> {
-        let (mut status, mut counts, mut checked) = (Health::Critical, (0, 0), false);
+    fn run(c: &HealthCheck, rounds: &[bool]) -> Vec<HealthStatus> {
+        let (mut status, mut counts, mut checked) = (HealthStatus::Critical, (0, 0), false);
         rounds
             .iter()
             .map(|&ok| {
@@ -157,7 +159,7 @@ mod tests {
 
     #[test]
     fn thresholds_damp_flapping() {
-        use Health::{Critical as C, Passing as P, Warning as W};
+        use HealthStatus::{Critical as C, Passing as P, Warning as W};
         let c = check(2, 3);
         assert_eq!(
             run(
@@ -179,12 +181,12 @@ mod tests {
     fn too_many_requests_is_a_warning() {
         let c = check(2, 1);
         let (s, ok, fail) = next_status(
-            Health::Passing,
+            HealthStatus::Passing,
             true,
             &c,
             (5, 0),
             &Round::Warn("429".into()),
         );
-        assert_eq!((s, ok, fail), (Health::Warning, 0, 0));
+        assert_eq!((s, ok, fail), (HealthStatus::Warning, 0, 0));
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use sqlx::Connection as _;
 use tokio::task::JoinHandle;
 
-use super::model::{Health, InstanceKind};
+use super::model::{HealthStatus, InstanceKind};
 use super::publish::{document, publish_catalog};
 use super::store::{self, StatusUpdate};
 use crate::error::StateError;
@@ -160,7 +160,35 @@ async fn lead_once(
     state.registry().leases.flush(pool).await?;
     let now = state.now();
     let grace_over = now >= since.saturating_add(settings.grace_ms);
-    for s in store::list(pool, None, None).await? {
+    // Changes of one pass are published together: leases lapsing at once drop out at once
+    // (which the protection threshold then sees as one drop).
+    let mut changed: std::collections::BTreeMap<(String, String), &str> = Default::default();
+    let rows = store::list(pool, None, None).await?;
+    // Per service: registered (not draining) and critical instances. No instance is removed
+    // while more than the protection threshold's share of its service is critical.
+    let mut shares: std::collections::HashMap<(&str, &str, &str), (u64, u64)> = Default::default();
+    for s in &rows {
+        let i = &s.instance;
+        if !i.draining {
+            let e = shares
+                .entry((&i.project, &i.environment, &i.service))
+                .or_default();
+            e.0 += 1;
+            e.1 += u64::from(i.status == HealthStatus::Critical);
+        }
+    }
+    let mass_failure = |i: &super::model::Instance| {
+        shares
+            .get(&(
+                i.project.as_str(),
+                i.environment.as_str(),
+                i.service.as_str(),
+            ))
+            .is_some_and(|(n, critical)| {
+                critical * 10_000 > u64::from(settings.protection_threshold_bp) * n
+            })
+    };
+    for s in rows.iter().cloned() {
         let i = &s.instance;
         let scope = (
             i.project.as_str(),
@@ -171,11 +199,11 @@ async fn lead_once(
         if i.kind == InstanceKind::Ephemeral {
             let expires = i.renewed_at.saturating_add(i.lease_ms);
             let lease_status = if now < expires {
-                (i.status == Health::Critical && i.reason == LEASE_EXPIRED)
-                    .then_some((Health::Passing, "lease renewed"))
-            } else if grace_over && i.status != Health::Critical {
+                (i.status == HealthStatus::Critical && i.reason == LEASE_EXPIRED)
+                    .then_some((HealthStatus::Passing, "lease renewed"))
+            } else if grace_over && i.status != HealthStatus::Critical {
                 state.metrics().registry_expired.inc();
-                Some((Health::Critical, LEASE_EXPIRED))
+                Some((HealthStatus::Critical, LEASE_EXPIRED))
             } else {
                 None
             };
@@ -189,11 +217,12 @@ async fn lead_once(
                 };
                 let mut conn = pool.acquire().await?;
                 store::set_status(&mut conn, scope, i.status, &update, now).await?;
-                state.registry().mark(&i.project, &i.environment, reason);
+                changed.insert((i.project.clone(), i.environment.clone()), reason);
                 continue;
             }
             if grace_over
                 && now >= expires.saturating_add(settings.remove_after_ms)
+                && !mass_failure(i)
                 && !in_catalog(state, scope).await?
             {
                 let mut conn = pool.acquire().await?;
@@ -205,9 +234,10 @@ async fn lead_once(
                     i.service.clone(),
                     i.id.clone(),
                 ));
-                state
-                    .registry()
-                    .mark(&i.project, &i.environment, "expired instance removed");
+                changed.insert(
+                    (i.project.clone(), i.environment.clone()),
+                    "expired instance removed",
+                );
                 continue;
             }
         }
@@ -229,6 +259,9 @@ async fn lead_once(
                 });
             }
         }
+    }
+    for ((project, env), reason) in changed {
+        state.registry().mark(&project, &env, reason);
     }
     renew_catalogs(state, now).await
 }

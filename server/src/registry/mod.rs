@@ -26,9 +26,10 @@ mod store;
 
 pub use leader::{RegistrySettings, spawn};
 pub use leases::Leases;
+pub(crate) use model::field as bad_field;
 pub use model::{
-    CatalogInstance, CatalogService, Health, HealthCheck, HealthEvent, Instance, InstanceInput,
-    InstanceKind, InstancePatch, ServiceSummary,
+    CatalogInstance, CatalogService, HealthCheck, HealthEvent, HealthStatus, Instance,
+    InstanceInput, InstanceKind, InstancePatch, ServiceSummary,
 };
 pub use service::{CheckSummary, Registry};
 pub(crate) use store::summaries;

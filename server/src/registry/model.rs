@@ -33,7 +33,7 @@ impl InstanceKind {
 /// An instance's health: only `passing` and `warning` instances are in the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum Health {
+pub enum HealthStatus {
     /// Every check passes.
     Passing,
     /// Served, but a check warns (HTTP 429, a heartbeat reporting `warning`, a failing check
@@ -43,20 +43,20 @@ pub enum Health {
     Critical,
 }
 
-impl Health {
+impl HealthStatus {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Health::Passing => "passing",
-            Health::Warning => "warning",
-            Health::Critical => "critical",
+            HealthStatus::Passing => "passing",
+            HealthStatus::Warning => "warning",
+            HealthStatus::Critical => "critical",
         }
     }
 
-    pub(crate) fn parse(s: &str) -> Result<Health, StateError> {
+    pub(crate) fn parse(s: &str) -> Result<HealthStatus, StateError> {
         match s {
-            "passing" => Ok(Health::Passing),
-            "warning" => Ok(Health::Warning),
-            "critical" => Ok(Health::Critical),
+            "passing" => Ok(HealthStatus::Passing),
+            "warning" => Ok(HealthStatus::Warning),
+            "critical" => Ok(HealthStatus::Critical),
             other => Err(StateError::Corrupt(format!(
                 "unknown stored status {other:?}"
             ))),
@@ -66,9 +66,9 @@ impl Health {
     /// The catalog's health, `None` for critical.
     pub(crate) fn published(self) -> Option<CatalogHealth> {
         match self {
-            Health::Passing => Some(CatalogHealth::Passing),
-            Health::Warning => Some(CatalogHealth::Warning),
-            Health::Critical => None,
+            HealthStatus::Passing => Some(CatalogHealth::Passing),
+            HealthStatus::Warning => Some(CatalogHealth::Warning),
+            HealthStatus::Critical => None,
         }
     }
 }
@@ -333,7 +333,7 @@ pub struct Instance {
     /// The active check, if any.
     pub check: Option<HealthCheck>,
     /// Current health.
-    pub status: Health,
+    pub status: HealthStatus,
     /// Why (the last check's result, "lease expired", "reported by heartbeat"…).
     pub reason: String,
     /// Last active check, ms since epoch.
@@ -356,7 +356,7 @@ pub struct HealthEvent {
     /// When, ms since epoch.
     pub at: u64,
     /// The new status.
-    pub status: Health,
+    pub status: HealthStatus,
     /// Why.
     pub reason: String,
 }
@@ -401,7 +401,7 @@ pub struct CatalogInstance {
     /// Relative weight.
     pub weight: u32,
     /// `passing` or `warning`.
-    pub health: Health,
+    pub health: HealthStatus,
     /// Zone.
     pub zone: Option<String>,
     /// Version.
@@ -419,8 +419,8 @@ impl From<&CatalogInstanceDef> for CatalogInstance {
             port: i.port,
             weight: i.weight,
             health: match i.health {
-                CatalogHealth::Passing => Health::Passing,
-                CatalogHealth::Warning => Health::Warning,
+                CatalogHealth::Passing => HealthStatus::Passing,
+                CatalogHealth::Warning => HealthStatus::Warning,
             },
             zone: i.zone.clone(),
             version: i.version.clone(),
@@ -429,10 +429,13 @@ impl From<&CatalogInstanceDef> for CatalogInstance {
     }
 }
 
+/// A 400 `BAD_REQUEST` naming the field (registration input is malformed, not a document the
+/// core refuses).
 pub(crate) fn field(name: &str, message: &str) -> StateError {
-    StateError::Field {
-        field: name.to_owned(),
-        message: message.to_owned(),
+    StateError::Refused {
+        code: crate::error::ApiCode::BadRequest,
+        field: Some(name.to_owned()),
+        message: format!("{name}: {message}"),
     }
 }
 

@@ -30,54 +30,64 @@ pub(crate) struct Held {
     pub(crate) protected: bool,
 }
 
-/// The protection threshold (`threshold_bp`, basis points): when more than that share of the
-/// instances last published for a service would drop out at once for health reasons (still
-/// registered and not draining, but critical), or every one of them would, the last published
-/// instances are kept (minus those deregistered or drained; plus new healthy ones).
+/// The protection threshold (`threshold_bp`, basis points), given a service's healthy
+/// instances and its critical ones (registered, not draining):
+/// - when more than that share of its registered instances is critical, or none is healthy
+///   (never empty a service for health reasons), every registered instance is published, the
+///   critical ones as `warning` (as Nacos' protect threshold does: better a suspect instance
+///   than a stampede on the few left);
+/// - when more than that share of the instances last published would drop out at once for
+///   health reasons, those stay published (as `warning`);
+/// - otherwise only the healthy ones are.
 pub(crate) fn protect(
     last: Option<&CatalogServiceDef>,
     healthy: Vec<CatalogInstanceDef>,
-    registered: &BTreeSet<&str>,
+    critical: Vec<CatalogInstanceDef>,
     threshold_bp: u32,
 ) -> Held {
-    let Some(last) = last.filter(|l| !l.instances.is_empty()) else {
-        return Held {
-            instances: healthy,
-            protected: false,
-        };
-    };
-    let healthy_ids: BTreeSet<&str> = healthy.iter().map(|i| i.id.as_str()).collect();
-    let dropped = last
-        .instances
+    let over =
+        |part: usize, whole: usize| part as u64 * 10_000 > u64::from(threshold_bp) * whole as u64;
+    let last_ids: BTreeSet<&str> = last
+        .map(|l| l.instances.iter().map(|i| i.id.as_str()).collect())
+        .unwrap_or_default();
+    let dropped = critical
         .iter()
-        .filter(|i| !healthy_ids.contains(i.id.as_str()) && registered.contains(i.id.as_str()))
+        .filter(|i| last_ids.contains(i.id.as_str()))
         .count();
-    let share_exceeded =
-        dropped as u64 * 10_000 > u64::from(threshold_bp) * last.instances.len() as u64;
-    if dropped == 0 || !(share_exceeded || healthy.is_empty()) {
-        return Held {
-            instances: healthy,
-            protected: false,
+    let registered = healthy.len() + critical.len();
+    let keep: Vec<CatalogInstanceDef> =
+        if !critical.is_empty() && (healthy.is_empty() || over(critical.len(), registered)) {
+            critical
+        } else if dropped > 0 && over(dropped, last_ids.len()) {
+            critical
+                .into_iter()
+                .filter(|i| last_ids.contains(i.id.as_str()))
+                .collect()
+        } else {
+            return Held {
+                instances: healthy,
+                protected: false,
+            };
         };
-    }
-    let mut kept: BTreeMap<String, CatalogInstanceDef> = last
-        .instances
-        .iter()
-        .filter(|i| registered.contains(i.id.as_str()))
-        .map(|i| (i.id.clone(), i.clone()))
+    let mut all: BTreeMap<String, CatalogInstanceDef> = keep
+        .into_iter()
+        .map(|mut i| {
+            i.health = burgee_core::CatalogHealth::Warning;
+            (i.id.clone(), i)
+        })
         .collect();
     for i in healthy {
-        kept.insert(i.id.clone(), i);
+        all.insert(i.id.clone(), i);
     }
     Held {
-        instances: kept.into_values().collect(),
+        instances: all.into_values().collect(),
         protected: true,
     }
 }
 
-/// The catalog instance of a stored registration, `None` when it is not published (critical
-/// or draining).
-fn published(s: &Stored) -> Option<CatalogInstanceDef> {
+/// The catalog instance of a stored registration (with `passing` standing in for a critical
+/// one's health, which [`protect`] replaces), `None` while draining.
+fn catalog_instance(s: &Stored) -> Option<CatalogInstanceDef> {
     let i = &s.instance;
     if i.draining {
         return None;
@@ -88,7 +98,10 @@ fn published(s: &Stored) -> Option<CatalogInstanceDef> {
         address: i.address.clone(),
         port: i.port,
         weight: i.weight,
-        health: i.status.published()?,
+        health: i
+            .status
+            .published()
+            .unwrap_or(burgee_core::CatalogHealth::Passing),
         zone: i.zone.clone(),
         version: i.version.clone(),
         metadata: i.metadata.clone(),
@@ -110,14 +123,20 @@ pub(crate) fn build(
     let services = by_service
         .into_iter()
         .map(|(name, rows)| {
-            let registered: BTreeSet<&str> = rows
+            let (healthy, critical): (Vec<&&Stored>, Vec<&&Stored>) = rows
                 .iter()
                 .filter(|r| !r.instance.draining)
-                .map(|r| r.instance.id.as_str())
+                .partition(|r| r.instance.status.published().is_some());
+            let healthy = healthy
+                .into_iter()
+                .filter_map(|r| catalog_instance(r))
                 .collect();
-            let healthy = rows.iter().filter_map(|r| published(r)).collect();
+            let critical = critical
+                .into_iter()
+                .filter_map(|r| catalog_instance(r))
+                .collect();
             let last_service = last.and_then(|d| d.services.iter().find(|s| s.name == name));
-            let held = protect(last_service, healthy, &registered, threshold_bp);
+            let held = protect(last_service, healthy, critical, threshold_bp);
             protected += usize::from(held.protected);
             CatalogServiceDef {
                 name: name.to_owned(),
@@ -300,27 +319,34 @@ mod tests {
             name: "s".into(),
             instances: ["a", "b", "c", "d"].map(inst).to_vec(),
         };
-        let all: BTreeSet<&str> = ["a", "b", "c", "d"].into();
-        // One of four (25 %) drops out: published as is.
-        let one = protect(Some(&last), ["a", "b", "c"].map(inst).to_vec(), &all, 5000);
+        let of = |ids: &[&str]| ids.iter().map(|i| inst(i)).collect::<Vec<_>>();
+        // One of four critical (25 %): published without it.
+        let one = protect(Some(&last), of(&["a", "b", "c"]), of(&["d"]), 5000);
         assert!(!one.protected);
         assert_eq!(ids(&one.instances), ["a", "b", "c"]);
-        // Three of four (75 % > 50 %): the last catalog is kept, and a new instance joins.
-        let most = protect(Some(&last), ["d", "e"].map(inst).to_vec(), &all, 5000);
+        // Three of four critical (75 % > 50 %): every registered instance stays, the critical
+        // ones as warning; a new healthy one joins.
+        let most = protect(Some(&last), of(&["d", "e"]), of(&["a", "b", "c"]), 5000);
         assert!(most.protected);
         assert_eq!(ids(&most.instances), ["a", "b", "c", "d", "e"]);
-        // Deregistered or drained instances leave even under protection (a and b drop out:
-        // 50 % > 40 %; c was deregistered).
-        let fewer: BTreeSet<&str> = ["a", "b", "d"].into();
-        let held = protect(Some(&last), vec![inst("d")], &fewer, 4000);
-        assert!(held.protected);
-        assert_eq!(ids(&held.instances), ["a", "b", "d"]);
+        assert_eq!(most.instances[0].health, CatalogHealth::Warning);
+        assert_eq!(most.instances[3].health, CatalogHealth::Passing);
+        // Two of four published drop out at once (50 % > 40 %), though few are critical
+        // overall: the two stay.
+        let drop = protect(
+            Some(&last),
+            of(&["c", "d", "e", "f", "g"]),
+            of(&["a", "b"]),
+            4000,
+        );
+        assert!(drop.protected);
+        assert_eq!(ids(&drop.instances), ["a", "b", "c", "d", "e", "f", "g"]);
         // Never empty because of health, whatever the threshold.
-        let none = protect(Some(&last), Vec::new(), &all, 10_000);
+        let none = protect(Some(&last), Vec::new(), of(&["a", "b", "c", "d"]), 10_000);
         assert!(none.protected);
         assert_eq!(none.instances.len(), 4);
-        // Everything deregistered: the service empties.
-        let gone = protect(Some(&last), Vec::new(), &BTreeSet::new(), 5000);
+        // Deregistered or drained instances are not passed in: the service empties.
+        let gone = protect(Some(&last), Vec::new(), Vec::new(), 5000);
         assert!(!gone.protected);
         assert!(gone.instances.is_empty());
     }

@@ -12,7 +12,9 @@ use utoipa::ToSchema;
 use super::checks::{self, next_status};
 use super::leader::RegistrySettings;
 use super::leases::{Key, Leases};
-use super::model::{CatalogService, Health, HealthEvent, Instance, InstanceInput, InstancePatch};
+use super::model::{
+    CatalogService, HealthEvent, HealthStatus, Instance, InstanceInput, InstancePatch,
+};
 use super::publish::{document, latest_catalog};
 use super::store::{self, Scope, StatusUpdate, Stored};
 use crate::distribution::DocumentKind;
@@ -119,9 +121,13 @@ fn instance_not_found((_, env, service, id): Scope<'_>) -> StateError {
 
 /// Checks a service name and an instance id.
 pub(crate) fn check_names(service: &str, id: Option<&str>) -> Result<(), StateError> {
-    check_name("service", service, 64, false)?;
+    let bad_request = |e: StateError| match e {
+        StateError::Field { field, message } => super::model::field(&field, &message),
+        other => other,
+    };
+    check_name("service", service, 64, false).map_err(bad_request)?;
     if let Some(id) = id {
-        check_name("instance_id", id, 128, true)?;
+        check_name("instance_id", id, 128, true).map_err(bad_request)?;
     }
     Ok(())
 }
@@ -191,7 +197,7 @@ impl AppState {
     pub async fn heartbeat(
         &self,
         scope: Scope<'_>,
-        report: Option<(Health, &str)>,
+        report: Option<(HealthStatus, &str)>,
     ) -> Result<u64, StateError> {
         let now = self.now();
         let k = key(scope);
@@ -382,7 +388,7 @@ impl AppState {
         };
         for r in results {
             summary.instances_checked += 1;
-            if r? == Health::Critical {
+            if r? == HealthStatus::Critical {
                 summary.unhealthy_instances += 1;
             } else {
                 summary.healthy_instances += 1;
@@ -393,7 +399,7 @@ impl AppState {
 
     /// Runs one round of an instance's active check (if it has one), stores the result and
     /// marks the catalog when the status changed. Returns the status after it.
-    pub(crate) async fn check_instance(&self, s: Stored) -> Result<Health, StateError> {
+    pub(crate) async fn check_instance(&self, s: Stored) -> Result<HealthStatus, StateError> {
         let i = &s.instance;
         let Some(check) = &i.check else {
             return Ok(i.status);

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sqlx::{AnyConnection, AnyPool};
 
 use super::model::{
-    Health, HealthCheck, HealthEvent, Instance, InstanceInput, InstanceKind, ServiceSummary,
+    HealthCheck, HealthEvent, HealthStatus, Instance, InstanceInput, InstanceKind, ServiceSummary,
 };
 use crate::error::StateError;
 use crate::store::rows::{from_json, to_json};
@@ -15,7 +15,7 @@ use crate::store::{to_i64, to_u64};
 /// (project, environment, service, instance id).
 pub(crate) type Scope<'a> = (&'a str, &'a str, &'a str, &'a str);
 
-/// Health history kept per instance.
+/// HealthStatus history kept per instance.
 const HISTORY: i64 = 50;
 
 const COLUMNS: &str = "project, environment, service, instance_id, kind, scheme, address, \
@@ -61,7 +61,7 @@ fn convert(r: Row) -> Result<Stored, StateError> {
         "persistent" => InstanceKind::Persistent,
         _ => InstanceKind::Ephemeral,
     };
-    let status = Health::parse(&r.status)?;
+    let status = HealthStatus::parse(&r.status)?;
     let check: Option<HealthCheck> = r.check_spec.as_deref().map(from_json).transpose()?;
     let metadata: BTreeMap<String, String> = from_json(&r.metadata)?;
     let port = u16::try_from(r.port)
@@ -109,7 +109,7 @@ fn convert(r: Row) -> Result<Stored, StateError> {
             renewed_at,
             lease_expires_at: (kind == InstanceKind::Ephemeral)
                 .then(|| renewed_at.saturating_add(lease_ms)),
-            in_catalog: !draining && status != Health::Critical,
+            in_catalog: !draining && status != HealthStatus::Critical,
         },
     })
 }
@@ -189,8 +189,8 @@ pub(crate) async fn upsert(
     let metadata = to_json(&input.metadata)?;
     let (status, reason) = match (&existing, &input.check) {
         (Some(e), Some(_)) => (e.instance.status, e.instance.reason.clone()),
-        (_, Some(_)) => (Health::Critical, "not checked yet".to_owned()),
-        (_, None) => (Health::Passing, "registered".to_owned()),
+        (_, Some(_)) => (HealthStatus::Critical, "not checked yet".to_owned()),
+        (_, None) => (HealthStatus::Passing, "registered".to_owned()),
     };
     if existing.is_some() {
         sqlx::query(
@@ -300,7 +300,7 @@ pub(crate) async fn patch(
 
 /// The outcome of a health evaluation to store.
 pub(crate) struct StatusUpdate<'a> {
-    pub(crate) status: Health,
+    pub(crate) status: HealthStatus,
     pub(crate) reason: &'a str,
     pub(crate) checked_at: Option<u64>,
     pub(crate) successes: u32,
@@ -311,7 +311,7 @@ pub(crate) struct StatusUpdate<'a> {
 pub(crate) async fn set_status(
     conn: &mut AnyConnection,
     scope: Scope<'_>,
-    previous: Health,
+    previous: HealthStatus,
     u: &StatusUpdate<'_>,
     now: u64,
 ) -> Result<(), StateError> {
@@ -343,7 +343,7 @@ async fn record_history(
     conn: &mut AnyConnection,
     (project, env, service, id): Scope<'_>,
     at: u64,
-    status: Health,
+    status: HealthStatus,
     reason: &str,
 ) -> Result<(), StateError> {
     let last: Option<i64> = sqlx::query_scalar(
@@ -404,7 +404,7 @@ pub(crate) async fn history(
         .map(|(at, status, reason)| {
             Ok(HealthEvent {
                 at: to_u64(at)?,
-                status: Health::parse(&status)?,
+                status: HealthStatus::parse(&status)?,
                 reason,
             })
         })
@@ -456,9 +456,9 @@ pub(crate) fn summaries(instances: &[Stored]) -> Vec<ServiceSummary> {
         });
         e.instances += 1;
         match i.status {
-            Health::Passing => e.passing += 1,
-            Health::Warning => e.warning += 1,
-            Health::Critical => e.critical += 1,
+            HealthStatus::Passing => e.passing += 1,
+            HealthStatus::Warning => e.warning += 1,
+            HealthStatus::Critical => e.critical += 1,
         }
         if i.draining {
             e.draining += 1;

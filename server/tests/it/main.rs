@@ -41,6 +41,7 @@ mod notify_sinks;
 mod oidc;
 mod openapi;
 mod publish_limits;
+mod registry;
 mod replicas;
 mod resign;
 mod session;

@@ -127,10 +127,12 @@ fn every_operation_has_an_id_a_summary_a_role_and_resolvable_references() {
         assert!(responses.contains_key("500"), "{what}: no 500");
         // Writes to revisioned resources take If-Match; the seed API's shapes (/api/v1/...) are
         // fixed by the seed documents; a service's PUT only describes it and webhooks are
-        // created and removed, never edited (neither has a revision).
+        // created and removed, never edited (neither has a revision); registered instances
+        // are registered again idempotently by the instances themselves (no revision either).
         let revisioned = template.starts_with("/v1/")
             && template != "/v1/projects/{project}/services/{service}"
-            && !template.starts_with("/v1/projects/{project}/webhooks");
+            && !template.starts_with("/v1/projects/{project}/webhooks")
+            && !template.contains("/instances/{id}");
         if revisioned
             && (method == "put" || (method == "delete" && template.starts_with("/v1/projects")))
         {

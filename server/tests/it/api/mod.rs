@@ -230,4 +230,5 @@ fn decode(envelope: &str) -> String {
 mod access;
 mod authoring;
 mod roles;
+mod roles_registry;
 mod streams;

@@ -615,6 +615,8 @@ async fn every_route_enforces_roles(f: &Fixture) {
             viewer,
         ),
     ];
+    let mut cases = cases;
+    cases.extend(super::roles_registry::registry_cases(f).await);
     // The table covers every authenticated route of the API (`POST /v1/events` takes SDK keys
     // only; tests/events_api.rs covers it).
     let covered: BTreeSet<(String, String)> = cases
@@ -660,8 +662,15 @@ async fn every_route_enforces_roles(f: &Fixture) {
             StatusCode::UNAUTHORIZED,
             "{what} with an unknown token"
         );
-        let sdk_allowed =
-            template.starts_with("/v1/snapshots") || template.starts_with("/v1/stream");
+        // The registry's routes take a server-side SDK key of the environment too.
+        let registry_role =
+            crate::common::openapi::operation(method, template).unwrap()["x-burgee-role"]
+                .as_str()
+                .unwrap()
+                .contains("server-side SDK key");
+        let sdk_allowed = template.starts_with("/v1/snapshots")
+            || template.starts_with("/v1/stream")
+            || registry_role;
         if !sdk_allowed {
             let r = call(f, &m, uri, Some(&t.sdk_dev), body.as_ref(), extra).await;
             assert_eq!(
