@@ -93,6 +93,146 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/registry/deregister": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deregisters an instance.
+         * @description Authorization: editor, or a server-side SDK key of the environment.
+         */
+        post: operations["seed_deregister"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registry/discover/{service_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The healthy instances of a service.
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["seed_discover"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registry/register": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Registers an instance (idempotent by `metadata.instance_id`).
+         * @description Authorization: editor, or a server-side SDK key of the environment.
+         */
+        post: operations["seed_register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registry/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every service with its instances.
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["seed_services"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registry/services/{service_name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One service's instances (every status).
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["seed_service"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registry/services/{service_name}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Checks every instance of a service now.
+         * @description Authorization: editor, or a server-side SDK key of the environment.
+         */
+        post: operations["seed_health"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/registry/services/{service_name}/url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A balanced URL of a healthy instance (from the signed catalog, by the core's balancer).
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["seed_url"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -225,6 +365,49 @@ export interface paths {
          * @description Authorization: admin (all projects).
          */
         get: operations["verify_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/catalog/{env}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The latest signed catalog of an environment (`ETag` = payload digest, 304 on
+         *     `If-None-Match`).
+         * @description Authorization: server-side SDK key of the environment, or viewer.
+         */
+        get: operations["get_catalog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/catalog/{env}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server-sent events of an environment's catalog: `id: <version>`, `event: catalog`,
+         *     `data: <envelope JSON>`; the latest first (unless `Last-Event-ID` names it), then every new
+         *     version; keep-alive comments.
+         * @description Authorization: server-side SDK key of the environment, or viewer.
+         */
+        get: operations["stream_catalog"];
         put?: never;
         post?: never;
         delete?: never;
@@ -472,6 +655,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project}/environments/{env}/catalog": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The catalog as JSON; with `index`, answers once the version is above it or `wait` ms have
+         *     passed (a blocking query). `X-Burgee-Index` carries the version.
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["catalog_view"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project}/environments/{env}/diff": {
         parameters: {
             query?: never;
@@ -651,6 +855,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/{project}/environments/{env}/services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The services with registered instances in an environment, with counts.
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["list_registered_services"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project}/environments/{env}/services/{service}/bulk": {
         parameters: {
             query?: never;
@@ -665,6 +889,26 @@ export interface paths {
          * @description Authorization: editor (publisher if the environment is protected).
          */
         post: operations["bulk_put_configs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/environments/{env}/services/{service}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Runs the active checks of a service's instances now.
+         * @description Authorization: editor, or a server-side SDK key of the environment.
+         */
+        post: operations["check_service"];
         delete?: never;
         options?: never;
         head?: never;
@@ -775,6 +1019,100 @@ export interface paths {
          * @description Authorization: editor (publisher if the environment is protected).
          */
         post: operations["rollback_config"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/environments/{env}/services/{service}/instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The instances of a service (every status).
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["list_instances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/environments/{env}/services/{service}/instances/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One instance with its health history.
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["get_instance"];
+        /**
+         * Registers an instance (idempotent: registering again replaces it, keeping its health).
+         * @description Authorization: editor, or a server-side SDK key of the environment (scoped keys: their service).
+         */
+        put: operations["register_instance"];
+        post?: never;
+        /**
+         * Deregisters an instance.
+         * @description Authorization: editor, or a server-side SDK key of the environment (scoped keys: their service).
+         */
+        delete: operations["deregister_instance"];
+        options?: never;
+        head?: never;
+        /**
+         * Changes an instance's weight, or drains it (out of the catalog, registration kept).
+         * @description Authorization: editor, or a server-side SDK key of the environment (scoped keys: their service).
+         */
+        patch: operations["patch_instance"];
+        trace?: never;
+    };
+    "/v1/projects/{project}/environments/{env}/services/{service}/instances/{id}/heartbeat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Renews an instance's lease (and optionally reports its status). 404 `INSTANCE_NOT_FOUND`
+         *     tells the SDK to register again.
+         * @description Authorization: editor, or a server-side SDK key of the environment (scoped keys: their service).
+         */
+        post: operations["heartbeat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/projects/{project}/environments/{env}/services/{service}/url": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One healthy instance chosen by the core's balancer, for clients without an SDK. 503 when
+         *     the service has no healthy instance.
+         * @description Authorization: viewer, or a server-side SDK key of the environment.
+         */
+        get: operations["balanced_url"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1320,6 +1658,13 @@ export interface components {
             /** @description What is wrong at the break. */
             problem?: string | null;
         };
+        /** @description A balanced choice. */
+        BalancedUrl: {
+            /** @description The chosen instance. */
+            instance: components["schemas"]["CatalogInstance"];
+            /** @description `scheme://address:port` of the chosen instance. */
+            url: string;
+        };
         /**
          * @description Body of `POST …/services/{service}/bulk`: entries to create or replace, by key, in one
          *     transaction and one published document (all or nothing).
@@ -1329,6 +1674,63 @@ export interface components {
             configs: {
                 [key: string]: components["schemas"]["ConfigInput"];
             };
+        };
+        /** @description A DSSE envelope of a catalog document (spec/CATALOG.md §3); the payload, base64, is the document as JSON */
+        CatalogEnvelope: {
+            payload: string;
+            /** @constant */
+            payloadType: "application/vnd.burgee.catalog+json; version=1";
+            signatures: {
+                keyid: string;
+                sig: string;
+            }[];
+        };
+        /** @description An instance in the catalog's JSON form. */
+        CatalogInstance: {
+            /** @description Host name or IP address. */
+            address: string;
+            /** @description `passing` or `warning`. */
+            health: components["schemas"]["HealthStatus"];
+            /** @description Instance id. */
+            id: string;
+            /** @description Metadata. */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int32
+             * @description TCP port.
+             */
+            port: number;
+            /** @description `scheme://address:port`. */
+            url: string;
+            /** @description Version. */
+            version?: string | null;
+            /**
+             * Format: int32
+             * @description Relative weight.
+             */
+            weight: number;
+            /** @description Zone. */
+            zone?: string | null;
+        };
+        /** @description A service in the catalog's JSON form (blocking queries): its healthy instances. */
+        CatalogService: {
+            /** @description Healthy instances, by id. */
+            instances: components["schemas"]["CatalogInstance"][];
+            /** @description Service name. */
+            name: string;
+        };
+        /** @description The catalog as JSON. */
+        CatalogView: {
+            /**
+             * Format: int64
+             * @description The catalog version (0 before the first publish); pass it as `index` to wait for the
+             *     next one.
+             */
+            index: number;
+            /** @description Services with their healthy instances. */
+            services: components["schemas"]["CatalogService"][];
         };
         /** @description How one flag or segment differs between two versions. */
         Change: {
@@ -1340,6 +1742,29 @@ export interface components {
             key: string;
             /** @description `flag` or `segment`. */
             kind: string;
+        };
+        /**
+         * @description The answer of a check-now: the seed API's `instances_checked`, `healthy_instances`,
+         *     `unhealthy_instances`.
+         */
+        CheckSummary: {
+            /**
+             * Format: int64
+             * @description Passing or warning afterwards.
+             */
+            healthy_instances: number;
+            /**
+             * Format: int64
+             * @description Instances evaluated (active checks run now; leases judged as they stand).
+             */
+            instances_checked: number;
+            /** @description Service name. */
+            service_name: string;
+            /**
+             * Format: int64
+             * @description Critical afterwards.
+             */
+            unhealthy_instances: number;
         };
         /** @description Result of a chi-square test. */
         ChiSquareTest: {
@@ -1457,7 +1882,7 @@ export interface components {
             /** @description The value as authored (`null` for a secret). */
             value?: string | null;
         };
-        /** @description A DSSE envelope of a config document (spec/CONFIG.md §4); the payload, base64, is the config document as JSON */
+        /** @description A DSSE envelope of a config document (spec/CONFIG.md §4); the payload, base64, is the document as JSON */
         ConfigEnvelope: {
             payload: string;
             /** @constant */
@@ -1679,7 +2104,7 @@ export interface components {
              * @description Stable code string (see the module docs).
              * @enum {string}
              */
-            code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "PRECONDITION_REQUIRED" | "REQUEST_TIMEOUT" | "BAD_REQUEST" | "SNAPSHOT_INVALID" | "CONFIG_INVALID" | "SERVICE_NOT_FOUND" | "CONFIG_NOT_FOUND" | "OVERLOADED" | "UNAVAILABLE" | "STORAGE_FULL" | "INTERNAL";
+            code: "UNAUTHORIZED" | "FORBIDDEN" | "NOT_FOUND" | "METHOD_NOT_ALLOWED" | "CONFLICT" | "PRECONDITION_FAILED" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "PRECONDITION_REQUIRED" | "REQUEST_TIMEOUT" | "BAD_REQUEST" | "SNAPSHOT_INVALID" | "CONFIG_INVALID" | "SERVICE_NOT_FOUND" | "CONFIG_NOT_FOUND" | "INSTANCE_NOT_FOUND" | "OVERLOADED" | "UNAVAILABLE" | "STORAGE_FULL" | "INTERNAL";
             /** @description The input field at fault, when there is one. */
             field?: string | null;
             /** @description Human-readable explanation. */
@@ -1921,6 +2346,88 @@ export interface components {
             /** @description `ok` (the process answers) or `ready` (it can serve). */
             status: string;
         };
+        /**
+         * @description An active HTTP check: every endpoint must answer 2xx (429 counts as a warning) within the
+         *     timeout. A round tries each endpoint up to `1 + retries` times, waiting `retry_initial_ms`,
+         *     then ×`backoff_factor`, at most `retry_max_ms` between attempts; `failure_threshold`
+         *     consecutive failed rounds make the instance critical, `success_threshold` consecutive good
+         *     rounds make it passing again (a flapping instance does not flap the catalog). Times in ms.
+         */
+        HealthCheck: {
+            /**
+             * Format: int32
+             * @description Delay multiplier per retry (1..=10; default 2).
+             */
+            backoff_factor?: number;
+            /** @description Absolute `http://` or `https://` URLs (1 to 5), e.g. `/health`, `/ready`, `/live`. */
+            endpoints: string[];
+            /**
+             * Format: int32
+             * @description Consecutive failed rounds to critical (1..=10; default 1; below it: warning).
+             */
+            failure_threshold?: number;
+            /**
+             * Format: int64
+             * @description Between rounds (1,000..=3,600,000; default 30,000).
+             */
+            interval_ms?: number;
+            /**
+             * Format: int32
+             * @description Retries of a failed attempt within a round (0..=10; default 3).
+             */
+            retries?: number;
+            /**
+             * Format: int64
+             * @description First retry delay (0..=60,000; default 1,000).
+             */
+            retry_initial_ms?: number;
+            /**
+             * Format: int64
+             * @description Longest retry delay (0..=600,000; default 30,000).
+             */
+            retry_max_ms?: number;
+            /**
+             * Format: int32
+             * @description Consecutive good rounds from critical or warning to passing (1..=10; default 2).
+             */
+            success_threshold?: number;
+            /**
+             * Format: int64
+             * @description Per attempt (100..=60,000; default 3,000).
+             */
+            timeout_ms?: number;
+        };
+        /** @description One status change of an instance. */
+        HealthEvent: {
+            /**
+             * Format: int64
+             * @description When, ms since epoch.
+             */
+            at: number;
+            /** @description Why. */
+            reason: string;
+            /** @description The new status. */
+            status: components["schemas"]["HealthStatus"];
+        };
+        /**
+         * @description An instance's health: only `passing` and `warning` instances are in the catalog.
+         * @enum {string}
+         */
+        HealthStatus: "passing" | "warning" | "critical";
+        /** @description The answer to a heartbeat. */
+        HeartbeatAnswer: {
+            /**
+             * Format: int64
+             * @description When the lease lapses unless renewed, ms since epoch.
+             */
+            lease_expires_at: number;
+        };
+        /** @description Body of a heartbeat (optional): the instance reports its own status (a TTL check). */
+        HeartbeatInput: {
+            /** @description Why (shown as the instance's reason); at most 512 characters. */
+            note?: string | null;
+            status?: components["schemas"]["HealthStatus"] | null;
+        };
         /** @description The answer to an ingested batch (`spec/EVENTS.md` §3), sent with status 202. */
         IngestResponse: {
             /** @description Events stored (by the first delivery, for a duplicate). */
@@ -1931,6 +2438,136 @@ export interface components {
             duplicate: boolean;
             /** @description Refused events, by index. */
             rejected: components["schemas"]["Rejection"][];
+        };
+        /** @description A registered instance as the API shows it. */
+        Instance: {
+            /** @description Host name or IP address. */
+            address: string;
+            check?: components["schemas"]["HealthCheck"] | null;
+            /**
+             * Format: int64
+             * @description Last active check, ms since epoch.
+             */
+            checked_at?: number | null;
+            /** @description Taken out of the catalog by an operator. */
+            draining: boolean;
+            /** @description Environment key. */
+            environment: string;
+            /** @description Instance id. */
+            id: string;
+            /** @description Whether it is in the catalog now (passing or warning, not draining). */
+            in_catalog: boolean;
+            /** @description `ephemeral` or `persistent`. */
+            kind: components["schemas"]["InstanceKind"];
+            /**
+             * Format: int64
+             * @description When the lease lapses (ephemeral), ms since epoch.
+             */
+            lease_expires_at?: number | null;
+            /**
+             * Format: int64
+             * @description Lease, ms (ephemeral instances).
+             */
+            lease_ms: number;
+            /** @description Metadata. */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int32
+             * @description TCP port.
+             */
+            port: number;
+            /** @description Project key. */
+            project: string;
+            /** @description Why (the last check's result, "lease expired", "reported by heartbeat"…). */
+            reason: string;
+            /**
+             * Format: int64
+             * @description First registration, ms since epoch.
+             */
+            registered_at: number;
+            /**
+             * Format: int64
+             * @description Last registration or heartbeat, ms since epoch (as flushed; at most a second behind).
+             */
+            renewed_at: number;
+            /** @description URL scheme. */
+            scheme: string;
+            /** @description Service name. */
+            service: string;
+            /** @description Current health. */
+            status: components["schemas"]["HealthStatus"];
+            /** @description `scheme://address:port`. */
+            url: string;
+            /** @description Version. */
+            version?: string | null;
+            /**
+             * Format: int32
+             * @description Relative weight, 1..=10000.
+             */
+            weight: number;
+            /** @description Zone. */
+            zone?: string | null;
+        };
+        /** @description An instance with its newest status changes. */
+        InstanceDetail: {
+            /** @description Status changes, newest first (at most 50). */
+            history: components["schemas"]["HealthEvent"][];
+            /** @description The instance. */
+            instance: components["schemas"]["Instance"];
+        };
+        /**
+         * @description A registration (`PUT …/services/{service}/instances/{id}`): registering again with the
+         *     same id replaces it (idempotent), keeping its health.
+         */
+        InstanceInput: {
+            /** @description Host name or IP address. */
+            address: string;
+            check?: components["schemas"]["HealthCheck"] | null;
+            /** @description `ephemeral` (default) or `persistent`. */
+            kind?: components["schemas"]["InstanceKind"];
+            /**
+             * Format: int64
+             * @description Lease of an ephemeral instance, ms (1,000..=3,600,000; default: the server's,
+             *     15,000). Heartbeat at least every third of it.
+             */
+            lease_ms?: number | null;
+            /** @description Free-form string metadata (at most 64 entries, keys ≤ 128 and values ≤ 512 chars). */
+            metadata?: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int32
+             * @description TCP port, 1..=65535.
+             */
+            port: number;
+            /** @description URL scheme the instance serves (default `http`). */
+            scheme?: string;
+            /** @description The running version, e.g. `2.4.0`. */
+            version?: string | null;
+            /**
+             * Format: int32
+             * @description Relative weight, 1..=10000 (default 100).
+             */
+            weight?: number;
+            /** @description Zone, e.g. `eu-west-1a`. */
+            zone?: string | null;
+        };
+        /**
+         * @description How an instance stays registered.
+         * @enum {string}
+         */
+        InstanceKind: "ephemeral" | "persistent";
+        /** @description A change of a registered instance by an operator (`PATCH`). */
+        InstancePatch: {
+            /** @description `true`: drain (out of the catalog, registration kept); `false`: back in. */
+            draining?: boolean | null;
+            /**
+             * Format: int32
+             * @description New weight, 1..=10000.
+             */
+            weight?: number | null;
         };
         /**
          * @description How a metric turns a unit's events into one number.
@@ -2202,6 +2839,17 @@ export interface components {
             /** @description How many. */
             total: number;
         };
+        /** @description `POST /api/v1/registry/deregister`. */
+        SeedDeregisterInput: {
+            /** @description Environment (default `production`). */
+            environment?: string | null;
+            /** @description Instance id. */
+            instance_id: string;
+            /** @description Project (default: the server's default project). */
+            project?: string | null;
+            /** @description Service name. */
+            service_name: string;
+        };
         /** @description `GET /api/v1/config/{key}/history`. */
         SeedHistory: {
             /** @description Environment key. */
@@ -2231,6 +2879,91 @@ export interface components {
              * @description The version after the change.
              */
             version: number;
+        };
+        /** @description An instance in the seed API's answers. */
+        SeedInstance: {
+            /** @description The probed URL, if any. */
+            health_check_url?: string | null;
+            /** @description Whether it is served (passing or warning, not draining). */
+            healthy: boolean;
+            /** @description Instance id. */
+            instance_id: string;
+            /**
+             * Format: int64
+             * @description Last check, ms since epoch.
+             */
+            last_check?: number | null;
+            /** @description `instance_id`, `version` and the other metadata. */
+            metadata: {
+                [key: string]: string;
+            };
+            /**
+             * Format: int64
+             * @description Registration, ms since epoch.
+             */
+            registered_at: number;
+            /** @description Service name. */
+            service_name: string;
+            /** @description `scheme://address:port`. */
+            service_url: string;
+            /** @description `passing`, `warning` or `critical`. */
+            status: components["schemas"]["HealthStatus"];
+        };
+        /** @description A registration's answer. */
+        SeedRegistered: {
+            /** @description Environment. */
+            environment: string;
+            /** @description Instance id. */
+            instance_id: string;
+            /** @description Service name. */
+            service_name: string;
+            /** @description `registered` or `deregistered`. */
+            status: string;
+        };
+        /** @description `POST /api/v1/registry/register`. */
+        SeedRegisterInput: {
+            /** @description Environment (default `production`). */
+            environment?: string | null;
+            /** @description Probed every 30 s when given, e.g. `http://10.0.0.5:8080/health`. */
+            health_check_url?: string | null;
+            /**
+             * @description `instance_id` (default: `<host>-<port>`), `version`, and any other string members
+             *     (kept as metadata; other JSON values are kept as their JSON text).
+             */
+            metadata?: {
+                [key: string]: unknown;
+            };
+            /** @description Project (default: the server's default project). */
+            project?: string | null;
+            /** @description Service name. */
+            service_name: string;
+            /** @description Where the instance serves, e.g. `http://10.0.0.5:8080`. */
+            service_url: string;
+        };
+        /** @description Instances of one service. */
+        SeedService: {
+            /** @description Its instances. */
+            instances: components["schemas"]["SeedInstance"][];
+            /** @description Service name. */
+            service_name: string;
+            /** @description How many. */
+            total: number;
+        };
+        /** @description `GET /api/v1/registry/services`. */
+        SeedServices: {
+            /** @description Every service with registered instances. */
+            services: components["schemas"]["SeedService"][];
+            /** @description How many services. */
+            total: number;
+        };
+        /** @description `GET …/url`. */
+        SeedUrl: {
+            /** @description The chosen instance. */
+            instance_id: string;
+            /** @description Service name. */
+            service_name: string;
+            /** @description The chosen instance's URL. */
+            url: string;
         };
         /** @description A segment of one environment. */
         Segment: {
@@ -2275,6 +3008,36 @@ export interface components {
         ServiceInput: {
             /** @description What the service is. */
             description?: string;
+        };
+        /** @description A service of an environment with its instance counts. */
+        ServiceSummary: {
+            /**
+             * Format: int64
+             * @description Critical.
+             */
+            critical: number;
+            /**
+             * Format: int64
+             * @description Draining.
+             */
+            draining: number;
+            /**
+             * Format: int64
+             * @description Registered instances.
+             */
+            instances: number;
+            /** @description Service name. */
+            name: string;
+            /**
+             * Format: int64
+             * @description Passing.
+             */
+            passing: number;
+            /**
+             * Format: int64
+             * @description Warning.
+             */
+            warning: number;
         };
         /** @description The signed-in caller: `POST` and `GET /v1/session`. */
         SessionUser: {
@@ -3811,6 +4574,765 @@ export interface operations {
             };
         };
     };
+    seed_deregister: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeedDeregisterInput"];
+            };
+        };
+        responses: {
+            /** @description Deregistered */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedRegistered"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SNAPSHOT_INVALID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    seed_discover: {
+        parameters: {
+            query?: {
+                /** @description Environment (default `production`). */
+                environment?: string;
+                /** @description Consistent-hashing key of `/url`. */
+                key?: string;
+                /** @description Project (default: the server's default project). */
+                project?: string;
+                /** @description Balancing strategy of `/url` (default `weighted_random`). */
+                strategy?: string;
+            };
+            header?: never;
+            path: {
+                service_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Healthy instances */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedService"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    seed_register: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SeedRegisterInput"];
+            };
+        };
+        responses: {
+            /** @description Registered again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedRegistered"];
+                };
+            };
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedRegistered"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown project or environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SNAPSHOT_INVALID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    seed_services: {
+        parameters: {
+            query?: {
+                /** @description Environment (default `production`). */
+                environment?: string;
+                /** @description Consistent-hashing key of `/url`. */
+                key?: string;
+                /** @description Project (default: the server's default project). */
+                project?: string;
+                /** @description Balancing strategy of `/url` (default `weighted_random`). */
+                strategy?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Services */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedServices"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    seed_service: {
+        parameters: {
+            query?: {
+                /** @description Environment (default `production`). */
+                environment?: string;
+                /** @description Consistent-hashing key of `/url`. */
+                key?: string;
+                /** @description Project (default: the server's default project). */
+                project?: string;
+                /** @description Balancing strategy of `/url` (default `weighted_random`). */
+                strategy?: string;
+            };
+            header?: never;
+            path: {
+                service_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The service */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedService"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    seed_health: {
+        parameters: {
+            query?: {
+                /** @description Environment (default `production`). */
+                environment?: string;
+                /** @description Consistent-hashing key of `/url`. */
+                key?: string;
+                /** @description Project (default: the server's default project). */
+                project?: string;
+                /** @description Balancing strategy of `/url` (default `weighted_random`). */
+                strategy?: string;
+            };
+            header?: never;
+            path: {
+                service_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts after the checks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckSummary"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    seed_url: {
+        parameters: {
+            query?: {
+                /** @description Environment (default `production`). */
+                environment?: string;
+                /** @description Consistent-hashing key of `/url`. */
+                key?: string;
+                /** @description Project (default: the server's default project). */
+                project?: string;
+                /** @description Balancing strategy of `/url` (default `weighted_random`). */
+                strategy?: string;
+            };
+            header?: never;
+            path: {
+                service_name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chosen URL */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SeedUrl"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No healthy instance; UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -4123,6 +5645,207 @@ export interface operations {
             };
             /** @description FORBIDDEN */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_catalog: {
+        parameters: {
+            query?: {
+                /** @description Project key, for an admin token that sees several projects with this environment */
+                project?: string;
+            };
+            header?: never;
+            path: {
+                env: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The DSSE envelope (payload type application/vnd.burgee.catalog+json; version=1) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogEnvelope"];
+                };
+            };
+            /** @description Not modified (If-None-Match matched) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND: no catalog yet; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream_catalog: {
+        parameters: {
+            query?: {
+                /** @description Project key, for an admin token that sees several projects with this environment */
+                project?: string;
+            };
+            header?: never;
+            path: {
+                env: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An SSE stream of `catalog` events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5897,6 +7620,106 @@ export interface operations {
             };
         };
     };
+    catalog_view: {
+        parameters: {
+            query?: {
+                /** @description Answer once the catalog version is above this (default 0: at once). */
+                index?: number;
+                /** @description Longest wait, ms (default 30,000, at most 300,000). */
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                env: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The catalog */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CatalogView"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     diff: {
         parameters: {
             query: {
@@ -7251,6 +9074,101 @@ export interface operations {
             };
         };
     };
+    list_registered_services: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                project: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Services, by name */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceSummary"][];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     bulk_put_configs: {
         parameters: {
             query?: never;
@@ -7342,6 +9260,102 @@ export interface operations {
             };
             /** @description SNAPSHOT_INVALID */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    check_service: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts after the checks */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CheckSummary"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8160,6 +10174,771 @@ export interface operations {
                 };
             };
             /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_instances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Instances, by id */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"][];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_instance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                id: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The instance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InstanceDetail"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    register_instance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                id: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstanceInput"];
+            };
+        };
+        responses: {
+            /** @description Registered again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description Registered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SNAPSHOT_INVALID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deregister_instance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                id: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deregistered */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    patch_instance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                id: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InstancePatch"];
+            };
+        };
+        responses: {
+            /** @description The instance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Instance"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SNAPSHOT_INVALID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    heartbeat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                env: string;
+                id: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HeartbeatInput"];
+            };
+        };
+        responses: {
+            /** @description Renewed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HeartbeatAnswer"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INSTANCE_NOT_FOUND: register again; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description CONFLICT */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description PAYLOAD_TOO_LARGE */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SNAPSHOT_INVALID */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAVAILABLE */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    balanced_url: {
+        parameters: {
+            query?: {
+                /** @description The key for `consistent_hash` (user id, session…). */
+                key?: string;
+                /** @description `round_robin`, `weighted_random` (default), `least_request` or `consistent_hash`. */
+                strategy?: string;
+            };
+            header?: never;
+            path: {
+                env: string;
+                project: string;
+                service: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The chosen instance */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BalancedUrl"];
+                };
+            };
+            /** @description BAD_REQUEST */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description UNAUTHORIZED */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FORBIDDEN */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description REQUEST_TIMEOUT */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description OVERLOADED */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description INTERNAL */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No healthy instance; UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
