@@ -346,14 +346,13 @@ pub(crate) async fn check_service(
     json(&state.check_now(&project, &env, &service).await?)
 }
 
-/// One healthy instance chosen by the core's balancer, for clients without an SDK. 503 when
-/// the service has no healthy instance.
+/// One healthy instance chosen by the core's balancer, for clients without an SDK; 404
+/// `INSTANCE_NOT_FOUND` when the service has no healthy instance.
 #[utoipa::path(get, path = "/v1/projects/{project}/environments/{env}/services/{service}/url", tag = "registry",
     params(BalanceQuery),
     responses(
         (status = 200, description = "The chosen instance", body = BalancedUrl),
-        (status = 404, description = "SERVICE_NOT_FOUND", body = crate::error::ErrorBody),
-        (status = 503, description = "No healthy instance", body = crate::error::ErrorBody),
+        (status = 404, description = "SERVICE_NOT_FOUND, or INSTANCE_NOT_FOUND: no healthy instance", body = crate::error::ErrorBody),
     ),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
@@ -370,7 +369,10 @@ pub(crate) async fn balanced_url(
         .balanced_instance(&project, &env, &service, strategy, q.key.as_deref())
         .await?
         .ok_or_else(|| {
-            ApiError::unavailable(format!("service \"{service}\" has no healthy instance"))
+            ApiError::new(
+                crate::error::ApiCode::InstanceNotFound,
+                format!("service \"{service}\" has no healthy instance"),
+            )
         })?;
     json(&BalancedUrl {
         url: chosen.url(),

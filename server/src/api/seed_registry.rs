@@ -303,7 +303,10 @@ pub(crate) async fn seed_deregister(
 /// Every service with its instances.
 #[utoipa::path(get, path = "/api/v1/registry/services", tag = "seed-api",
     params(SeedQuery),
-    responses((status = 200, description = "Services", body = SeedServices)),
+    responses(
+        (status = 200, description = "Services", body = SeedServices),
+        (status = 404, description = "Unknown project or environment", body = crate::error::ErrorBody),
+    ),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
 pub(crate) async fn seed_services(
@@ -400,8 +403,7 @@ pub(crate) async fn seed_discover(
     params(SeedQuery),
     responses(
         (status = 200, description = "The chosen URL", body = SeedUrl),
-        (status = 404, description = "SERVICE_NOT_FOUND", body = crate::error::ErrorBody),
-        (status = 503, description = "No healthy instance", body = crate::error::ErrorBody),
+        (status = 404, description = "SERVICE_NOT_FOUND, or INSTANCE_NOT_FOUND: no healthy instance", body = crate::error::ErrorBody),
     ),
     extensions(("x-burgee-role" = json!("viewer, or a server-side SDK key of the environment"))),
 )]
@@ -419,9 +421,10 @@ pub(crate) async fn seed_url(
         .balanced_instance(&project, &env, &service_name, strategy, q.key.as_deref())
         .await?
         .ok_or_else(|| {
-            ApiError::unavailable(format!(
-                "service \"{service_name}\" has no healthy instance"
-            ))
+            ApiError::new(
+                crate::error::ApiCode::InstanceNotFound,
+                format!("service \"{service_name}\" has no healthy instance"),
+            )
         })?;
     json(&SeedUrl {
         service_name,

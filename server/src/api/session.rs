@@ -156,7 +156,10 @@ pub(crate) async fn list_users(
 
 /// Create a console user; without a password one is generated and returned once.
 #[utoipa::path(post, path = "/v1/users", tag = "access", request_body = UserInput,
-    responses((status = 201, description = "Created", body = CreatedUser)),
+    responses(
+        (status = 201, description = "Created", body = CreatedUser),
+        (status = 404, description = "Unknown project", body = crate::error::ErrorBody),
+    ),
     extensions(("x-burgee-role" = json!("admin (of the user's project, or of all for a global user)"))),
 )]
 pub(crate) async fn create_user(

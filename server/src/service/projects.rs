@@ -186,8 +186,10 @@ impl AppState {
         .await
     }
 
-    /// Deletes a project: its environments, flags, targeting and segments, and revokes its
-    /// tokens. Published snapshots and the audit log are kept.
+    /// Deletes a project: its environments, flags, targeting, segments, services with their
+    /// configuration entries and registered instances, and webhooks, and revokes its tokens.
+    /// Published snapshots, config and catalog documents, histories and the audit log are
+    /// kept.
     ///
     /// # Errors
     /// [`StateError::NotFound`], [`StateError::Stale`].
@@ -205,6 +207,11 @@ impl AppState {
                 "DELETE FROM flag_targeting WHERE project = $1",
                 "DELETE FROM segments WHERE project = $1",
                 "DELETE FROM flags WHERE project = $1",
+                "DELETE FROM config_entries WHERE project = $1",
+                "DELETE FROM webhooks WHERE project = $1",
+                "DELETE FROM services WHERE project = $1",
+                "DELETE FROM registry_health_history WHERE project = $1",
+                "DELETE FROM registry_instances WHERE project = $1",
                 "DELETE FROM environments WHERE project = $1",
                 "DELETE FROM projects WHERE key = $1",
             ] {

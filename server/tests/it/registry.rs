@@ -691,6 +691,13 @@ async fn seed_registry_api() {
     .expect(StatusCode::OK)
     .json();
     assert_eq!(found["total"], 0);
+    // Its only instance: the protection threshold keeps serving it (as warning) rather than
+    // emptying the service.
+    let c = wait_catalog(&f, &f.admin, |c| {
+        c["services"][0]["instances"][0]["health"] == "warning"
+    })
+    .await;
+    assert_eq!(ids(&c, "orders"), ["orders-1"]);
     let r = call(&f, "GET", "/api/v1/registry/services/nope", &f.admin, None).await;
     assert_eq!(r.expect(StatusCode::NOT_FOUND).code(), "SERVICE_NOT_FOUND");
     let body =
@@ -713,6 +720,19 @@ async fn seed_registry_api() {
     )
     .await;
     assert_eq!(r.expect(StatusCode::NOT_FOUND).code(), "INSTANCE_NOT_FOUND");
+    // Deregistered: no URL any more.
+    let mut gone = false;
+    for _ in 0..100 {
+        let url = format!("/api/v1/registry/services/orders/url{q}");
+        let r = call(&f, "GET", &url, &f.admin, None).await;
+        if r.status == StatusCode::NOT_FOUND {
+            assert_eq!(r.code(), "INSTANCE_NOT_FOUND");
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gone, "a URL is still given for a service without instances");
     let r = call(
         &f,
         "POST",

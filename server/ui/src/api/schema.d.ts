@@ -1106,8 +1106,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * One healthy instance chosen by the core's balancer, for clients without an SDK. 503 when
-         *     the service has no healthy instance.
+         * One healthy instance chosen by the core's balancer, for clients without an SDK; 404
+         *     `INSTANCE_NOT_FOUND` when the service has no healthy instance.
          * @description Authorization: viewer, or a server-side SDK key of the environment.
          */
         get: operations["balanced_url"];
@@ -4986,6 +4986,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Unknown project or environment */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description REQUEST_TIMEOUT */
             408: {
                 headers: {
@@ -5286,7 +5295,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            /** @description SERVICE_NOT_FOUND, or INSTANCE_NOT_FOUND: no healthy instance; NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5322,7 +5331,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No healthy instance; UNAVAILABLE */
+            /** @description UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -10902,7 +10911,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SERVICE_NOT_FOUND; NOT_FOUND */
+            /** @description SERVICE_NOT_FOUND, or INSTANCE_NOT_FOUND: no healthy instance; NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10938,7 +10947,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No healthy instance; UNAVAILABLE */
+            /** @description UNAVAILABLE */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -13735,6 +13744,15 @@ export interface operations {
             };
             /** @description FORBIDDEN */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown project */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
