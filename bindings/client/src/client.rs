@@ -93,6 +93,85 @@ thread_local! {
     static SNAPSHOT_CACHE: std::cell::RefCell<CachedSnapshot> = const { std::cell::RefCell::new(None) };
 }
 
+impl<D: Document> Shared<D> {
+    /// The state of a client of a non-snapshot document (config document, catalog): no event
+    /// buffer, no listeners yet.
+    ///
+    /// # Errors
+    /// As [`local_state`].
+    pub(crate) fn for_document(
+        opts: ClientOptions,
+        paths: Paths,
+        service: Option<&str>,
+    ) -> Result<Shared<D>, ClientError> {
+        let state = local_state::<D>(&opts, service, None)?;
+        Ok(Shared::assemble(0, opts, paths, state, None, Vec::new()))
+    }
+
+    /// A client state from its parts (`id`: process-unique for snapshot clients, 0 otherwise).
+    pub(crate) fn assemble(
+        id: u64,
+        opts: ClientOptions,
+        paths: Paths,
+        (sync, current): (SyncState<D>, Option<Current<D>>),
+        events: Option<Mutex<EventBuffer>>,
+        listeners: Vec<(u64, Listener)>,
+    ) -> Shared<D> {
+        let (agent, stream_agent) = agents(&opts);
+        let next_listener = listeners.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
+        Shared {
+            id,
+            generation: AtomicU64::new(0),
+            opts,
+            agent,
+            stream_agent,
+            paths,
+            sync: Mutex::new(sync),
+            status_cv: Condvar::new(),
+            current: RwLock::new(current),
+            events,
+            events_cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+            sleep: (Mutex::new(()), Condvar::new()),
+            listeners: Mutex::new(listeners),
+            next_listener: AtomicU64::new(next_listener),
+        }
+    }
+
+    /// Starts the sync thread (named `name`) when a server is configured.
+    ///
+    /// # Errors
+    /// `GENERAL` when the thread cannot start.
+    pub(crate) fn start_sync(self: &Arc<Self>, name: &str) -> Result<(), ClientError>
+    where
+        D: Send + Sync + 'static,
+    {
+        if self.opts.server_url.is_some() {
+            let s = Arc::clone(self);
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || sync_loop(&s))
+                .map_err(|e| general(format!("cannot start the sync thread: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The document held, `None` before the first.
+    pub(crate) fn document(&self) -> Option<Arc<D>> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|c| Arc::clone(&c.snapshot))
+    }
+
+    /// Stops the sync thread (idempotent); the document held keeps serving.
+    pub(crate) fn close(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.sleep.1.notify_all();
+    }
+}
+
 /// The sync state of a new client of `D`, with the newest of `inherited` (a fork's copy), the
 /// persisted file and the bootstrap envelope applied (a refused one is recorded as the last
 /// error).
@@ -214,8 +293,7 @@ impl Client {
         inherited: Option<Arc<[u8]>>,
         listeners: Vec<(u64, Listener)>,
     ) -> Result<Client, ClientError> {
-        let (sync, current) = local_state(&opts, None, inherited)?;
-        let (agent, stream_agent) = agents(&opts);
+        let state = local_state(&opts, None, inherited)?;
         let routes = match opts.audience() {
             burgee_core::Audience::Client => "/v1/client",
             burgee_core::Audience::Server => "/v1",
@@ -233,24 +311,14 @@ impl Client {
             c.dedupe_window_ms = opts.dedupe_window_ms;
             Mutex::new(EventBuffer::new(c))
         });
-        let next_listener = listeners.iter().map(|(id, _)| id + 1).max().unwrap_or(0);
-        let shared = Arc::new(Shared {
-            id: NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
-            generation: AtomicU64::new(0),
+        let shared = Arc::new(Shared::assemble(
+            NEXT_CLIENT_ID.fetch_add(1, Ordering::Relaxed),
             opts,
-            agent,
-            stream_agent,
             paths,
-            sync: Mutex::new(sync),
-            status_cv: Condvar::new(),
-            current: RwLock::new(current),
+            state,
             events,
-            events_cv: Condvar::new(),
-            stop: AtomicBool::new(false),
-            sleep: (Mutex::new(()), Condvar::new()),
-            listeners: Mutex::new(listeners),
-            next_listener: AtomicU64::new(next_listener),
-        });
+            listeners,
+        ));
         let mut events_thread = None;
         if shared.opts.server_url.is_some() {
             let s = Arc::clone(&shared);
@@ -318,33 +386,13 @@ impl Client {
 
     /// The status and the last error (code and message) seen, if any.
     pub fn status(&self) -> (SyncStatus, Option<(ErrorCode, String)>) {
-        let s = lock(&self.shared.sync);
-        (
-            s.status().clone(),
-            s.last_error().map(|(c, m)| (c, m.to_owned())),
-        )
+        self.shared.status()
     }
 
     /// Blocks until a snapshot is held or the status is `ERROR` (an envelope was refused), at
     /// most `timeout`; returns the status then (`NOT_READY` on timeout).
     pub fn wait_until_ready(&self, timeout: Duration) -> SyncStatus {
-        let deadline = Instant::now() + timeout;
-        let mut s = lock(&self.shared.sync);
-        loop {
-            if s.snapshot().is_some() || matches!(s.status(), SyncStatus::Error(_)) {
-                return s.status().clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return s.status().clone();
-            }
-            s = self
-                .shared
-                .status_cv
-                .wait_timeout(s, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.shared.wait_until_ready(timeout)
     }
 
     /// Registers a listener for [`ClientEvent`]s (called on the sync thread).

@@ -13,16 +13,15 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use burgee_core::client::SyncStatus;
 use burgee_core::config::changes;
 use burgee_core::{ConfigChange, ConfigDocument, ConfigEntryValue, Context, ErrorCode};
 
-use crate::client::{ClientEvent, Paths, Shared, agents, local_state};
+use crate::client::{ClientEvent, Paths, Shared};
 use crate::options::{ClientError, ClientOptions, general};
-use crate::sync::sync_loop;
 use crate::{lock, now_ms};
 
 /// What configuration listeners hear about.
@@ -90,19 +89,19 @@ impl ConfigClient {
         if service.is_empty() {
             return Err(general("a service name is required"));
         }
-        let (sync, current) = local_state::<ConfigDocument>(&opts, Some(service), None)?;
-        let (agent, stream_agent) = agents(&opts);
         let paths = Paths {
             document: format!("/v1/configs/{}/{service}", opts.environment),
             stream: format!("/v1/configs/{}/{service}/stream", opts.environment),
             event: "config",
         };
+        let shared = Arc::new(Shared::<ConfigDocument>::for_document(
+            opts,
+            paths,
+            Some(service),
+        )?);
         let now = now_ms();
-        let seen = match &current {
-            Some(c) => (
-                Some(c.snapshot.info().version),
-                c.snapshot.values(&instance, now),
-            ),
+        let seen = match shared.document() {
+            Some(doc) => (Some(doc.info().version), doc.values(&instance, now)),
             None => (None, BTreeMap::new()),
         };
         let watch = Arc::new(Watch {
@@ -110,23 +109,6 @@ impl ConfigClient {
             seen: Mutex::new(seen),
             listeners: Mutex::new(Vec::new()),
             next: AtomicU64::new(0),
-        });
-        let shared = Arc::new(Shared {
-            id: 0,
-            generation: AtomicU64::new(0),
-            opts,
-            agent,
-            stream_agent,
-            paths,
-            sync: Mutex::new(sync),
-            status_cv: Condvar::new(),
-            current: RwLock::new(current),
-            events: None,
-            events_cv: Condvar::new(),
-            stop: AtomicBool::new(false),
-            sleep: (Mutex::new(()), Condvar::new()),
-            listeners: Mutex::new(Vec::new()),
-            next_listener: AtomicU64::new(0),
         });
         // The sync thread's events become configuration events: the diff of this instance's
         // values against those last announced.
@@ -140,7 +122,7 @@ impl ConfigClient {
                         message: message.clone(),
                     },
                     ClientEvent::Changed { new, .. } => {
-                        let Some(doc) = s.upgrade().and_then(|s| current_doc(&s)) else {
+                        let Some(doc) = s.upgrade().and_then(|s| s.document()) else {
                             return;
                         };
                         let values = doc.values(&w.instance, now_ms());
@@ -165,13 +147,7 @@ impl ConfigClient {
                 }
             }),
         ));
-        if shared.opts.server_url.is_some() {
-            let s = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("burgee-config-sync".into())
-                .spawn(move || sync_loop(&s))
-                .map_err(|e| general(format!("cannot start the sync thread: {e}")))?;
-        }
+        shared.start_sync("burgee-config-sync")?;
         Ok(ConfigClient {
             shared,
             watch,
@@ -181,7 +157,7 @@ impl ConfigClient {
 
     /// The verified document held, `None` before the first.
     pub fn document(&self) -> Option<Arc<ConfigDocument>> {
-        current_doc(&self.shared)
+        self.shared.document()
     }
 
     /// The value of `key` for this instance now; `None` for an unknown key or without a
@@ -201,33 +177,13 @@ impl ConfigClient {
 
     /// The status and the last error (code and message) seen, if any.
     pub fn status(&self) -> (SyncStatus, Option<(ErrorCode, String)>) {
-        let s = lock(&self.shared.sync);
-        (
-            s.status().clone(),
-            s.last_error().map(|(c, m)| (c, m.to_owned())),
-        )
+        self.shared.status()
     }
 
     /// Blocks until a document is held or the status is `ERROR`, at most `timeout`; returns
     /// the status then.
     pub fn wait_until_ready(&self, timeout: Duration) -> SyncStatus {
-        let deadline = Instant::now() + timeout;
-        let mut s = lock(&self.shared.sync);
-        loop {
-            if s.snapshot().is_some() || matches!(s.status(), SyncStatus::Error(_)) {
-                return s.status().clone();
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return s.status().clone();
-            }
-            s = self
-                .shared
-                .status_cv
-                .wait_timeout(s, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.shared.wait_until_ready(timeout)
     }
 
     /// Registers a listener; returns its id for [`ConfigClient::unsubscribe`].
@@ -247,8 +203,7 @@ impl ConfigClient {
         if self.closed.swap(true, Ordering::SeqCst) {
             return;
         }
-        self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.sleep.1.notify_all();
+        self.shared.close();
     }
 }
 
@@ -256,13 +211,4 @@ impl Drop for ConfigClient {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-fn current_doc(shared: &Shared<ConfigDocument>) -> Option<Arc<ConfigDocument>> {
-    shared
-        .current
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .map(|c| Arc::clone(&c.snapshot))
 }

@@ -38,6 +38,7 @@
 
 mod client;
 mod config;
+mod discovery;
 mod evaluate;
 mod events;
 mod options;
@@ -49,9 +50,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use burgee_core::client::{EventStats, SyncStatus, TrackEvent, not_ready_error};
 pub use burgee_core::engine::{DEFAULTS, Defaults, Resolution, openfeature_error_code};
+pub use burgee_core::{CatalogDocument, CatalogInstanceDef, Outcome, Strategy};
 pub use burgee_core::{ConfigChange, ConfigEntryValue};
 pub use client::{Client, ClientEvent, Listener, ListenerId};
 pub use config::{ConfigClient, ConfigEvent, ConfigListener};
+pub use discovery::{DiscoveryClient, Registration};
 pub use options::{Bootstrap, ClientError, ClientOptions};
 
 /// Milliseconds since the Unix epoch, from the system clock (0 before 1970).

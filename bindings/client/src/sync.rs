@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
+use burgee_core::ErrorCode;
 use burgee_core::client::{ApplyOutcome, Backoff, Document, SyncState, SyncStatus};
 use burgee_core::engine::stream_limit;
 
@@ -14,6 +15,36 @@ use crate::client::{ClientEvent, Current, Listener, Shared};
 use crate::{lock, now_ms, sse};
 
 impl<D: Document> Shared<D> {
+    /// The status and the last error (code and message) seen, if any.
+    pub(crate) fn status(&self) -> (SyncStatus, Option<(ErrorCode, String)>) {
+        let s = lock(&self.sync);
+        (
+            s.status().clone(),
+            s.last_error().map(|(c, m)| (c, m.to_owned())),
+        )
+    }
+
+    /// Blocks until a document is held or the status is `ERROR` (an envelope was refused), at
+    /// most `timeout`; returns the status then.
+    pub(crate) fn wait_until_ready(&self, timeout: Duration) -> SyncStatus {
+        let deadline = Instant::now() + timeout;
+        let mut s = lock(&self.sync);
+        loop {
+            if s.snapshot().is_some() || matches!(s.status(), SyncStatus::Error(_)) {
+                return s.status().clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return s.status().clone();
+            }
+            s = self
+                .status_cv
+                .wait_timeout(s, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
     pub(crate) fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
     }

@@ -12,19 +12,12 @@ use crate::api::distribution::{
     ProjectQuery, StreamTarget, distribution_target, envelope_response, open_stream,
 };
 use crate::distribution::DocumentKind;
-use crate::error::{ApiCode, ApiError};
+use crate::error::ApiError;
 use crate::openapi::external::CatalogEnvelope;
 use crate::service::AppState;
 
-fn no_catalog(env: &str) -> ApiError {
-    ApiError::new(
-        ApiCode::ServiceNotFound,
-        format!("environment \"{env}\" has no catalog yet (no instance was ever registered)"),
-    )
-}
-
 /// The latest signed catalog of an environment (`ETag` = payload digest, 304 on
-/// `If-None-Match`).
+/// `If-None-Match`); an empty one is published on the first read before any registration.
 #[utoipa::path(get, path = "/v1/catalog/{env}", tag = "distribution",
     params(
         ("project" = Option<String>, Query, description = "Project key, for an admin token that sees several projects with this environment"),
@@ -32,7 +25,6 @@ fn no_catalog(env: &str) -> ApiError {
     responses(
         (status = 200, description = "The DSSE envelope (payload type application/vnd.burgee.catalog+json; version=1)", body = CatalogEnvelope),
         (status = 304, description = "Not modified (If-None-Match matched)"),
-        (status = 404, description = "SERVICE_NOT_FOUND: no catalog yet", body = crate::error::ErrorBody),
     ),
     extensions(("x-burgee-role" = json!("server-side SDK key of the environment, or viewer"))),
 )]
@@ -44,10 +36,7 @@ pub(crate) async fn get_catalog(
 ) -> Result<Response, ApiError> {
     let (project, env) =
         distribution_target(&state, &headers, &env, &query, Audience::Server).await?;
-    let doc = state
-        .latest_catalog(&project, &env)
-        .await?
-        .ok_or_else(|| no_catalog(&env))?;
+    let doc = state.catalog_for_readers(&project, &env).await?;
     envelope_response(&doc, &headers)
 }
 
@@ -71,10 +60,7 @@ pub(crate) async fn stream_catalog(
     let (project, env) =
         distribution_target(&state, &headers, &env, &query, Audience::Server).await?;
     let rx = state.subscribe();
-    let latest = state.latest_catalog(&project, &env).await?;
-    if latest.is_none() {
-        return Err(no_catalog(&env));
-    }
+    let latest = Some(state.catalog_for_readers(&project, &env).await?);
     let target = StreamTarget {
         kind: DocumentKind::Catalog,
         project,

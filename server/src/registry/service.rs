@@ -523,6 +523,26 @@ impl AppState {
         latest_catalog(&self.store().pool, project, env).await
     }
 
+    /// The latest catalog of an environment, publishing an empty one first when none was
+    /// ever published (so SDKs started before any registration get a catalog, and its stream,
+    /// instead of a 404).
+    ///
+    /// # Errors
+    /// As [`AppState::latest_catalog`]; [`StateError::NotFound`] for an unknown environment.
+    pub async fn catalog_for_readers(
+        &self,
+        project: &str,
+        env: &str,
+    ) -> Result<Arc<crate::distribution::StoredSnapshot>, StateError> {
+        if let Some(latest) = self.latest_catalog(project, env).await? {
+            return Ok(latest);
+        }
+        super::publish::publish_catalog(self, project, env, "first read", false).await?;
+        self.latest_catalog(project, env)
+            .await?
+            .ok_or_else(|| StateError::NotFound(format!("environment \"{env}\" has no catalog")))
+    }
+
     /// Sends the latest catalog of (project, env) to this process's streams.
     ///
     /// # Errors

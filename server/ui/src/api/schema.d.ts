@@ -382,7 +382,7 @@ export interface paths {
         };
         /**
          * The latest signed catalog of an environment (`ETag` = payload digest, 304 on
-         *     `If-None-Match`).
+         *     `If-None-Match`); an empty one is published on the first read before any registration.
          * @description Authorization: server-side SDK key of the environment, or viewer.
          */
         get: operations["get_catalog"];
@@ -5756,7 +5756,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description SERVICE_NOT_FOUND: no catalog yet; NOT_FOUND */
+            /** @description NOT_FOUND */
             404: {
                 headers: {
                     [name: string]: unknown;
