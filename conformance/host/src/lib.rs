@@ -237,7 +237,7 @@ pub struct VectorFile {
 
 /// Every vector file under `dir` (`spec/vectors/`), sorted by name: `eval/*.json`,
 /// `invalid-snapshots.json`, `bucketing.json`, `client-view.json`,
-/// `envelopes/manifest.json` and `config/manifest.json` (each carrying the bytes of every
+/// `envelopes/manifest.json`, `config/manifest.json` and `catalog/manifest.json` (each carrying the bytes of every
 /// envelope file it names).
 ///
 /// # Errors
@@ -250,6 +250,7 @@ pub fn vector_files(dir: &Path) -> Result<Vec<VectorFile>, HarnessError> {
     paths.sort();
     let envelope_files = manifest_files(dir, "envelopes", &paths)?;
     let config_files = manifest_files(dir, "config", &paths)?;
+    let catalog_files = manifest_files(dir, "catalog", &paths)?;
     let mut files = Vec::new();
     for path in paths {
         let rel = path.strip_prefix(dir).unwrap_or(&path);
@@ -264,6 +265,9 @@ pub fn vector_files(dir: &Path) -> Result<Vec<VectorFile>, HarnessError> {
             ["envelopes", file] if envelope_files.contains_key(*file) => continue,
             ["config", "manifest.json"] => Suite::Config,
             ["config", file] if config_files.contains_key(*file) => continue,
+            ["catalog", "manifest.json"] => Suite::Catalog,
+            ["catalog", "balance.json"] => Suite::Balance,
+            ["catalog", file] if catalog_files.contains_key(*file) => continue,
             _ => return Err(HarnessError::UnknownVectorFile(path)),
         };
         let document = read_json(&path)?;
@@ -271,6 +275,7 @@ pub fn vector_files(dir: &Path) -> Result<Vec<VectorFile>, HarnessError> {
         let carried = match suite {
             Suite::Envelopes => &envelope_files,
             Suite::Config => &config_files,
+            Suite::Catalog => &catalog_files,
             _ => &no_files,
         };
         files.push(VectorFile {

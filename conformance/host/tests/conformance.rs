@@ -177,6 +177,10 @@ fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {
 fn case_count(file: &VectorFile) -> usize {
     match file.suite {
         Suite::ClientView => 1 + list(&file.document, "refused").len(),
+        Suite::Balance => list(&file.document, "sequences")
+            .iter()
+            .map(|s| list(s, "steps").len())
+            .sum(),
         _ => list(&file.document, "cases").len(),
     }
 }
@@ -192,6 +196,9 @@ fn check(file: &VectorFile, response: &[u8]) -> Vec<String> {
     };
     if file.suite == Suite::ClientView {
         return check_client_view(&file.document, observed);
+    }
+    if file.suite == Suite::Balance {
+        return check_balance(&file.document, observed);
     }
     let cases = file
         .document
@@ -223,7 +230,9 @@ fn check(file: &VectorFile, response: &[u8]) -> Vec<String> {
             Suite::Bucketing => check_bucket(case, got),
             Suite::Envelopes => check_envelope(case, got),
             Suite::Config => check_config(case, got),
+            Suite::Catalog => check_catalog(case, got),
             Suite::ClientView => Err("checked by check_client_view".to_owned()),
+            Suite::Balance => Err("checked by check_balance".to_owned()),
             Suite::Contexts => check_context(case, got),
         };
         if let Err(why) = result {
@@ -388,6 +397,52 @@ fn check_config(case: &Value, got: &Value) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// As `core/tests/catalog.rs`: the expected error code, or the version, digest and the
+/// instance ids of every service.
+fn check_catalog(case: &Value, got: &Value) -> Result<(), String> {
+    let want = member(case, "expected");
+    if want != "OK" {
+        return if got
+            .get("load_error")
+            .is_some_and(|e| member(e, "code") == want)
+        {
+            Ok(())
+        } else {
+            Err(format!("expected {want}, got {got}"))
+        };
+    }
+    let info = member(got, "loaded");
+    if member(info, "version") != member(case, "version")
+        || member(info, "digest") != member(case, "digest")
+        || member(info, "services") != member(case, "services")
+    {
+        return Err(format!("expected OK {case}, got {got}"));
+    }
+    Ok(())
+}
+
+/// As `core/tests/catalog.rs`: every `choose` and `circuit` step's expectation.
+fn check_balance(document: &Value, observed: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let got = observed.as_array().map_or(&[][..], Vec::as_slice);
+    for (s, seq) in list(document, "sequences").iter().enumerate() {
+        let steps = got.get(s).map_or(&[][..], |g| list(g, "steps"));
+        for (n, step) in list(seq, "steps").iter().enumerate() {
+            let have = steps.get(n).unwrap_or(&NULL);
+            if member(step, "op") != "report" && member(step, "expected") != have {
+                problems.push(format!(
+                    "{} step {n}: {step}, got {have}",
+                    member(seq, "name")
+                ));
+            }
+        }
+    }
+    if list(document, "sequences").is_empty() {
+        problems.push("no sequences".to_owned());
+    }
+    problems
 }
 
 /// As `core/tests/vectors.rs`: the derived client snapshot is exactly the document's `client`

@@ -54,6 +54,8 @@
 
 extern crate alloc;
 
+mod catalog;
+
 use alloc::borrow::ToOwned;
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -89,11 +91,16 @@ pub enum Suite {
     /// `spec/vectors/config/manifest.json`: signed config documents (`spec/CONFIG.md`), with
     /// the files they name and instances to resolve.
     Config,
+    /// `catalog/manifest.json` (spec/CATALOG.md): signed catalog documents, with the files
+    /// they name.
+    Catalog,
+    /// `catalog/balance.json`: balancing sequences on the core's `Balancer`.
+    Balance,
 }
 
 impl Suite {
     /// Every suite.
-    pub const ALL: [Suite; 7] = [
+    pub const ALL: [Suite; 9] = [
         Suite::Eval,
         Suite::InvalidSnapshots,
         Suite::Bucketing,
@@ -101,6 +108,8 @@ impl Suite {
         Suite::ClientView,
         Suite::Contexts,
         Suite::Config,
+        Suite::Catalog,
+        Suite::Balance,
     ];
 
     /// The name used in requests.
@@ -113,6 +122,8 @@ impl Suite {
             Suite::ClientView => "client-view",
             Suite::Contexts => "contexts",
             Suite::Config => "config",
+            Suite::Catalog => "catalog",
+            Suite::Balance => "balance",
         }
     }
 
@@ -206,6 +217,15 @@ fn observe(request: &[u8]) -> Result<Value, RequestError> {
                 .map(|(i, case)| config_case(i, case, files))
                 .collect()
         }
+        Suite::Catalog => {
+            let files = member(&request, "files", "")?;
+            cases()?
+                .iter()
+                .enumerate()
+                .map(|(i, case)| catalog::catalog_case(i, case, files))
+                .collect()
+        }
+        Suite::Balance => catalog::balance_file(document),
         Suite::ClientView => client_view_file(document),
         Suite::Contexts => cases()?.iter().enumerate().map(context).collect(),
     }
@@ -383,7 +403,7 @@ fn config_case(i: usize, case: &Value, files: &Value) -> Result<Value, RequestEr
 /// Runs `f` with a case's envelope bytes and load options (trusted keys, environment, now,
 /// project, audience, held version and digest, size limit); a trusted key that does not parse
 /// is the case's `load_error`.
-fn with_options(
+pub(crate) fn with_options(
     i: usize,
     case: &Value,
     files: &Value,
@@ -500,7 +520,7 @@ fn to_json<T: Serialize>(value: &T) -> Value {
 }
 
 /// The stable code and the message; for `SNAPSHOT_INVALID` also the path it names.
-fn load_error(e: &LoadError) -> Value {
+pub(crate) fn load_error(e: &LoadError) -> Value {
     let mut error = json!({"code": e.code().as_str(), "message": e.to_string()});
     if let (LoadError::Invalid { path, .. }, Value::Object(map)) = (e, &mut error) {
         map.insert("path".to_owned(), Value::from(path.as_str()));
@@ -522,7 +542,11 @@ fn info(info: &SnapshotInfo) -> Value {
 }
 
 /// `parent.key`, or a [`RequestError::Shape`] naming `at.key`.
-fn member<'v>(parent: &'v Value, key: &str, at: &str) -> Result<&'v Value, RequestError> {
+pub(crate) fn member<'v>(
+    parent: &'v Value,
+    key: &str,
+    at: &str,
+) -> Result<&'v Value, RequestError> {
     parent.get(key).ok_or_else(|| RequestError::Shape {
         at: if at.is_empty() {
             key.to_owned()
@@ -533,21 +557,21 @@ fn member<'v>(parent: &'v Value, key: &str, at: &str) -> Result<&'v Value, Reque
     })
 }
 
-fn str_at<'v>(v: &'v Value, at: &str) -> Result<&'v str, RequestError> {
+pub(crate) fn str_at<'v>(v: &'v Value, at: &str) -> Result<&'v str, RequestError> {
     v.as_str().ok_or_else(|| RequestError::Shape {
         at: at.to_owned(),
         expected: "a string",
     })
 }
 
-fn u64_at(v: &Value, at: &str) -> Result<u64, RequestError> {
+pub(crate) fn u64_at(v: &Value, at: &str) -> Result<u64, RequestError> {
     v.as_u64().ok_or_else(|| RequestError::Shape {
         at: at.to_owned(),
         expected: "a non-negative integer",
     })
 }
 
-fn array_at<'v>(v: &'v Value, at: &str) -> Result<&'v [Value], RequestError> {
+pub(crate) fn array_at<'v>(v: &'v Value, at: &str) -> Result<&'v [Value], RequestError> {
     v.as_array()
         .map(Vec::as_slice)
         .ok_or_else(|| RequestError::Shape {
